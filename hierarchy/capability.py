@@ -1,0 +1,109 @@
+"""Capability (Definition 1): the long-run average improvement of an objective.
+
+    C_A(L) = lim_{T -> inf} (1/T) sum_{t=0}^{T-1} [L(0) - L(t)]
+
+estimated on a finite run by :class:`~hierarchy.estimator.Estimator` (``finite`` or
+``limit``). Arrays are ``[..., T]``: the last axis is the step.
+"""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+import numpy as np
+
+from .errors import ParameterError
+from .estimator import Estimator
+
+
+def _values(L) -> np.ndarray:
+    L = np.asarray(L, dtype=np.float64)
+    if L.ndim < 1 or L.shape[-1] < 1:
+        raise ParameterError(f"objective values of shape {L.shape} have no step axis; pass an array [..., T] with T >= 1")
+    return L
+
+
+def tail_length(T: int, tail: float) -> int:
+    """Number of recorded values in the tail: ceil(tail * T), at least 2 when T >= 2.
+
+    Example:
+        >>> tail_length(100, 0.25), tail_length(3, 0.25), tail_length(1, 0.5)
+        (25, 2, 1)
+    """
+    return min(T, max(2 if T >= 2 else 1, math.ceil(tail * T)))
+
+
+def capability_finite(L) -> np.ndarray:
+    """Capability by the ``finite`` estimator: (1/T) sum_{t=0}^{T-1} [L(0) - L(t)].
+
+    Definition 1 with the limit cut at the run's T. Shape ``[..., T] -> [...]``.
+
+    Example:
+        >>> float(capability_finite([4.0, 2.0, 1.0, 1.0]))
+        2.0
+    """
+    L = _values(L)
+    return L[..., 0] - L.mean(axis=-1)
+
+
+def capability_limit(L, tail: float = 0.25):
+    """Capability by the ``limit`` estimator and its drift diagnostic.
+
+    C = L(0) - mean(L over the last ``tail`` fraction); drift = |mean(second half of the
+    tail) - mean(first half)| / |C| (inf when C = 0 and the halves differ, 0 when both
+    are 0). Definition 1: for converging L the limit is L(0) - L_inf; for an orbit it is
+    L(0) minus the orbit's long-run average.
+
+    Example:
+        >>> C, drift = capability_limit([4.0, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0], tail=0.5)
+        >>> float(C), float(drift)
+        (3.0, 0.0)
+    """
+    L = _values(L)
+    T = L.shape[-1]
+    n = tail_length(T, tail)
+    window = L[..., T - n:]
+    mean = window.mean(axis=-1)
+    C = L[..., 0] - mean
+    half = n // 2
+    if half >= 1:
+        first = window[..., :half].mean(axis=-1)
+        second = window[..., n - half:].mean(axis=-1)
+        gap = np.abs(second - first)
+    else:
+        gap = np.zeros_like(C)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        drift = np.where(gap == 0, 0.0, gap / np.abs(C))
+    return C, drift
+
+
+@attrs.frozen(eq=False)
+class CapabilityEstimate:
+    """Per-copy capability with the estimator that produced it.
+
+    ``value`` [K] (NaN for diverged copies); ``drift`` [K] (NaN under ``finite``);
+    ``converged`` [K] (drift <= tolerance under ``limit``; always True under ``finite``,
+    which does not claim a limit).
+    """
+
+    value: np.ndarray
+    drift: np.ndarray
+    converged: np.ndarray
+    estimator: Estimator
+
+
+def capability(L, estimator: Estimator = Estimator()) -> CapabilityEstimate:
+    """Capability of an objective's values ``[K, T]`` under ``estimator`` (Definition 1).
+
+    Example:
+        >>> est = capability([[4.0, 2.0, 1.0, 1.0]], Estimator("finite"))
+        >>> est.value.tolist()
+        [2.0]
+    """
+    L = _values(L)
+    if estimator.kind == "finite":
+        v = capability_finite(L)
+        return CapabilityEstimate(v, np.full(v.shape, np.nan), np.isfinite(v), estimator)
+    v, drift = capability_limit(L, estimator.tail)
+    return CapabilityEstimate(v, drift, np.isfinite(v) & (drift <= estimator.tolerance), estimator)

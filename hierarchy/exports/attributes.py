@@ -1,0 +1,104 @@
+"""The annotated graph: a networkx DiGraph whose node and edge attributes carry a report's figures.
+
+Attribute names (documented in README):
+
+* graph: ``scenario``, ``seed``, ``steps``, ``estimator``, and each open choice as ``choice:<name>``.
+* node: ``label``, ``role``, ``objective``, ``objective_description``, ``description``,
+  ``is_leaf``; per chain through it and objective it holds, ``capability[<objective>]@<leaf>``
+  (the median over copies; leaves also carry their other recorded objectives);
+  ``converged_fraction[<objective>]@<leaf>``; on leaves ``product_discrepancy``;
+  plus any ``node_attributes`` of the report.
+* edge: ``id`` (``parent->child``), ``base_objective``, ``mesa_objective``, ``alignment``,
+  ``normalized_alignment``, ``alignment_defined``, and with K > 1 ``alignment_q25`` /
+  ``alignment_q75``; plus any ``edge_attributes`` of the report.
+
+Undefined numbers (NaN) are left out rather than written, and flagged by ``*_defined``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import networkx as nx
+
+from ..graph import DelegationGraph
+
+
+def _put(d: dict, key: str, value: Any) -> None:
+    if value is None:
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        return
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if not isinstance(value, (str, int, float, bool)):
+        value = str(value)
+    d[key] = value
+
+
+def annotated_graph(graph: DelegationGraph, report=None) -> nx.DiGraph:
+    """The delegation graph with every figure of ``report`` as attributes (GraphML-safe scalars).
+
+    Example:
+        >>> import numpy as np
+        >>> from hierarchy.graph import OptimizerNode
+        >>> from hierarchy.objective import Objective
+        >>> class Halving:
+        ...     records = ("G",)
+        ...     def run(self, steps, seed, progress=None): ...
+        >>> g = DelegationGraph.chain(OptimizerNode("human", Objective("G")), OptimizerNode("gd", Objective("G"), leaf=Halving()))
+        >>> sorted(annotated_graph(g).nodes["gd"])
+        ['description', 'is_leaf', 'label', 'objective', 'objective_description', 'role']
+    """
+    out = nx.DiGraph()
+    if report is not None:
+        _put(out.graph, "scenario", report.scenario)
+        _put(out.graph, "seed", int(report.seed))
+        _put(out.graph, "steps", int(report.steps))
+        _put(out.graph, "estimator", str(report.estimator))
+        for k, v in report.choices.items():
+            _put(out.graph, f"choice:{k}", v)
+    for name in graph.names:
+        spec = graph.node(name)
+        attrs = {}
+        _put(attrs, "label", name)
+        _put(attrs, "role", spec.role)
+        _put(attrs, "objective", spec.objective.name)
+        _put(attrs, "objective_description", spec.objective.description)
+        _put(attrs, "description", spec.description)
+        _put(attrs, "is_leaf", spec.is_leaf)
+        out.add_node(name, **attrs)
+    for parent, child in graph.edges:
+        out.add_edge(parent, child, id=f"{parent}->{child}")
+    if report is None:
+        return out
+    for f in report.capabilities:
+        holders = f.nodes if f.nodes else (f.chain,)
+        for name in holders:
+            if name in out:
+                _put(out.nodes[name], f"capability[{f.objective}]@{f.chain}", f.capability.median)
+                _put(out.nodes[name], f"converged_fraction[{f.objective}]@{f.chain}", f.converged_fraction)
+    for p in report.products:
+        _put(out.nodes[p.chain[-1]], "product_discrepancy", p.discrepancy)
+    for f in report.alignments:
+        if not out.has_edge(f.parent, f.child):
+            continue
+        e = out.edges[f.parent, f.child]
+        _put(e, "base_objective", f.base_objective)
+        _put(e, "mesa_objective", f.mesa_objective)
+        _put(e, "alignment", f.alignment.median)
+        _put(e, "normalized_alignment", f.normalized.median)
+        _put(e, "alignment_defined", f.alignment.defined)
+        if f.alignment.K > 1:
+            _put(e, "alignment_q25", f.alignment.q25)
+            _put(e, "alignment_q75", f.alignment.q75)
+    for name, extra in report.node_attributes.items():
+        if name in out:
+            for k, v in extra.items():
+                _put(out.nodes[name], k, v)
+    for (parent, child), extra in report.edge_attributes.items():
+        if out.has_edge(parent, child):
+            for k, v in extra.items():
+                _put(out.edges[parent, child], k, v)
+    return out

@@ -1,0 +1,184 @@
+"""The delegation graph: optimizers as nodes, delegations as edges (parent -> child).
+
+Each node holds its objective; a leaf also holds the optimizer that actually steps.
+A delegating node never steps: it hands its work to its child and keeps its own
+objective, which is evaluated on the states the leaf produces (definitions.md, "A
+delegation"). Siblings under one parent are alternative delegations, each run
+separately, so every root-to-leaf path is one *chain* and one run.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional
+
+import attrs
+import networkx as nx
+
+from .errors import GraphError
+from .objective import Objective
+from .protocol import Leaf
+
+
+def _check_node_name(value) -> None:
+    if not isinstance(value, str) or not value.strip() or "/" in value or "@" in value:
+        raise GraphError(f"node name {value!r} is not usable; use a short non-empty name without '/' or '@'")
+
+
+@attrs.frozen
+class OptimizerNode:
+    """One optimizer of a delegation graph.
+
+    ``objective`` is what this optimizer pursues (the base objective of a designer, the
+    mesa-objective of a learned optimizer, the true objective of gradient descent);
+    ``leaf`` is the optimizer that steps, present on leaves only; ``role`` says what it
+    is in the source texts' words ("designer", "gradient descent", "planner", ...).
+
+    Example:
+        >>> OptimizerNode("human", Objective("L", "cross-entropy"), role="designer").is_leaf
+        False
+    """
+
+    name: str = attrs.field(validator=lambda _, __, v: _check_node_name(v))
+    objective: Objective = attrs.field()
+    leaf: Optional[Any] = attrs.field(default=None, eq=False)
+    role: str = ""
+    description: str = ""
+
+    @property
+    def is_leaf(self) -> bool:
+        """True when this node holds a leaf optimizer that steps."""
+        return self.leaf is not None
+
+
+class DelegationGraph:
+    """A validated delegation graph over a networkx ``DiGraph``.
+
+    Validation on construction: node names unique; every edge names known nodes; no
+    cycle; every non-root has exactly one parent; every node without children holds a
+    leaf optimizer that can step (``records`` and ``run``); no delegating node holds one.
+
+    Example:
+        >>> import numpy as np
+        >>> from hierarchy.trajectory import Trajectory
+        >>> class Halving:
+        ...     records = ("G",)
+        ...     def run(self, steps, seed, progress=None):
+        ...         return Trajectory({"G": [0.5 ** np.arange(steps + 1)]})
+        >>> g = DelegationGraph.chain(
+        ...     OptimizerNode("human", Objective("G")),
+        ...     OptimizerNode("gd", Objective("G"), leaf=Halving()))
+        >>> g.chains()
+        [('human', 'gd')]
+    """
+
+    def __init__(self, nodes: Iterable[OptimizerNode], edges: Iterable[tuple]):
+        g = nx.DiGraph()
+        for node in nodes:
+            if not isinstance(node, OptimizerNode):
+                raise GraphError(f"{node!r} is not an OptimizerNode; wrap each optimizer in OptimizerNode(name, objective, ...)")
+            if node.name in g:
+                raise GraphError(f"two nodes are named {node.name!r}; give every optimizer a unique name")
+            g.add_node(node.name, spec=node)
+        if g.number_of_nodes() == 0:
+            raise GraphError("the delegation graph has no node; add at least a designer and one leaf optimizer")
+        for edge in edges:
+            if len(edge) != 2:
+                raise GraphError(f"edge {edge!r} is not a (parent, child) pair")
+            parent, child = edge
+            for end in (parent, child):
+                if end not in g:
+                    raise GraphError(f"edge {parent!r} -> {child!r} names unknown node {end!r}; add the node first")
+            if parent == child:
+                raise GraphError(f"node {parent!r} delegates to itself; an optimizer delegates to a different one")
+            g.add_edge(parent, child)
+        if not nx.is_directed_acyclic_graph(g):
+            cycle = " -> ".join(str(e[0]) for e in nx.find_cycle(g))
+            raise GraphError(f"the delegation graph has a cycle ({cycle}); delegation must flow one way, remove one edge")
+        for name in g:
+            parents = list(g.predecessors(name))
+            if len(parents) > 1:
+                raise GraphError(
+                    f"node {name!r} has {len(parents)} parents {sorted(parents)}; each optimizer answers to one "
+                    f"parent: make a separate copy of it under each"
+                )
+            spec = g.nodes[name]["spec"]
+            has_children = g.out_degree(name) > 0
+            if has_children and spec.is_leaf:
+                raise GraphError(
+                    f"node {name!r} delegates to {sorted(g.successors(name))} but also holds a leaf optimizer; "
+                    f"a delegating node does not step: drop its leaf or its children"
+                )
+            if not has_children:
+                if not spec.is_leaf:
+                    raise GraphError(
+                        f"leaf {name!r} cannot run: it delegates to nobody and holds no optimizer; give it leaf=... "
+                        f"(e.g. a GradientDescent) or delegate to a node that has one"
+                    )
+                if not isinstance(spec.leaf, Leaf):
+                    raise GraphError(
+                        f"leaf {name!r} holds {type(spec.leaf).__name__}, which cannot step; it needs a 'records' "
+                        f"tuple and a run(steps, seed, progress=None) method (see hierarchy.protocol.Leaf)"
+                    )
+        self._g = g
+
+    @classmethod
+    def chain(cls, *nodes: OptimizerNode) -> "DelegationGraph":
+        """A single chain: ``nodes[0]`` delegates to ``nodes[1]``, which delegates to ``nodes[2]``, ..."""
+        return cls(nodes, list(zip([n.name for n in nodes[:-1]], [n.name for n in nodes[1:]])))
+
+    @property
+    def digraph(self) -> nx.DiGraph:
+        """A copy of the underlying networkx graph (node attribute ``spec``)."""
+        return self._g.copy()
+
+    def node(self, name: str) -> OptimizerNode:
+        """The node called ``name``."""
+        try:
+            return self._g.nodes[name]["spec"]
+        except KeyError:
+            raise GraphError(f"no node named {name!r}; the graph has {sorted(self._g)}") from None
+
+    @property
+    def names(self) -> list:
+        """Node names in a stable (topological, then insertion) order."""
+        return list(nx.lexicographical_topological_sort(self._g, key=list(self._g).index))
+
+    @property
+    def edges(self) -> list:
+        """Delegations as (parent, child) pairs."""
+        return list(self._g.edges)
+
+    @property
+    def roots(self) -> list:
+        """Nodes with no parent."""
+        return [n for n in self.names if self._g.in_degree(n) == 0]
+
+    @property
+    def leaves(self) -> list:
+        """Nodes that step."""
+        return [n for n in self.names if self._g.out_degree(n) == 0]
+
+    def parent(self, name: str) -> Optional[str]:
+        """The node that delegates to ``name`` (None for a root)."""
+        self.node(name)
+        preds = list(self._g.predecessors(name))
+        return preds[0] if preds else None
+
+    def children(self, name: str) -> list:
+        """The alternative delegations of ``name``."""
+        self.node(name)
+        return list(self._g.successors(name))
+
+    def chain_to(self, leaf: str) -> tuple:
+        """The chain root -> ... -> ``leaf``."""
+        path = [leaf]
+        while (p := self.parent(path[-1])) is not None:
+            path.append(p)
+        return tuple(reversed(path))
+
+    def chains(self) -> list:
+        """Every root-to-leaf chain, one per leaf: each is one run."""
+        return [self.chain_to(leaf) for leaf in self.leaves]
+
+    def __repr__(self) -> str:
+        return f"DelegationGraph(nodes={self.names}, edges={self.edges})"

@@ -1,0 +1,104 @@
+"""Turn chain runs into figures: capabilities per objective, alignments per edge, product checks."""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+
+from .alignment import alignment, normalized_alignment
+from .capability import capability
+from .delegation import delegation_product
+from .estimator import Estimator
+from .figures import AlignmentFigure, CapabilityFigure, ProductFigure, Spread
+from .graph import DelegationGraph
+
+
+@attrs.frozen
+class Measurements:
+    """Every figure of a set of chain runs, under one estimator."""
+
+    estimator: Estimator
+    capabilities: tuple
+    alignments: tuple
+    products: tuple
+
+    def capability(self, chain: str, objective: str) -> CapabilityFigure:
+        """The figure C(objective) on the chain ending at ``chain``."""
+        for f in self.capabilities:
+            if f.chain == chain and f.objective == objective:
+                return f
+        raise KeyError(f"no capability of {objective!r} on chain {chain!r}")
+
+    def alignment(self, parent: str, child: str, chain: str = None) -> AlignmentFigure:
+        """The alignment figure of the edge parent -> child (on ``chain``, default: the child's own)."""
+        for f in self.alignments:
+            if f.parent == parent and f.child == child and (chain is None or f.chain == chain):
+                return f
+        raise KeyError(f"no alignment figure for {parent!r} -> {child!r}")
+
+
+def measure_chain(graph: DelegationGraph, run, estimator: Estimator = Estimator()):
+    """Figures of one chain run: C for every objective recorded or evaluated, alpha for every
+    edge, and the delegation product check (Definitions 1 and 2, delegation product)."""
+    chain = run.chain
+    leaf = chain[-1]
+    tr = run.trajectory
+    ok = tr.ok
+    holders = {}
+    for name in chain:
+        holders.setdefault(graph.node(name).objective.name, []).append(name)
+    caps = []
+    for obj, values in tr.values.items():
+        est = capability(values, estimator)
+        v = np.where(ok, est.value, np.nan)
+        conv = float(np.mean(est.converged[ok])) if ok.any() else 0.0
+        caps.append(CapabilityFigure(leaf, obj, tuple(holders.get(obj, ())),
+                                     Spread.of(v), conv, Spread.of(np.where(ok, est.drift, np.nan))))
+    aligns = []
+    for parent, child in zip(chain[:-1], chain[1:]):
+        ob, om = graph.node(parent).objective.name, graph.node(child).objective.name
+        a = alignment(tr[ob], tr[om], estimator)
+        n = normalized_alignment(tr[ob], tr[om], estimator)
+        val = np.where(ok, a.value, np.nan)
+        aligns.append(AlignmentFigure(leaf, parent, child, ob, om, Spread.of(val),
+                                      Spread.of(np.where(ok, n.value, np.nan)),
+                                      float(np.mean(a.defined & ok))))
+    products = []
+    if len(chain) >= 2:
+        check = delegation_product([tr[graph.node(n).objective.name] for n in chain], chain, estimator)
+        disc = np.where(ok, check.discrepancy, np.nan)
+        worst = float(np.nanmax(disc)) if np.isfinite(disc).any() else float("nan")
+        products.append(ProductFigure(chain, Spread.of(np.where(ok, check.direct, np.nan)),
+                                      Spread.of(np.where(ok, check.product, np.nan)), worst))
+    return caps, aligns, products
+
+
+def measure(graph: DelegationGraph, runs: dict, estimator: Estimator = Estimator()) -> Measurements:
+    """Figures of every chain run in ``runs`` ({leaf: ChainRun}), in the graph's leaf order.
+
+    Example:
+        >>> import numpy as np
+        >>> from hierarchy.graph import OptimizerNode
+        >>> from hierarchy.objective import Objective
+        >>> from hierarchy.run import run_graph
+        >>> from hierarchy.trajectory import Trajectory
+        >>> class Halving:
+        ...     records = ("L", "G")
+        ...     def run(self, steps, seed, progress=None):
+        ...         g = 0.5 ** np.arange(steps + 1)
+        ...         return Trajectory({"G": [g], "L": [2 * g + 1]})
+        >>> g = DelegationGraph.chain(OptimizerNode("human", Objective("L")),
+        ...                           OptimizerNode("gd", Objective("G"), leaf=Halving()))
+        >>> m = measure(g, run_graph(g, steps=50), Estimator("finite"))
+        >>> m.alignment("human", "gd").alignment.median
+        2.0
+    """
+    caps, aligns, prods = [], [], []
+    for leaf in graph.leaves:
+        if leaf not in runs:
+            continue
+        c, a, p = measure_chain(graph, runs[leaf], estimator)
+        caps += c
+        aligns += a
+        prods += p
+    return Measurements(estimator, tuple(caps), tuple(aligns), tuple(prods))

@@ -1,0 +1,64 @@
+"""Objectives: named functions of an optimizer's state, lower is better.
+
+An objective is either *recorded* by the leaf optimizer itself while it steps (the
+cross-entropy L and the gradient size G of gradient descent: computing them needs the
+leaf's internals), or *evaluated* on the states the leaf exposes (the distance to a
+maze's exit, evaluated on the agent's positions). A reward R enters as L = -R.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import attrs
+import numpy as np
+
+from .errors import ObjectiveError
+
+
+def _check_name(instance, attribute, value):
+    if not isinstance(value, str) or not value or "/" in value or value != value.strip():
+        raise ObjectiveError(
+            f"objective name {value!r} is not usable; give a short non-empty name without '/' such as 'L' or 'G'"
+        )
+
+
+@attrs.frozen
+class Objective:
+    """A named objective (lower is better).
+
+    ``evaluate`` maps the leaf's states, an array ``[K, T, ...]``, to values ``[K, T]``;
+    leave it ``None`` for objectives the leaf records itself (``recorded`` is then True).
+
+    Example:
+        >>> Objective("L", "cross-entropy on the training set").recorded
+        True
+        >>> import numpy as np
+        >>> dist = Objective("D", "distance to exit", evaluate=lambda s: np.abs(s).sum(-1))
+        >>> dist(np.zeros((2, 5, 2))).shape
+        (2, 5)
+    """
+
+    name: str = attrs.field(validator=_check_name)
+    description: str = ""
+    evaluate: Optional[Callable[[np.ndarray], np.ndarray]] = attrs.field(default=None, eq=False)
+
+    @property
+    def recorded(self) -> bool:
+        """True when the leaf records this objective itself (no ``evaluate`` function)."""
+        return self.evaluate is None
+
+    def __call__(self, states: np.ndarray) -> np.ndarray:
+        if self.evaluate is None:
+            raise ObjectiveError(
+                f"objective {self.name!r} is recorded by the leaf, not evaluated on states; "
+                f"read it from the trajectory instead"
+            )
+        states = np.asarray(states)
+        values = np.asarray(self.evaluate(states), dtype=np.float64)
+        if values.shape != states.shape[:2]:
+            raise ObjectiveError(
+                f"objective {self.name!r} returned shape {values.shape} for states of shape {states.shape}; "
+                f"it must return one value per copy and step, shape {states.shape[:2]}"
+            )
+        return values

@@ -1,0 +1,115 @@
+"""Running a delegation graph: one run per chain, every ancestor's objective on the leaf's states.
+
+Seeds: one scenario seed; each node draws from ``SeedSequence(seed, spawn_key=(k,))``
+with ``k`` derived from the node's name, so adding a sibling never changes another
+node's numbers. The leaf spawns per copy from the sequence it is given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Callable, Optional
+
+import attrs
+import numpy as np
+
+from .errors import ObjectiveError, ParameterError
+from .graph import DelegationGraph
+from .trajectory import Trajectory
+
+
+def node_seed(seed: int, name: str) -> np.random.SeedSequence:
+    """The seed sequence of node ``name`` under scenario ``seed`` (stable across graphs).
+
+    Example:
+        >>> node_seed(0, "A").generate_state(1) == node_seed(0, "A").generate_state(1)
+        array([ True])
+    """
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ParameterError(f"seed {seed!r} is not a non-negative integer; pass e.g. --seed 0")
+    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "little")
+    return np.random.SeedSequence(int(seed), spawn_key=(key,))
+
+
+@attrs.frozen(eq=False)
+class ChainRun:
+    """One chain's run: the leaf's trajectory with every chain node's objective in it."""
+
+    chain: tuple
+    trajectory: Trajectory
+
+    @property
+    def leaf(self) -> str:
+        return self.chain[-1]
+
+
+def evaluate_chain_objectives(graph: DelegationGraph, chain: tuple, trajectory: Trajectory) -> Trajectory:
+    """Add to ``trajectory`` the values of every chain node's objective that the leaf does not record.
+
+    An objective the leaf records is read as is; an evaluated one is computed on the
+    leaf's states; any other is an ObjectiveError naming the fix.
+    """
+    extra = {}
+    leaf = chain[-1]
+    for name in chain:
+        obj = graph.node(name).objective
+        if obj.name in trajectory.values or obj.name in extra:
+            continue
+        if obj.recorded:
+            raise ObjectiveError(
+                f"objective {obj.name!r} of node {name!r} is not recorded by leaf {leaf!r} "
+                f"(it records {sorted(trajectory.values)}); give the objective an evaluate function or pick a recorded one"
+            )
+        if trajectory.states is None:
+            raise ObjectiveError(
+                f"objective {obj.name!r} of node {name!r} is evaluated on states, but leaf {leaf!r} exposes none; "
+                f"use a leaf that returns states or an objective it records"
+            )
+        values = obj(trajectory.states)
+        values[~_alive(trajectory)] = np.nan
+        extra[obj.name] = values
+    return trajectory.with_values(**extra) if extra else trajectory
+
+
+def _alive(tr: Trajectory) -> np.ndarray:
+    t = np.arange(tr.T)[None, :]
+    d = tr.diverged_at[:, None]
+    return (d < 0) | (t < d)
+
+
+def run_chain(graph: DelegationGraph, leaf: str, steps: int, seed: int = 0,
+              progress: Optional[Callable[[int], None]] = None) -> ChainRun:
+    """Run the leaf of one chain and evaluate every objective of the chain on its states.
+
+    Example:
+        >>> import numpy as np
+        >>> from hierarchy.graph import OptimizerNode
+        >>> from hierarchy.objective import Objective
+        >>> class Halving:
+        ...     records = ("G",)
+        ...     def run(self, steps, seed, progress=None):
+        ...         g = 0.5 ** np.arange(steps + 1)
+        ...         return Trajectory({"G": [g]}, states=g[None, :, None])
+        >>> g = DelegationGraph.chain(
+        ...     OptimizerNode("human", Objective("S", evaluate=lambda s: 3 * s[..., 0])),
+        ...     OptimizerNode("gd", Objective("G"), leaf=Halving()))
+        >>> run_chain(g, "gd", steps=2).trajectory["S"].tolist()
+        [[3.0, 1.5, 0.75]]
+    """
+    if not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ParameterError(f"steps = {steps!r}; run at least one step (e.g. --steps 1000)")
+    chain = graph.chain_to(leaf)
+    tr = graph.node(leaf).leaf.run(int(steps), node_seed(seed, leaf), progress)
+    if not isinstance(tr, Trajectory):
+        raise ObjectiveError(f"leaf {leaf!r} returned {type(tr).__name__}, not a Trajectory; check it with hierarchy.check_leaf")
+    return ChainRun(chain, evaluate_chain_objectives(graph, chain, tr))
+
+
+def run_graph(graph: DelegationGraph, steps: int, seed: int = 0,
+              progress_factory: Optional[Callable[[str, int], Callable[[int], None]]] = None) -> dict:
+    """Run every chain of ``graph`` (siblings separately); returns {leaf name: ChainRun}."""
+    runs = {}
+    for leaf in graph.leaves:
+        progress = progress_factory(leaf, steps) if progress_factory else None
+        runs[leaf] = run_chain(graph, leaf, steps, seed, progress)
+    return runs

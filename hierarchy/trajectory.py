@@ -1,0 +1,101 @@
+"""Trajectories: what one run of a leaf population yields.
+
+Per objective an array ``[K, T]`` (K copies, T recorded values: index 0 is the starting
+state, index t the state after t steps), and per copy the step at which it diverged
+(-1 when it never did). A diverged copy's values from that step on are NaN and never
+enter a figure.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+import attrs
+import numpy as np
+
+from .errors import LeafError
+
+
+def _as_values(values: Mapping[str, Any]) -> dict:
+    return {str(k): np.asarray(v, dtype=np.float64) for k, v in values.items()}
+
+
+@attrs.frozen(eq=False)
+class Trajectory:
+    """The recorded objectives of a population run.
+
+    Example:
+        >>> import numpy as np
+        >>> tr = Trajectory({"L": np.array([[3.0, 2.0, 1.0]])})
+        >>> tr.K, tr.T, tr.status()
+        (1, 3, ['ok'])
+    """
+
+    values: dict = attrs.field(converter=_as_values)
+    diverged_at: Optional[np.ndarray] = attrs.field(default=None)
+    states: Optional[np.ndarray] = attrs.field(default=None)
+    meta: dict = attrs.field(factory=dict)
+
+    def __attrs_post_init__(self):
+        if not self.values:
+            raise LeafError("trajectory has no recorded objective; a leaf must record at least one objective")
+        shapes = {k: v.shape for k, v in self.values.items()}
+        first = next(iter(shapes.values()))
+        if len(first) != 2 or any(s != first for s in shapes.values()):
+            raise LeafError(
+                f"trajectory arrays must all have shape [K, T], got {shapes}; return one row per copy and one column per step"
+            )
+        if first[0] < 1 or first[1] < 1:
+            raise LeafError(f"trajectory arrays of shape {first} are empty; run at least one copy for at least one step")
+        if self.diverged_at is None:
+            object.__setattr__(self, "diverged_at", np.full(first[0], -1, dtype=np.int64))
+        else:
+            d = np.asarray(self.diverged_at, dtype=np.int64).reshape(-1)
+            if d.shape != (first[0],):
+                raise LeafError(f"diverged_at has shape {d.shape}, expected ({first[0]},): one entry per copy, -1 for none")
+            object.__setattr__(self, "diverged_at", d)
+        if self.states is not None and np.shape(self.states)[:2] != first:
+            raise LeafError(
+                f"states of shape {np.shape(self.states)} do not match the objectives' [K, T] = {first}"
+            )
+
+    @property
+    def K(self) -> int:
+        """Number of copies in the population."""
+        return next(iter(self.values.values())).shape[0]
+
+    @property
+    def T(self) -> int:
+        """Number of recorded values per copy (steps + 1)."""
+        return next(iter(self.values.values())).shape[1]
+
+    @property
+    def ok(self) -> np.ndarray:
+        """Boolean mask [K]: copies that never diverged."""
+        return self.diverged_at < 0
+
+    def status(self) -> list:
+        """Per copy: ``'ok'`` or ``'diverged at step t'``."""
+        return ["ok" if d < 0 else f"diverged at step {int(d)}" for d in self.diverged_at]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise LeafError(
+                f"the trajectory has no objective {name!r}; it records {sorted(self.values)}"
+            ) from None
+
+    def with_values(self, **extra) -> "Trajectory":
+        """A copy with more objectives added (e.g. ones evaluated on the states)."""
+        return attrs.evolve(self, values={**self.values, **extra})
+
+    def select(self, index) -> "Trajectory":
+        """The sub-population ``index`` (an int, slice, or index array), still [K', T]."""
+        idx = np.atleast_1d(np.arange(self.K)[index])
+        return Trajectory(
+            {k: v[idx] for k, v in self.values.items()},
+            diverged_at=self.diverged_at[idx],
+            states=None if self.states is None else np.asarray(self.states)[idx],
+            meta=dict(self.meta),
+        )
