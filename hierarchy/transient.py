@@ -1,0 +1,47 @@
+"""Strong alignment: how bad the base objective gets on the way, not only in the end.
+
+Weak alignment is about the limit quantities (Definitions 1 and 2). Strong alignment
+(seed 000, "all right on the way") looks at the transient: from step s over a horizon
+of N steps, the worst base-objective value
+
+    W_N(s) = max_{s <= t < s + N} L_b(t)
+
+so a report can state "at worst W on the base objective over the next N steps".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .errors import ParameterError
+
+
+def worst_over_horizon(L, horizon: int) -> np.ndarray:
+    """W_N(s) for every start s with a full horizon: shape [..., T - N + 1].
+
+    Example:
+        >>> worst_over_horizon([3.0, 1.0, 2.0, 0.5, 0.4], 2).tolist()
+        [3.0, 2.0, 2.0, 0.5]
+    """
+    L = np.asarray(L, dtype=np.float64)
+    if not isinstance(horizon, (int, np.integer)) or horizon < 1:
+        raise ParameterError(f"horizon={horizon!r}; give a positive number of steps, e.g. --horizon 100")
+    if horizon > L.shape[-1]:
+        raise ParameterError(f"horizon {horizon} is longer than the run ({L.shape[-1]} values); shorten --horizon")
+    return sliding_window_view(L, horizon, axis=-1).max(axis=-1)
+
+
+def worst_from(L, start: int, horizon: int) -> np.ndarray:
+    """W_N(start) = max of L over [start, start + N) (clipped at the run's end).
+
+    Example:
+        >>> float(worst_from([3.0, 1.0, 2.0, 0.5], 1, 2))
+        2.0
+    """
+    L = np.asarray(L, dtype=np.float64)
+    if not 0 <= start < L.shape[-1]:
+        raise ParameterError(f"start step {start} is outside the run (0 .. {L.shape[-1] - 1})")
+    if horizon < 1:
+        raise ParameterError(f"horizon={horizon!r}; give a positive number of steps")
+    return L[..., start:start + horizon].max(axis=-1)
