@@ -40,3 +40,13 @@ def run_graph_with_progress(graph, steps: int, options) -> dict:
         with progress_bar(f"optimizer {leaf}", steps, options.progress) as bar:
             runs[leaf] = run_chain(graph, leaf, steps, options.seed, bar)
     return runs
+
+
+def case_progress(items, desc: str, enabled: bool = True):
+    """Iterate over ``items`` with a tqdm bar counting whole cases (terminal only)."""
+    items = list(items)
+    if not enabled:
+        return items
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc, unit="case", disable=None, leave=False)

@@ -60,6 +60,12 @@ class ScenarioResult:
     plots: dict = attrs.field(factory=dict)
     extra_files: dict = attrs.field(factory=dict)
 
+    def write(self, out) -> list:
+        """Write report.json, trajectories.npz, the graph exports and the plots into ``out``."""
+        from .output import write_result
+
+        return write_result(self, out)
+
 
 @attrs.frozen
 class Scenario:
