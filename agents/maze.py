@@ -19,7 +19,7 @@ is 1 on the exit only when the exit is visible to the agent. The designer's view
 from __future__ import annotations
 
 from collections import deque
-from typing import Optional, Sequence, Union
+from typing import Sequence, Union
 
 import attrs
 import numpy as np
@@ -50,11 +50,26 @@ def as_seed_sequence(seed: SeedLike) -> np.random.SeedSequence:
     raise ParameterError(f"seed {seed!r} is neither a non-negative int nor a numpy SeedSequence; pass e.g. seed=0")
 
 
+def child_seed(seed: SeedLike, *keys: int) -> np.random.SeedSequence:
+    """The child of ``seed`` at spawn key ``keys``: the same as the matching ``spawn`` child,
+    but without changing ``seed`` (so calling twice gives the same child).
+
+    Example:
+        >>> ss = np.random.SeedSequence(5)
+        >>> bool((child_seed(ss, 2).generate_state(2) == ss.spawn(3)[2].generate_state(2)).all())
+        True
+    """
+    ss = as_seed_sequence(seed)
+    return np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + tuple(int(k) for k in keys),
+                                  pool_size=ss.pool_size)
+
+
 def carve_passages(size: int, rng: np.random.Generator) -> np.ndarray:
     """Passages of a perfect maze by depth-first search (recursive backtracker).
 
     Rule: start at a random cell; repeatedly step from the cell on top of the stack to a
     random unvisited neighbour, opening the wall between them; pop when none is left.
+    Draws ``n*n`` uniforms from ``rng`` up front (one for the start, one per carving).
     Returns ``open [n, n, 5]`` bool: ``open[r, c, a]`` is True when action ``a`` from
     ``(r, c)`` leads to another cell (``a = 0``, stay, is always True). The result is a
     spanning tree of the grid: ``n*n - 1`` passages.
@@ -65,28 +80,33 @@ def carve_passages(size: int, rng: np.random.Generator) -> np.ndarray:
         15
     """
     n = int(size)
-    passages = np.zeros((n, n, 5), dtype=bool)
-    passages[..., 0] = True
-    visited = np.zeros((n, n), dtype=bool)
-    start = (int(rng.integers(n)), int(rng.integers(n)))
-    visited[start] = True
-    stack = [start]
+    u = rng.random(n * n + 1)  # one uniform for the start and one per carving decision
+    steps = ((-1, 0, 1), (1, 0, 2), (0, -1, 3), (0, 1, 4))  # (d_row, d_col, action)
+    opposite = (0, 2, 1, 4, 3)
+    carved = []
+    visited = [[False] * n for _ in range(n)]
+    start = min(int(u[0] * n * n), n * n - 1)
+    r0, c0 = divmod(start, n)
+    visited[r0][c0] = True
+    stack = [(r0, c0)]
+    k = 1
     while stack:
         r, c = stack[-1]
-        options = []
-        for a in range(1, 5):
-            rr, cc = r + MOVES[a, 0], c + MOVES[a, 1]
-            if 0 <= rr < n and 0 <= cc < n and not visited[rr, cc]:
-                options.append(a)
+        options = [(r + dr, c + dc, a) for dr, dc, a in steps
+                   if 0 <= r + dr < n and 0 <= c + dc < n and not visited[r + dr][c + dc]]
         if not options:
             stack.pop()
             continue
-        a = options[int(rng.integers(len(options)))]
-        rr, cc = int(r + MOVES[a, 0]), int(c + MOVES[a, 1])
-        passages[r, c, a] = True
-        passages[rr, cc, OPPOSITE[a]] = True
-        visited[rr, cc] = True
+        rr, cc, a = options[min(int(u[k] * len(options)), len(options) - 1)]
+        k += 1
+        carved.append((r, c, a, rr, cc))
+        visited[rr][cc] = True
         stack.append((rr, cc))
+    passages = np.zeros((n, n, 5), dtype=bool)
+    passages[..., 0] = True
+    for r, c, a, rr, cc in carved:
+        passages[r, c, a] = True
+        passages[rr, cc, opposite[a]] = True
     return passages
 
 
@@ -143,18 +163,14 @@ class Maze:
             _cell(g, n, "green cell")
         if not p[..., 0].all():
             raise ParameterError("maze passages must keep 'stay' (action 0) valid in every cell; set passages[..., 0] = True")
-        rows, cols = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
-        succ = np.empty((n, n, 5), dtype=np.int64)
-        for a in range(5):
-            rr, cc = rows + MOVES[a, 0], cols + MOVES[a, 1]
-            inside = (rr >= 0) & (rr < n) & (cc >= 0) & (cc < n)
-            if (p[..., a] & ~inside).any():
-                raise ParameterError(f"maze passages lead out of the grid for action {ACTIONS[a]!r}; close the outer walls")
-            rr, cc = np.clip(rr, 0, n - 1), np.clip(cc, 0, n - 1)
-            if a and (p[..., a] & ~p[rr, cc, OPPOSITE[a]]).any():
-                raise ParameterError(f"maze passages are not symmetric for action {ACTIONS[a]!r}; open each passage from both sides")
-            succ[..., a] = np.where(p[..., a], rr * n + cc, rows * n + cols)
-        object.__setattr__(self, "_successors", _frozen_array(succ.reshape(n * n, 5)))
+        if p[0, :, 1].any() or p[-1, :, 2].any() or p[:, 0, 3].any() or p[:, -1, 4].any():
+            raise ParameterError("maze passages lead out of the grid; close the outer walls")
+        if (p[1:, :, 1] != p[:-1, :, 2]).any() or (p[:, 1:, 3] != p[:, :-1, 4]).any():
+            raise ParameterError("maze passages are not symmetric; open each passage from both sides")
+        idx = np.arange(n * n)
+        delta = np.array([0, -n, n, -1, 1])
+        succ = np.where(p.reshape(n * n, 5), idx[:, None] + delta, idx[:, None])
+        object.__setattr__(self, "_successors", _frozen_array(succ))
         object.__setattr__(self, "_features", {})
 
     # --- geometry -------------------------------------------------------------------
@@ -370,7 +386,7 @@ class MazeDistribution:
       ``exit_visible`` feature is set).
 
     Every random quantity of maze ``i`` is drawn, in a fixed order, from
-    ``SeedSequence(seed).spawn(n)[i]``, so changing a knob changes only what it governs:
+    ``child_seed(seed, i)`` (the i-th spawned child), so changing a knob changes only what it governs:
     the passages, entrance and exit of maze ``i`` stay the same.
 
     Example:
@@ -420,7 +436,7 @@ class MazeDistribution:
         return 1.0 if g == "always" else 0.0 if g == "never" else float(g)
 
     def sample(self, n: int, seed: SeedLike = 0) -> list:
-        """``n`` mazes drawn from ``seed`` (an int or SeedSequence); maze ``i`` depends only on the i-th child seed.
+        """``n`` mazes drawn from ``seed`` (an int or SeedSequence); maze ``i`` depends only on ``child_seed(seed, i)``.
 
         Example:
             >>> d = MazeDistribution(size=5)
@@ -430,8 +446,8 @@ class MazeDistribution:
         """
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
             raise ParameterError(f"number of mazes {n!r} is not a count; pass an integer >= 0")
-        children = as_seed_sequence(seed).spawn(int(n))
-        return [self._one(np.random.default_rng(child)) for child in children]
+        ss = as_seed_sequence(seed)
+        return [self._one(np.random.default_rng(child_seed(ss, i))) for i in range(int(n))]
 
     def _one(self, rng: np.random.Generator) -> Maze:
         n = self.size

@@ -73,25 +73,29 @@ def alignment(L_base, L_mesa, estimator: Estimator = Estimator(), zero: float = 
     return AlignmentEstimate(alignment_ratio(Cb, Cm, none), ~none & np.isfinite(Cb), Cb, Cm, estimator)
 
 
-def objective_range(L) -> np.ndarray:
-    """max_t L(t) - min_t L(t): the scale of an objective over a run, invariant under L -> L + c.
+def progress_scale(L) -> np.ndarray:
+    """L(0) - min_t L(t): the best improvement seen over a run. It scales with k and ignores c
+    under L -> k*L + c (k > 0).
 
     Example:
-        >>> float(objective_range([3.0, 1.0, 2.0]))
+        >>> float(progress_scale([3.0, 1.0, 2.0]))
         2.0
     """
     L = np.asarray(L, dtype=np.float64)
-    return np.nanmax(L, axis=-1) - np.nanmin(L, axis=-1)
+    return L[..., 0] - np.nanmin(L, axis=-1)
 
 
 def normalized_alignment(L_base, L_mesa, estimator: Estimator = Estimator(), zero: float = ZERO_PROGRESS) -> AlignmentEstimate:
     """Scale-free alignment, invariant under positive affine maps k*L + c of either objective.
 
-    alpha_norm = [C(L_base) / range(L_base)] / [C(L_mesa) / range(L_mesa)], range = max_t - min_t
-    over the run. Each capability is divided by its objective's own scale, so the choice
-    among equally valid true objectives (k*G + c) no longer changes the figure, unlike
-    the raw alpha (G -> k*G divides alpha by k). Undefined where the mesa-objective makes
-    no progress or does not move.
+    alpha_norm = [C(L_base) / s(L_base)] / [C(L_mesa) / s(L_mesa)], s(L) = L(0) - min_t L(t).
+    Each capability is divided by the best improvement its objective saw over the run, so
+    C/s is the fraction of that improvement kept in the long run (at most 1 under the limit
+    estimator), and the choice among equally valid true objectives (k*G + c) no longer
+    changes the figure, unlike the raw alpha (G -> k*G divides alpha by k). Undefined where
+    the mesa-objective makes no progress or never goes below its start. Caveat: an
+    objective that is noisy (annealing) or first rises has a small or odd s, so read this
+    figure beside the raw alpha, never alone.
 
     Example:
         >>> a = normalized_alignment([[3.0, 2.0, 1.0]], [[10.0, 5.0, 0.0]], Estimator("finite"))
@@ -101,9 +105,9 @@ def normalized_alignment(L_base, L_mesa, estimator: Estimator = Estimator(), zer
     L_base = np.asarray(L_base, dtype=np.float64)
     L_mesa = np.asarray(L_mesa, dtype=np.float64)
     raw = alignment(L_base, L_mesa, estimator, zero)
-    rb, rm = objective_range(L_base), objective_range(L_mesa)
-    flat_b = ~(rb > 0)
-    cb = np.where(flat_b, 0.0, raw.base / np.where(flat_b, 1.0, rb))
-    none = ~raw.defined | ~(rm > 0)
-    cm = raw.mesa / np.where(rm > 0, rm, 1.0)
+    sb, sm = progress_scale(L_base), progress_scale(L_mesa)
+    flat_b = ~(sb > 0)
+    cb = np.where(flat_b, 0.0, raw.base / np.where(flat_b, 1.0, sb))
+    none = ~raw.defined | ~(sm > 0)
+    cm = raw.mesa / np.where(sm > 0, sm, 1.0)
     return AlignmentEstimate(alignment_ratio(cb, cm, none), ~none, cb, cm, estimator)

@@ -18,14 +18,14 @@ from .figures import Spread, format_number, _json_float
 from .measure import Measurements
 
 
-def _clean(x: Any) -> Any:
+def json_ready(x: Any) -> Any:
     """JSON-safe copy: NaN/inf -> None, numpy scalars -> Python, tuples -> lists."""
     if isinstance(x, Mapping):
-        return {str(k): _clean(v) for k, v in x.items()}
+        return {str(k): json_ready(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
+        return [json_ready(v) for v in x]
     if isinstance(x, np.ndarray):
-        return _clean(x.tolist())
+        return json_ready(x.tolist())
     if isinstance(x, (bool, np.bool_)):
         return bool(x)
     if isinstance(x, (int, np.integer)):
@@ -63,7 +63,7 @@ class Claim:
         return cls(text, nums, bool(decide(nums)), rule)
 
     def to_dict(self) -> dict:
-        return {"text": self.text, "numbers": _clean(self.numbers), "holds": self.holds, "rule": self.rule}
+        return {"text": self.text, "numbers": json_ready(self.numbers), "holds": self.holds, "rule": self.rule}
 
 
 @attrs.frozen
@@ -75,7 +75,7 @@ class Table:
     rows: tuple
 
     def to_dict(self) -> dict:
-        return {"title": self.title, "columns": list(self.columns), "rows": _clean(self.rows)}
+        return {"title": self.title, "columns": list(self.columns), "rows": json_ready(self.rows)}
 
     def render(self) -> str:
         return render_table(self.title, self.columns, self.rows)
@@ -151,7 +151,7 @@ class Report:
 
     def to_dict(self) -> dict:
         """The JSON document of report.json (format documented in README)."""
-        return _clean({
+        return json_ready({
             "scenario": self.scenario,
             "seed": self.seed,
             "steps": self.steps,

@@ -5,6 +5,9 @@ from hypothesis import given, settings, strategies as st
 
 from agents.maze import ACTIONS, MOVES, Maze, MazeDistribution, carve_passages, stack_mazes
 from hierarchy.errors import MesastackError, ParameterError
+from agents.maze_env import (MazeEnv, RandomWalk, ShortestPath, check_env, exit_distance_objective, outcome_of,
+                             proxy_objective, rollout)
+from hierarchy.errors import EnvironmentError_
 
 
 def as_graph(m: Maze) -> nx.Graph:
@@ -85,7 +88,10 @@ def test_seeds_reproduce_and_differ():
     for x, y in zip(a, b):
         assert np.array_equal(x.passages, y.passages)
         assert (x.entrance, x.exit, x.green, x.exit_visible) == (y.entrance, y.exit, y.green, y.exit_visible)
-    c = d.sample(10, seed=np.random.SeedSequence(6))
+    ss = np.random.SeedSequence(6)
+    c = d.sample(10, seed=ss)
+    c2 = d.sample(10, seed=ss)  # sampling does not consume the SeedSequence
+    assert all(np.array_equal(x.passages, y.passages) for x, y in zip(c, c2))
     assert any(not np.array_equal(x.passages, z.passages) for x, z in zip(a, c))
 
 
@@ -165,3 +171,156 @@ def test_the_most_decoys_promised_always_fit(size):
     k = MazeDistribution.max_extra_green(size)
     for m in MazeDistribution(size=size, extra_green=k, green_by_exit=0.5).sample(100, seed=size):
         assert len(m.decoys) == k
+
+
+# --- the environment (agents/maze_env.py) ---------------------------------------------------
+
+def legal_step(m, p, q):
+    return tuple(q) == tuple(p) or tuple(q) in m.neighbours(tuple(p))
+
+
+def test_invalid_moves_keep_the_agent_in_place():
+    m = MazeDistribution(size=5).sample(1, seed=3)[0]
+    env = MazeEnv(m)
+    env.reset()
+    for a in range(5):
+        env.reset()
+        start = env.position
+        _, _, _, info = env.step(a)
+        if a == 0 or a not in m.valid_actions(start):
+            assert info["position"] == start
+        else:
+            assert info["position"] in m.neighbours(start)
+
+
+def test_seen_reward_is_kept_apart_from_performance():
+    for visible in (0.0, 1.0):
+        m = MazeDistribution(size=5, exit_visible=visible).sample(1, seed=0)[0]
+        env = MazeEnv(m)
+        env.reset()
+        act = ShortestPath().start(m, np.random.default_rng(0))
+        seen = perf = 0.0
+        done = False
+        while not done:
+            _, r, done, info = env.step(act(env.position))
+            seen += r
+            perf += info["performance"]
+        assert perf == 1.0 and info["at_exit"] and not info["truncated"]
+        assert seen == visible
+
+
+def test_budget_truncates_and_finished_episode_refuses_steps():
+    m = MazeDistribution(size=4).sample(1, seed=0)[0]
+    env = MazeEnv(m, budget=3)
+    env.reset()
+    out = [env.step(0) for _ in range(3)]
+    assert [o[2] for o in out] == [False, False, True] and out[-1][3]["truncated"]
+    with pytest.raises(EnvironmentError_):
+        env.step(0)
+    with pytest.raises(EnvironmentError_):
+        MazeEnv(m).reset() is None or MazeEnv(m).step(0)
+    with pytest.raises(ParameterError):
+        MazeEnv(m, budget=0)
+
+
+def test_distribution_env_draws_the_maze_from_the_seed():
+    env = MazeEnv(MazeDistribution(size=6))
+    a = env.reset(seed=4)
+    b = env.reset(seed=4)
+    c = env.reset(seed=5)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert a.shape == (6, 6, 9) and a[..., 8].sum() == 1
+
+
+def test_check_env_accepts_the_maze_env():
+    assert check_env(MazeEnv(MazeDistribution(size=5, extra_green=1))) == (5, 5, 9)
+    assert check_env(MazeEnv(MazeDistribution(size=2)), steps=40) == (2, 2, 9)  # episodes end and restart
+
+
+class Broken(MazeEnv):
+    def __init__(self, flaw):
+        super().__init__(MazeDistribution(size=4))
+        self.flaw = flaw
+        self.calls = 0
+
+    def reset(self, seed=None):
+        obs = super().reset(seed)
+        self.calls += 1
+        if self.flaw == "irreproducible":
+            obs = obs + self.calls
+        return obs
+
+    def step(self, action):
+        obs, r, done, info = super().step(action)
+        if self.flaw == "shape":
+            return obs[:2], r, done, info
+        if self.flaw == "no_performance":
+            return obs, r, done, {"position": info["position"]}
+        if self.flaw == "arity":
+            return obs, r, done
+        if self.flaw == "reward":
+            return obs, float("nan"), done, info
+        if self.flaw == "crash":
+            raise RuntimeError("boom")
+        return obs, r, done, info
+
+
+@pytest.mark.parametrize("flaw", ["shape", "no_performance", "arity", "reward", "irreproducible", "crash"])
+def test_check_env_names_each_flaw_in_one_line(flaw):
+    with pytest.raises(EnvironmentError_) as info:
+        check_env(Broken(flaw))
+    assert "\n" not in str(info.value)
+
+
+def test_check_env_refuses_objects_without_the_protocol():
+    with pytest.raises(EnvironmentError_, match="reset"):
+        check_env(object())
+
+
+def test_shortest_path_rollout_is_optimal_and_padded():
+    mazes = MazeDistribution(size=7, extra_green=2).sample(20, seed=1)
+    r = rollout(ShortestPath(), mazes)
+    assert r.positions.shape == (20, 99, 2)
+    assert r.success.all() and (r.performance == 1).all()
+    assert r.lengths.tolist() == [int(m.distances()[m.entrance]) for m in mazes]
+    for m, p, n in zip(mazes, r.positions, r.lengths):
+        assert (p[n:] == m.exit).all()
+    D = exit_distance_objective(mazes)(r.positions)
+    assert D.shape == (20, 99)
+    # the distance falls by exactly one per step until the exit
+    for d, n in zip(D, r.lengths):
+        assert np.array_equal(d[: n + 1], d[0] - np.arange(n + 1)) and (d[n:] == 0).all()
+    assert set(r.outcomes()) == {"exit"}
+
+
+def test_random_walk_moves_legally_and_reproduces():
+    mazes = MazeDistribution(size=6).sample(10, seed=2)
+    a = rollout(RandomWalk(), mazes, seed=7)
+    b = rollout(RandomWalk(), mazes, seed=7)
+    c = rollout(RandomWalk(), mazes, seed=8)
+    assert np.array_equal(a.positions, b.positions) and not np.array_equal(a.positions, c.positions)
+    for m, p in zip(mazes, a.positions):
+        assert tuple(p[0]) == m.entrance
+        assert all(legal_step(m, p[t], p[t + 1]) for t in range(len(p) - 1))
+    assert ((a.lengths == 72) | a.success).all()
+
+
+def test_objectives_on_population_states_average_over_mazes():
+    mazes = MazeDistribution(size=5).sample(3, seed=0)
+    r = rollout(ShortestPath(), mazes)
+    D = exit_distance_objective(mazes)
+    states = np.stack([r.positions.transpose(1, 0, 2)] * 2)  # [K=2, T, M=3, 2]
+    assert np.allclose(D(states)[0], D(r.positions).mean(0))
+    P = proxy_objective(mazes)(r.positions)
+    assert (P[:, -1] == -1).all()  # the exit is right of the green cell by the exit
+    with pytest.raises(ParameterError):
+        D(np.zeros((4, 3, 2)))
+
+
+def test_outcomes_classify_where_episodes_end():
+    m = MazeDistribution(size=6, extra_green=2, green_by_exit="never").sample(1, seed=0)[0]
+    g = m.decoys[0]
+    assert outcome_of(m, g, False) == "decoy"
+    assert outcome_of(m, (g[0], g[1] + 1), False) == "decoy"
+    assert outcome_of(m, m.entrance, False) == "elsewhere"
+    assert outcome_of(m, m.exit, True) == "exit"

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from hierarchy import Estimator, alignment, capability, delegation_product, normalized_alignment
-from hierarchy.alignment import objective_range
+from hierarchy.alignment import progress_scale
 from hierarchy.capability import capability_finite, capability_limit, tail_length
 
 from .leaves import QuadraticGD
@@ -132,7 +132,7 @@ def test_delegation_product_telescopes(depth, T, K, seed, est):
 @given(pairs, st.floats(0.01, 100), st.floats(-100, 100), st.floats(0.01, 100), st.floats(-100, 100), estimators)
 def test_normalized_alignment_invariant_under_affine_maps(pair, kb, cb, km, cm, est):
     Lb, Lm = pair
-    assume(np.all(objective_range(Lb) > 1e-3) and np.all(objective_range(Lm) > 1e-3))  # float-resolvable scales
+    assume(np.all(progress_scale(Lb) > 1e-3) and np.all(progress_scale(Lm) > 1e-3))  # float-resolvable scales
     a = normalized_alignment(Lb, Lm, est)
     b = normalized_alignment(kb * Lb + cb, km * Lm + cm, est)
     assume(np.all(np.abs(a.mesa[a.defined]) > 1e-6))

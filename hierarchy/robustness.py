@@ -1,0 +1,365 @@
+"""Robustness and generalization (Definitions 3 and 4), and inner alignment quantified (seed 000).
+
+definitions.md, "Robustness and generalization": a figure x (a capability C or an
+alignment alpha) of the unperturbed optimizer is compared with the same figure x' of
+the perturbed one by the relative change
+
+    r = |x' - x| / |x|
+
+undefined when x = 0 or either figure is undefined (reported, never a division by
+zero). "Close" is **open**: the user sets a tolerance, and the verdict is stated with the
+numbers. Over a family of perturbations: every member's change, the worst case, the
+spread (median, interquartile range, max - min) and the verdict.
+
+* Capability robustness (Definition 3):    C_{A+delta}(L)    vs C_A(L)
+* Alignment robustness (Definition 3):     alpha of (A+delta_A, M+delta_M) vs alpha of (A, M)
+* Capability generalization (Definition 4): C_{A'}(L')       vs C_A(L)
+* Alignment generalization (Definition 4):  alpha_{M'}(L'_b) vs alpha_M(L_b)
+* Inner alignment (seed 000): over a family of dataset variations, the minimum alpha and
+  the worst relative change of alpha.
+
+Figures may be per copy (arrays [K], copy k of the perturbed population paired with copy
+k of the unperturbed one): a member's change is then the median over copies of the
+per-copy changes. The relative change is invariant under a common positive scaling of
+both figures, so it does not depend on the scale of the true objective (G -> k*G + c
+divides every alpha by k).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Optional
+
+import attrs
+import numpy as np
+
+from .errors import ParameterError
+from .figures import _json_float
+
+#: The verdicts of a family comparison.
+ROBUST, NOT_ROBUST, UNDEFINED = "robust", "not robust", "undefined"
+
+
+def relative_change(x, x_perturbed) -> np.ndarray:
+    """r = |x' - x| / |x|, elementwise; NaN where x = 0 or either value is not finite.
+
+    Definitions 3 and 4 ("close" as a relative change). Never divides by zero and never
+    warns.
+
+    Example:
+        >>> relative_change(2.0, 2.5).item(), relative_change([1.0, 0.0], [1.0, 1.0]).tolist()
+        (0.25, [0.0, nan])
+    """
+    x = np.asarray(x, dtype=np.float64)
+    xp = np.asarray(x_perturbed, dtype=np.float64)
+    x, xp = np.broadcast_arrays(x, xp)
+    ok = np.isfinite(x) & np.isfinite(xp) & (x != 0)
+    safe = np.where(ok, x, 1.0)
+    return np.where(ok, np.abs(np.where(ok, xp, 1.0) - safe) / np.abs(safe), np.nan)
+
+
+def undefined_reason(x, x_perturbed) -> str:
+    """Why the relative change of (x, x') is undefined ("" when it is defined).
+
+    Example:
+        >>> undefined_reason(0.0, 1.0), undefined_reason(1.0, float("nan")), undefined_reason(1.0, 2.0)
+        ('unperturbed figure is 0', 'perturbed figure undefined', '')
+    """
+    x, xp = float(x), float(x_perturbed)
+    if not math.isfinite(x):
+        return "unperturbed figure undefined"
+    if not math.isfinite(xp):
+        return "perturbed figure undefined"
+    if x == 0:
+        return "unperturbed figure is 0"
+    return ""
+
+
+def _median(v: np.ndarray) -> float:
+    f = v[np.isfinite(v)]
+    return float(np.median(f)) if f.size else math.nan
+
+
+@attrs.frozen
+class Change:
+    """One perturbation's effect on one figure.
+
+    ``baseline`` and ``perturbed`` are the figures (medians over copies); ``change`` the
+    median over copies of the per-copy relative changes (NaN when no copy's change is
+    defined); ``per_copy`` every copy's change; ``reason`` says why it is undefined.
+    """
+
+    name: str
+    baseline: float
+    perturbed: float
+    change: float
+    per_copy: tuple
+    defined_fraction: float
+    reason: str = ""
+
+    @property
+    def defined(self) -> bool:
+        return math.isfinite(self.change)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "baseline": _json_float(self.baseline), "perturbed": _json_float(self.perturbed),
+                "change": _json_float(self.change), "per_copy": [_json_float(c) for c in self.per_copy],
+                "defined_fraction": self.defined_fraction, "reason": self.reason}
+
+
+def paired_change(name: str, x, x_perturbed) -> Change:
+    """The :class:`Change` of one perturbation: per-copy r_k = |x'_k - x_k| / |x_k|, summarized by the median.
+
+    ``x`` and ``x_perturbed`` are scalars or arrays [K] (copy k with copy k). A copy whose
+    change is undefined is left out of the median; when none is defined the change is NaN
+    and ``reason`` names the cause.
+
+    Example:
+        >>> c = paired_change("lr x2", [2.0, 2.0, 4.0], [2.5, 2.0, 2.0])
+        >>> c.change, c.per_copy, c.defined_fraction
+        (0.25, (0.25, 0.0, 0.5), 1.0)
+        >>> paired_change("flat", 0.0, 1.0).reason
+        'unperturbed figure is 0'
+    """
+    x = np.atleast_1d(np.asarray(x, dtype=np.float64))
+    xp = np.atleast_1d(np.asarray(x_perturbed, dtype=np.float64))
+    try:
+        x, xp = np.broadcast_arrays(x, xp)
+    except ValueError:
+        raise ParameterError(f"figures of {name!r}: unperturbed {x.shape} and perturbed {xp.shape} cannot be paired; "
+                             f"give one value per copy for both (same K) or a scalar") from None
+    r = relative_change(x, xp)
+    defined = np.isfinite(r)
+    change = _median(r)
+    reason = ""
+    if not defined.any():
+        reasons = sorted({undefined_reason(a, b) for a, b in zip(x, xp)})
+        reason = "; ".join(reasons)
+    return Change(str(name), _median(x), _median(xp), change, tuple(float(v) for v in r),
+                  float(defined.mean()), reason)
+
+
+def _check_tolerance(tolerance) -> float:
+    try:
+        t = float(tolerance)
+    except (TypeError, ValueError):
+        t = math.nan
+    if not (math.isfinite(t) and t >= 0):
+        raise ParameterError(f"tolerance={tolerance!r}; give a non-negative relative change such as 0.1 (10%)")
+    return t
+
+
+def verdict(changes, tolerance: float) -> str:
+    """The family verdict: "not robust" if some defined change exceeds ``tolerance``;
+    else "undefined" if some change is undefined; else "robust" (every change <= tolerance).
+
+    Monotone: a family robust at tolerance t is robust at every t' >= t.
+
+    Example:
+        >>> verdict([0.01, 0.2], 0.1), verdict([0.01, float("nan")], 0.1), verdict([0.01, 0.05], 0.1)
+        ('not robust', 'undefined', 'robust')
+    """
+    tol = _check_tolerance(tolerance)
+    c = np.asarray(list(changes), dtype=np.float64)
+    finite = np.isfinite(c)
+    if (c[finite] > tol).any():
+        return NOT_ROBUST
+    if not finite.all():
+        return UNDEFINED
+    return ROBUST
+
+
+@attrs.frozen
+class Robustness:
+    """A figure's relative changes over a family of perturbations, with worst case, spread and verdict.
+
+    ``quantity`` names the figure ("C(L)", "alpha", ...), ``definition`` the definition
+    applied. ``worst`` is the largest defined change and ``worst_name`` its member;
+    ``median``, ``q25``, ``q75`` and ``range`` (max - min) summarize the defined changes;
+    ``undefined`` lists members whose change is undefined; ``verdict`` is
+    :func:`verdict` against ``tolerance``.
+    """
+
+    quantity: str
+    definition: str
+    tolerance: float
+    changes: tuple
+    worst: float
+    worst_name: str
+    median: float
+    q25: float
+    q75: float
+    range: float
+    undefined: tuple
+    verdict: str
+
+    @classmethod
+    def of(cls, quantity: str, changes, tolerance: float, definition: str = "") -> "Robustness":
+        """Summarize ``changes`` (a sequence of :class:`Change`)."""
+        tol = _check_tolerance(tolerance)
+        changes = tuple(changes)
+        if not changes:
+            raise ParameterError(f"no perturbation to compare for {quantity}; give a family with at least one member")
+        values = np.array([c.change for c in changes], dtype=np.float64)
+        ok = np.isfinite(values)
+        if ok.any():
+            f = values[ok]
+            i = int(np.flatnonzero(ok)[np.argmax(f)])
+            worst, worst_name = float(values[i]), changes[i].name
+            q25, med, q75 = (float(v) for v in np.percentile(f, [25, 50, 75]))
+            rng = float(f.max() - f.min())
+        else:
+            worst, worst_name, med, q25, q75, rng = math.nan, "", math.nan, math.nan, math.nan, math.nan
+        return cls(quantity, definition, tol, changes, worst, worst_name, med, q25, q75, rng,
+                   tuple(c.name for c in changes if not c.defined), verdict(values, tol))
+
+    @property
+    def holds(self) -> bool:
+        """True when the verdict is "robust"."""
+        return self.verdict == ROBUST
+
+    def change(self, name: str) -> Change:
+        """The change of the member called ``name``."""
+        for c in self.changes:
+            if c.name == name:
+                return c
+        raise KeyError(f"no member {name!r}; the family holds {', '.join(c.name for c in self.changes)}")
+
+    def statement(self) -> str:
+        """One line: the verdict with its numbers."""
+        if not math.isfinite(self.worst):
+            return f"{self.quantity}: {self.verdict} (no change defined: {', '.join(self.undefined)})"
+        tail = f"; undefined for {', '.join(self.undefined)}" if self.undefined else ""
+        return (f"{self.quantity}: {self.verdict} at tolerance {self.tolerance:g}: worst relative change "
+                f"{self.worst:.4g} ({self.worst_name}), median {self.median:.4g} [IQR {self.q25:.4g}, {self.q75:.4g}], "
+                f"range {self.range:.4g} over {len(self.changes)} perturbations{tail}")
+
+    def to_dict(self) -> dict:
+        return {"quantity": self.quantity, "definition": self.definition, "tolerance": self.tolerance,
+                "changes": [c.to_dict() for c in self.changes], "worst": _json_float(self.worst),
+                "worst_name": self.worst_name, "median": _json_float(self.median), "q25": _json_float(self.q25),
+                "q75": _json_float(self.q75), "range": _json_float(self.range), "undefined": list(self.undefined),
+                "verdict": self.verdict}
+
+
+def robustness(quantity: str, baseline, perturbed: Mapping[str, object], tolerance: float,
+               definition: str = "") -> Robustness:
+    """Relative change of a figure under each member of a family (Definitions 3 and 4).
+
+    ``baseline``: the unperturbed figure (scalar or per copy [K]); ``perturbed``: {member
+    name: its figure}. Each member's change is :func:`paired_change`; the family summary
+    is :class:`Robustness`.
+
+    Example:
+        >>> r = robustness("C(L)", 2.0, {"a": 2.0, "b": 2.5, "c": 1.0}, tolerance=0.3)
+        >>> r.worst, r.worst_name, r.median, r.range, r.verdict
+        (0.5, 'c', 0.25, 0.5, 'not robust')
+    """
+    return Robustness.of(quantity, [paired_change(k, baseline, v) for k, v in perturbed.items()], tolerance, definition)
+
+
+def capability_robustness(C, C_perturbed: Mapping[str, object], tolerance: float, objective: str = "L") -> Robustness:
+    """Capability robustness (Definition 3): |C_{A+delta}(L) - C_A(L)| / |C_A(L)| per delta.
+
+    Example:
+        >>> capability_robustness(0.5, {"resample 1": 0.45}, 0.2).verdict
+        'robust'
+    """
+    return robustness(f"C({objective})", C, C_perturbed, tolerance, "Definition 3: capability robustness")
+
+
+def alignment_robustness(alpha, alpha_perturbed: Mapping[str, object], tolerance: float) -> Robustness:
+    """Alignment robustness (Definition 3): |alpha' - alpha| / |alpha|, alpha' of the perturbed pair.
+
+    Example:
+        >>> alignment_robustness(0.1, {"init +0.3": 0.2}, 0.5).worst
+        1.0
+    """
+    return robustness("alpha", alpha, alpha_perturbed, tolerance, "Definition 3: alignment robustness")
+
+
+def capability_generalization(C, C_new: Mapping[str, object], tolerance: float, objective: str = "L") -> Robustness:
+    """Capability generalization (Definition 4): |C_{A'}(L') - C_A(L)| / |C_A(L)|, A' = A with objective L'.
+
+    ``C_new`` maps each new objective's name to C_{A'}(L') measured on A''s run.
+
+    Example:
+        >>> capability_generalization(0.6, {"brier": 0.3}, 0.1).verdict
+        'not robust'
+    """
+    return robustness(f"C({objective}) -> C(L')", C, C_new, tolerance, "Definition 4: capability generalization")
+
+
+def alignment_generalization(alpha, alpha_new: Mapping[str, object], tolerance: float) -> Robustness:
+    """Alignment generalization (Definition 4): |alpha_{M'}(L'_b) - alpha_M(L_b)| / |alpha_M(L_b)|.
+
+    Example:
+        >>> alignment_generalization(2.0, {"smoothed": 1.9}, 0.1).verdict
+        'robust'
+    """
+    return robustness("alpha -> alpha'", alpha, alpha_new, tolerance, "Definition 4: alignment generalization")
+
+
+@attrs.frozen
+class InnerAlignment:
+    """Inner alignment quantified over a family of dataset variations (seed 000).
+
+    ``minimum``: the smallest alpha over the variations (median over copies per
+    variation) and ``minimum_name`` its variation; ``worst_change`` and ``worst_name``:
+    the largest relative change of alpha; ``robustness``: the full family comparison.
+    ``min_alpha`` (None: no level required) and ``tolerance`` are the user's thresholds;
+    ``aligned`` is True when minimum >= min_alpha (if set) and the changes are robust.
+    """
+
+    quantity: str
+    baseline: float
+    minimum: float
+    minimum_name: str
+    worst_change: float
+    worst_name: str
+    min_alpha: Optional[float]
+    tolerance: float
+    robustness: Robustness
+    aligned: bool
+
+    def statement(self) -> str:
+        level = "" if self.min_alpha is None else f" (required >= {self.min_alpha:g})"
+        return (f"over {len(self.robustness.changes)} dataset variations: minimum {self.quantity} {self.minimum:.4g} "
+                f"({self.minimum_name}){level}, worst relative change {self.worst_change:.4g} ({self.worst_name}, "
+                f"tolerance {self.tolerance:g}): {'inner-aligned' if self.aligned else 'not inner-aligned'}")
+
+    def to_dict(self) -> dict:
+        return {"quantity": self.quantity, "baseline": _json_float(self.baseline), "minimum": _json_float(self.minimum),
+                "minimum_name": self.minimum_name, "worst_change": _json_float(self.worst_change),
+                "worst_name": self.worst_name, "min_alpha": self.min_alpha, "tolerance": self.tolerance,
+                "robustness": self.robustness.to_dict(), "aligned": self.aligned}
+
+
+def inner_alignment(alpha, alpha_variations: Mapping[str, object], tolerance: float,
+                    min_alpha: Optional[float] = None, quantity: str = "alpha") -> InnerAlignment:
+    """Inner alignment over dataset variations (seed 000, "Quantifying inner alignment").
+
+    minimum = min over variations v of alpha_v (median over copies);
+    worst change = max_v |alpha_v - alpha| / |alpha| (per copy, median over copies).
+    Inner-aligned when minimum >= ``min_alpha`` (if given) and every change is defined and
+    <= ``tolerance``. A number first, a verdict second: both are returned.
+
+    Example:
+        >>> ia = inner_alignment(1.0, {"resample 1": 0.9, "shift 0.1": 0.7}, tolerance=0.2, min_alpha=0.5)
+        >>> ia.minimum, ia.minimum_name, round(ia.worst_change, 6), ia.aligned
+        (0.7, 'shift 0.1', 0.3, False)
+    """
+    if min_alpha is not None and not math.isfinite(float(min_alpha)):
+        raise ParameterError(f"min_alpha={min_alpha!r}; give a finite level such as 0.5, or None for no level")
+    rob = robustness(quantity, alpha, alpha_variations, tolerance, "seed 000: inner alignment over dataset variations")
+    levels = {c.name: c.perturbed for c in rob.changes}
+    finite = {k: v for k, v in levels.items() if math.isfinite(v)}
+    if finite:
+        name = min(finite, key=finite.get)
+        minimum = finite[name]
+    else:
+        name, minimum = "", math.nan
+    level_ok = True if min_alpha is None else (len(finite) == len(levels) and minimum >= float(min_alpha))
+    base = float(np.nanmedian(np.atleast_1d(np.asarray(alpha, dtype=np.float64)))) if np.isfinite(alpha).any() else math.nan
+    return InnerAlignment(quantity, base, minimum, name, rob.worst, rob.worst_name,
+                          None if min_alpha is None else float(min_alpha), rob.tolerance, rob, bool(level_ok and rob.holds))

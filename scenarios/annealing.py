@@ -1,0 +1,313 @@
+"""Scenario ``annealing``: gradient descent with random jumps against plain gradient descent A.
+
+The comment on seed 000 asks whether annealing ("jump at random, jump further when the
+loss is higher, and lower the jumping rate over time") already gives weak alignment,
+at a short-term price (a strong-alignment question). Here optimizer A (seed 000's
+gradient descent, the data of ``harris-abc``) and annealing optimizers
+(``agents.annealing``: theta <- theta - eps_t grad L + sigma_t sqrt(L) xi,
+sigma_t = jump / (1 + t / jump_tau)) with a few jump sizes run on the same data from
+the same starts: a population of ``copies`` starts, copy k of every optimizer from the
+same theta_0. Both are measured on the base objective L and on their true objectives.
+
+Which true objective for annealing (definitions.md: "annealing adds a term to the true
+objective")? By default J = G + (sigma_t / eps_t)^2 * P * L: plain gradient descent is
+at rest only where its expected squared move eps_t^2 G vanishes; annealing's expected
+squared move is eps_t^2 G + sigma_t^2 P L, so it is at rest only where both terms
+vanish, and J is that quantity in the units of G. With ``jump_tau`` equal to the
+schedule's decay time, (sigma_t / eps_t)^2 is a constant and J a fixed function of the
+state. Alignment against G (which ignores the jump term) is reported beside it, and the
+normalized alignment makes the two comparable across that choice.
+"""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+import numpy as np
+
+from agents.annealing import Annealing
+from agents.gradient_descent import GradientDescent
+from agents.markov import MarkovChain
+from agents.schedules import Decay
+from hierarchy.alignment import alignment, normalized_alignment
+from hierarchy.capability import capability, tail_length
+from hierarchy.errors import ParameterError
+from hierarchy.figures import Spread
+from hierarchy.graph import DelegationGraph, OptimizerNode
+from hierarchy.objective import Objective
+from hierarchy.report import Claim, Table, build_report
+from hierarchy.run import node_seed
+
+from .progress import run_graph_with_progress
+from .registry import RunOptions, ScenarioResult, scenario
+from .strong import strong_alignment
+
+TRUE_OBJECTIVES = {
+    "G": "G = sum_i (dL/dtheta_i)^2, the squared gradient norm (plain gradient descent's true objective; "
+         "it ignores the jump term)",
+    "G1": "G1 = sum_i |dL/dtheta_i|, the L1 gradient size (ignores the jump term)",
+    "J": "J = G + (sigma_t / eps_t)^2 * P * L: the annealing process rests only where its expected squared move "
+         "eps_t^2 G + sigma_t^2 P L vanishes; J is that move in the units of G (the jump term added to the true "
+         "objective, definitions.md)",
+}
+
+
+@attrs.frozen
+class AnnealingParams:
+    """Parameters of ``annealing`` (change with ``--set name=value``; tuples as 0.01,0.03)."""
+
+    vocab: int = 8
+    order: int = 2
+    examples: int = 256
+    concentration: float = 0.3
+    width: int = 3
+    lr: float = 1.0
+    tau: float = 2000.0
+    copies: int = 16
+    jumps: tuple = (0.01, 0.03, 0.1)
+    jump_tau: float = 2000.0
+    anneal_true_objective: str = "J"
+    true_objective: str = "G"
+    transient_horizon: int = 500
+
+    def __attrs_post_init__(self):
+        if self.anneal_true_objective not in TRUE_OBJECTIVES:
+            raise ParameterError(f"anneal_true_objective={self.anneal_true_objective!r}; choose J, G or G1")
+        if self.true_objective not in ("G", "G1"):
+            raise ParameterError(f"true_objective={self.true_objective!r}; choose G or G1 for plain gradient descent")
+        for name in ("vocab", "order", "examples", "width", "copies", "transient_horizon"):
+            if getattr(self, name) < 1:
+                raise ParameterError(f"{name}={getattr(self, name)} must be at least 1")
+        if not self.jumps or any(not (math.isfinite(j) and j > 0) for j in self.jumps):
+            raise ParameterError(f"jumps={self.jumps}; give positive jump sizes such as 0.01,0.03")
+        if len(set(self.jumps)) != len(self.jumps):
+            raise ParameterError(f"jumps={self.jumps} repeats a size; give each jump size once")
+        if not (math.isfinite(self.jump_tau) and self.jump_tau > 0):
+            raise ParameterError(f"jump_tau={self.jump_tau}; give a positive number of steps such as 2000")
+        Decay(self.lr, self.tau)
+
+
+def largest_setback(L) -> np.ndarray:
+    """The largest setback on the way: S = max_t [ L(t) - min_{t' <= t} L(t') ], per copy.
+
+    How much worse than its best so far the objective ever gets (0 for a monotone
+    descent): a transient, strong-alignment figure (definitions.md, "Weak and strong
+    alignment"). NaN for a copy with a NaN value.
+
+    Example:
+        >>> largest_setback([[3.0, 1.0, 2.5, 0.5], [3.0, 2.0, 1.0, 0.0]]).tolist()
+        [1.5, 0.0]
+    """
+    L = np.atleast_2d(np.asarray(L, dtype=np.float64))
+    bad = ~np.isfinite(L).all(axis=1)
+    safe = np.where(np.isfinite(L), L, 0.0)
+    s = (safe - np.minimum.accumulate(safe, axis=1)).max(axis=1)
+    return np.where(bad, np.nan, s)
+
+
+def _median(v) -> float:
+    v = np.asarray(v, dtype=float)
+    return float(np.nanmedian(v)) if np.isfinite(v).any() else float("nan")
+
+
+def leaf_name(jump: float) -> str:
+    """The node name of the annealing optimizer with jump size ``jump``."""
+    return f"annealing {jump:g}"
+
+
+@scenario("annealing", "annealing (random jumps that grow with the loss and shrink over time) against plain "
+                       "gradient descent A: capability, alignment, distance to the optimum", AnnealingParams,
+          default_steps=6000)
+def run(options: RunOptions, p: AnnealingParams) -> ScenarioResult:
+    steps = int(options.steps)
+    est = options.estimator
+    chain = MarkovChain.random(p.vocab, p.order, p.concentration, node_seed(options.seed, "markov-chain"))
+    data = chain.sample(p.examples, node_seed(options.seed, "dataset"))
+    optimum = data.conditional_entropy()
+    decay = Decay(p.lr, p.tau)
+    start = GradientDescent(data, hidden=(p.width,), schedule=decay, population=p.copies)
+    theta0 = start.initial_parameters(node_seed(options.seed, "A-population"))
+
+    TA, TJ = p.true_objective, p.anneal_true_objective
+    obj_L = Objective("L", "mean cross-entropy of the next token on the training set (the designer's base objective)")
+    nodes = [OptimizerNode("designer", obj_L, role="designer (human)", description="intends the cross-entropy L"),
+             OptimizerNode("A", Objective(TA, TRUE_OBJECTIVES[TA]),
+                           leaf=attrs.evolve(start, init=theta0), role="gradient descent",
+                           description=f"plain gradient descent; {decay.describe()}")]
+    for j in p.jumps:
+        leaf = Annealing(data, hidden=(p.width,), schedule=decay, population=p.copies, init=theta0, jump=j,
+                         jump_tau=p.jump_tau)
+        nodes.append(OptimizerNode(leaf_name(j), Objective(TJ, TRUE_OBJECTIVES[TJ]), leaf=leaf,
+                                   role="gradient descent with annealing",
+                                   description=f"jumps sigma_t sqrt(L) xi, sigma_t = {j:g} / (1 + t / {p.jump_tau:g}); "
+                                               f"{decay.describe()}"))
+    graph = DelegationGraph(nodes, [("designer", n.name) for n in nodes[1:]])
+    runs = run_graph_with_progress(graph, steps, options)
+
+    from hierarchy.measure import measure
+
+    m = measure(graph, runs, est)
+    n_tail = tail_length(steps + 1, est.tail)
+    s0 = (steps + 1) // 4
+    figs = {}
+    for name, r in runs.items():
+        tr = r.trajectory
+        ok = tr.ok
+        own = graph.node(name).objective.name
+        nan = lambda v: np.where(ok, v, np.nan)
+        figs[name] = {
+            "true objective": own,
+            "C(L)": nan(capability(tr["L"], est).value),
+            "C(own)": nan(capability(tr[own], est).value),
+            "alpha": nan(alignment(tr["L"], tr[own], est).value),
+            "normalized": nan(normalized_alignment(tr["L"], tr[own], est).value),
+            "alpha vs G": nan(alignment(tr["L"], tr["G"], est).value),
+            "normalized vs G": nan(normalized_alignment(tr["L"], tr["G"], est).value),
+            "final L": nan(tr["L"][:, -n_tail:].mean(axis=1)),
+            "setback": nan(largest_setback(tr["L"])),
+            "worst L": nan(tr["L"][:, s0:s0 + p.transient_horizon].max(axis=1)),
+            "L(0)": tr["L"][:, 0],
+        }
+    A = figs["A"]
+    rows = []
+    for name, f in figs.items():
+        lower = "-" if name == "A" else f"{int(np.sum(f['final L'] < A['final L']))}/{p.copies}"
+        rows.append([name, f["true objective"], str(Spread.of(f["C(L)"])), str(Spread.of(f["C(own)"])),
+                     str(Spread.of(f["alpha"])), str(Spread.of(f["normalized"])), _median(f["alpha vs G"]),
+                     _median(f["normalized vs G"]), str(Spread.of(f["final L"])), optimum,
+                     _median(f["final L"]) - optimum, lower, _median(f["setback"]), _median(f["worst L"])])
+    table = Table(
+        f"A against annealing, same data and same {p.copies} starts (median [IQR] over copies; alpha and normalized "
+        f"against each optimizer's own true objective, then against G for all; distance = final L - optimum H)",
+        ("optimizer", "true objective", "C(L)", "C(true)", "alpha", "normalized", "alpha vs G", "normalized vs G",
+         "final L", "optimum H", "distance", "copies below A", "largest setback",
+         f"worst L over steps {s0}..{s0 + p.transient_horizon - 1}"), tuple(rows))
+    tables = [table]
+    if options.horizon:
+        tables.append(strong_alignment(runs, "L", options.horizon, graph))
+
+    same_start = float(max(np.max(np.abs(f["L(0)"] - A["L(0)"])) for f in figs.values()))
+    claims = [Claim.check("every optimizer starts from the same state as A (equal L(0), copy by copy)",
+                          {"largest |L(0) - L_A(0)|": same_start}, lambda n: n["largest |L(0) - L_A(0)|"] == 0.0,
+                          rule="exactly equal")]
+    for j in p.jumps:
+        f = figs[leaf_name(j)]
+        claims += [
+            Claim.check(f"annealing {j:g} reaches a lower base objective than A (ends closer to the optimum)",
+                        {"final L annealing": _median(f["final L"]), "final L A": _median(A["final L"]),
+                         "optimum H": optimum},
+                        lambda n: n["final L annealing"] < n["final L A"], rule="median final L lower"),
+            Claim.check(f"annealing {j:g} is better aligned with L than A (normalized alignment, each against its own "
+                        f"true objective: {TJ} and {TA})",
+                        {"normalized annealing": _median(f["normalized"]), "normalized A": _median(A["normalized"])},
+                        lambda n: n["normalized annealing"] > n["normalized A"], rule="median higher"),
+            Claim.check(f"annealing {j:g} is better aligned with L than A measured against the same true objective G",
+                        {"alpha vs G annealing": _median(f["alpha vs G"]), "alpha vs G A": _median(A["alpha vs G"])},
+                        lambda n: n["alpha vs G annealing"] > n["alpha vs G A"], rule="median higher"),
+            Claim.check(f"annealing {j:g} pays on the way (strong alignment): its largest setback on L exceeds A's",
+                        {"setback annealing": _median(f["setback"]), "setback A": _median(A["setback"])},
+                        lambda n: n["setback annealing"] > n["setback A"], rule="median larger"),
+        ]
+    notes = []
+    failing = [c for c in claims if not c.holds]
+    if failing:
+        notes.append(f"{len(failing)} of {len(claims)} claims are not supported by this run (marked FAILS above)")
+    inflated = [leaf_name(j) for j in p.jumps
+                if _median(figs[leaf_name(j)]["normalized"]) > _median(A["normalized"])
+                and _median(figs[leaf_name(j)]["final L"]) > _median(A["final L"])]
+    if inflated:
+        notes.append(f"{', '.join(inflated)}: higher normalized alignment than A yet a higher final L. The normalized "
+                     f"alignment divides each capability by its objective's range over the run (max - min); the "
+                     f"jumps make the true objective noisy, its range large and the figure large: read it with the "
+                     f"final L and C(L)")
+    if TJ == "J" and p.jump_tau != p.tau:
+        notes.append(f"jump_tau {p.jump_tau:g} differs from the schedule's tau {p.tau:g}: the weight (sigma_t/eps_t)^2 "
+                     f"of the jump term in J changes over the run, so J is not a fixed function of the state")
+    choices = {
+        "annealing true objective": TRUE_OBJECTIVES[TJ],
+        "why": "definitions.md: annealing adds a term to the true objective; J adds the expected squared jump "
+               "to gradient descent's G, so it vanishes exactly where the annealing process would stop moving. "
+               "Alignment against G is shown beside it (same units as A's), and the normalized alignment compares "
+               "across the two choices",
+        "A true objective": TRUE_OBJECTIVES[TA],
+        "estimator": str(est),
+        "same start": f"copy k of every optimizer starts from theta_0[k] ({p.copies} random starts, seed "
+                      f"'A-population'); each annealing optimizer draws its own jumps",
+        "final L": f"tail mean of L (last {est.tail:g} of the run); optimum H = the data's conditional entropy",
+        "largest setback": "max_t [L(t) - min_{t' <= t} L(t')]: how much worse than its best so far L gets",
+    }
+    arrays = {f"{name}/{obj}": v for name, r in runs.items() for obj, v in r.trajectory.values.items()}
+    report = build_report("annealing", graph, runs, est, seed=options.seed, steps=steps, choices=choices,
+                          claims=claims, tables=tables, notes=notes, measurements=m,
+                          node_attributes={r[0]: {"final_L": _median(figs[r[0]]["final L"]),
+                                                  "distance_to_optimum": r[10],
+                                                  "largest_setback": r[12]} for r in rows})
+    series = {name: {obj: r.trajectory[obj] for obj in ("L", "G", "J") if obj in r.trajectory.values}
+              for name, r in runs.items()}
+    title = f"annealing vs gradient descent A (seed {options.seed}, {p.copies} copies: median and IQR)"
+    plots = {
+        "objectives.png": lambda path: plot_curves(path, series, optimum, title),
+        "final_L.png": lambda path: plot_final(path, figs, optimum,
+                                               f"final L per copy (seed {options.seed}); optimum H = {optimum:.4g}"),
+    }
+    return ScenarioResult(report, graph, arrays, plots)
+
+
+def plot_curves(path, series: dict, optimum: float, title: str) -> None:
+    """One panel per objective (L, G, J): each optimizer's median over copies with its interquartile
+    band, one colour per optimizer in every panel; the optimum H of L as a dotted line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colours = {name: f"C{i}" for i, name in enumerate(series)}
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.3))
+    for ax, obj in zip(axes, ("L", "G", "J")):
+        for name, values in series.items():
+            if obj not in values:
+                continue
+            v = np.asarray(values[obj], dtype=float)
+            t = np.arange(v.shape[1])
+            ax.plot(t, np.nanmedian(v, axis=0), color=colours[name], lw=1.1, label=name)
+            q25, q75 = np.nanpercentile(v, [25, 75], axis=0)
+            ax.fill_between(t, q25, q75, color=colours[name], alpha=0.2, lw=0)
+        if obj == "L":
+            ax.axhline(optimum, color="k", ls=":", lw=1, label="optimum H")
+        else:
+            ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_title({"L": "L (base objective)", "G": "G (squared gradient norm)",
+                      "J": "J = G + (sigma/eps)^2 P L (annealing only)"}[obj])
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_final(path, figs: dict, optimum: float, title: str) -> None:
+    """Each copy's final L under annealing against the same copy's under A (below the diagonal:
+    annealing ended lower), one colour per jump size; the optimum H is named in the title."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.6, 5.2))
+    a = figs["A"]["final L"]
+    lo = np.nanmin([np.nanmin(f["final L"]) for f in figs.values()])
+    hi = np.nanmax([np.nanmax(f["final L"]) for f in figs.values()])
+    for i, (name, f) in enumerate(figs.items()):
+        if name == "A":
+            continue
+        ax.scatter(a, f["final L"], s=18, label=name, color=f"C{i}")  # the colours of objectives.png
+    ax.plot([lo, hi], [lo, hi], color="k", lw=0.8, label="equal (below: annealing ended lower)")
+    ax.set_xlabel("final L of A (tail mean)")
+    ax.set_ylabel("final L of the annealing optimizer")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,388 @@
+"""Scenario ``robustness``: optimizer A under a family of perturbations (Definitions 3 and 4).
+
+Optimizer A is seed 000's gradient descent with the data of ``harris-abc`` (a Markov
+chain of order 2 over 8 tokens, 256 examples, width 3, decaying learning rate), run as a
+population of ``copies`` starts (copy k is the same start as copy k of harris-abc's
+population of random starts). A family of perturbations changes one part of A's setup:
+
+* dataset: fresh samples of the same chain; shifts of the chain by a few amounts (the
+  same direction Q for all; A's own examples relabelled by a maximal coupling, so a
+  slight shift changes few targets);
+* initialization: a random direction of a few norms added to every start; the start
+  rescaled;
+* learning rate: multiplied by a few factors;
+* capacity: a wider layer, a second layer;
+* objective: label-smoothed cross-entropy, the Brier score (generalization, Definition 4).
+
+Every trial that a population can hold per copy (datasets of equal size, starts,
+learning-rate multipliers) runs in ONE batched population with A; the others run
+separately. For every trial: C(L), C(G), alpha and the normalized alignment, their
+relative changes against A (per copy, paired, median over copies), the worst case and
+the spread over the family with a verdict against a tolerance the user sets, and inner
+alignment quantified over the dataset variations (seed 000).
+"""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+import numpy as np
+
+from agents.gradient_descent import GradientDescent
+from agents.markov import MarkovChain
+from agents.mlp import describe_loss
+from agents.perturbations import (Capacity, ChangeObjective, InitNoise, InitScale, Resample, ScaleLR, Shift,
+                                  run_family)
+from agents.schedules import Decay
+from hierarchy.alignment import alignment, normalized_alignment
+from hierarchy.capability import capability, tail_length
+from hierarchy.errors import ParameterError
+from hierarchy.graph import DelegationGraph, OptimizerNode
+from hierarchy.objective import Objective
+from hierarchy.perturbation import Family, changes_objective, kind_of
+from hierarchy.report import Claim, Table, build_report
+from hierarchy.robustness import (alignment_generalization, alignment_robustness, capability_generalization,
+                                  capability_robustness, inner_alignment, relative_change, robustness)
+from hierarchy.run import ChainRun, node_seed
+
+from .progress import progress_bar
+from .registry import RunOptions, ScenarioResult, scenario
+from .strong import strong_alignment
+
+TRUE_OBJECTIVES = {
+    "G": "G = sum_i (dL/dtheta_i)^2, the squared gradient norm (default true objective of gradient descent)",
+    "G1": "G1 = sum_i |dL/dtheta_i|, the L1 gradient size (an equally valid true objective)",
+}
+BASELINE = "A"
+
+
+@attrs.frozen
+class RobustnessParams:
+    """Parameters of ``robustness`` (change with ``--set name=value``; tuples as 0.05,0.1)."""
+
+    vocab: int = 8
+    order: int = 2
+    examples: int = 256
+    concentration: float = 0.3
+    width: int = 3
+    lr: float = 1.0
+    tau: float = 2000.0
+    copies: int = 8
+    resamples: int = 3
+    shifts: tuple = (0.05, 0.1, 0.2)
+    init_norms: tuple = (0.1, 0.3)
+    init_scales: tuple = (0.5,)
+    lr_scales: tuple = (0.5, 2.0)
+    widths: tuple = (6,)
+    depths: tuple = (2,)
+    label_smoothing: float = 0.1
+    brier: bool = True
+    tolerance: float = 0.1
+    min_alpha: float = 0.5
+    true_objective: str = "G"
+
+    def __attrs_post_init__(self):
+        if self.true_objective not in TRUE_OBJECTIVES:
+            raise ParameterError(f"true_objective={self.true_objective!r}; choose G or G1")
+        for name in ("vocab", "order", "examples", "width", "copies"):
+            if getattr(self, name) < 1:
+                raise ParameterError(f"{name}={getattr(self, name)} must be at least 1")
+        if self.resamples < 0:
+            raise ParameterError(f"resamples={self.resamples} must be >= 0")
+        if not (math.isfinite(self.tolerance) and self.tolerance >= 0):
+            raise ParameterError(f"tolerance={self.tolerance}; give a non-negative relative change such as 0.1")
+        if not math.isfinite(self.min_alpha):
+            raise ParameterError(f"min_alpha={self.min_alpha}; give a finite level such as 0.5")
+        if any(not 0 < s <= 1 for s in self.shifts):
+            raise ParameterError(f"shifts={self.shifts}; give amounts in (0, 1], e.g. 0.05,0.1")
+        if any(d < 1 for d in self.depths) or any(w < 1 for w in self.widths):
+            raise ParameterError(f"widths={self.widths}, depths={self.depths} must be positive")
+        Decay(self.lr, self.tau)
+
+
+def build_family(chain: MarkovChain, p: RobustnessParams, seed: int) -> Family:
+    """The perturbation family of the scenario (see the module docstring), seeded from ``seed``."""
+    members = [Resample(chain, node_seed(seed, f"resample-{i}"), label=f"resample {i + 1}") for i in range(p.resamples)]
+    members += [Shift(chain, a, shift_seed=node_seed(seed, "shift"), seed=node_seed(seed, "shift-coupling"))
+                for a in p.shifts]
+    members += [InitNoise(n, node_seed(seed, "init-noise")) for n in p.init_norms]
+    members += [InitScale(f) for f in p.init_scales]
+    members += [ScaleLR(f) for f in p.lr_scales]
+    members += [Capacity((w,)) for w in p.widths if w != p.width]
+    members += [Capacity((p.width,) * d) for d in p.depths if d != 1]
+    if p.label_smoothing > 0:
+        members.append(ChangeObjective("cross_entropy", p.label_smoothing))
+    if p.brier:
+        members.append(ChangeObjective("brier"))
+    return Family("robustness family", members)
+
+
+def spec_loss(spec) -> str:
+    """The description of the objective a spec trains on."""
+    return describe_loss(spec.loss, spec.label_smoothing)
+
+
+def objective_name(perturbation) -> str:
+    """The name of the base objective a trial trains on: L, or L' for a change of objective."""
+    return getattr(perturbation, "objective_name", "L") if changes_objective(perturbation) else "L"
+
+
+def trial_figures(tr, L: str, T: str, estimator) -> dict:
+    """Per-copy figures of one trial: C(L), C(T), alpha, normalized alignment, final L, tail T / T(0)
+    (NaN for diverged copies)."""
+    ok = tr.ok
+    n = tail_length(tr.T, estimator.tail)
+    nan = lambda v: np.where(ok, v, np.nan)
+    return {
+        "C(L)": nan(capability(tr[L], estimator).value),
+        "C(T)": nan(capability(tr[T], estimator).value),
+        "alpha": nan(alignment(tr[L], tr[T], estimator).value),
+        "normalized": nan(normalized_alignment(tr[L], tr[T], estimator).value),
+        "final L": nan(tr[L][:, -n:].mean(axis=1)),
+        "tail T/T(0)": nan(tr[T][:, -n:].mean(axis=1) / tr[T][:, 0]),
+    }
+
+
+def _median(v) -> float:
+    v = np.asarray(v, dtype=float)
+    return float(np.nanmedian(v)) if np.isfinite(v).any() else float("nan")
+
+
+def _ok(change: float, tol: float) -> str:
+    return "undefined" if not math.isfinite(change) else ("yes" if change <= tol else "no")
+
+
+def _summary_row(r) -> list:
+    return [r.definition, r.quantity, len(r.changes), r.worst, r.worst_name or "-", r.median, f"[{r.q25:.4g}, {r.q75:.4g}]",
+            r.range, r.tolerance, r.verdict + (f" (undefined: {', '.join(r.undefined)})" if r.undefined else "")]
+
+
+@scenario("robustness", "Definitions 3 and 4: A's capability and alignment under a perturbation family",
+          RobustnessParams, default_steps=6000)
+def run(options: RunOptions, p: RobustnessParams) -> ScenarioResult:
+    steps = int(options.steps)
+    est = options.estimator
+    tol = p.tolerance
+    T = p.true_objective
+    chain = MarkovChain.random(p.vocab, p.order, p.concentration, node_seed(options.seed, "markov-chain"))
+    data = chain.sample(p.examples, node_seed(options.seed, "dataset"))
+    family = build_family(chain, p, options.seed)
+    base = GradientDescent(data, hidden=(p.width,), schedule=Decay(p.lr, p.tau), population=p.copies)
+
+    def runner(j, batch, n, seed):
+        with progress_bar(f"run {j + 1} ({len(batch.members)} trials, {batch.population} copies)", n,
+                          options.progress) as bar:
+            return batch.spec.run(n, seed, bar)
+
+    fam = run_family(base, family, steps, node_seed(options.seed, "A-population"), runner=runner, baseline=BASELINE)
+
+    # -- graph: a designer per base objective, one leaf per trial ---------------------------
+    obj_T = Objective(T, TRUE_OBJECTIVES[T])
+    designers = {"L": OptimizerNode("designer", Objective("L", "mean cross-entropy of the next token (base objective)"),
+                                    role="designer (human)", description="intends the cross-entropy L")}
+    nodes, edges, runs, arrays = [], [], {}, {}
+    figs, Lname = {}, {}
+    for name, pert, spec, tr in zip(fam.names, fam.perturbations, fam.specs, fam.trajectories):
+        L = objective_name(pert)
+        Lname[name] = L
+        if L not in designers:
+            designers[L] = OptimizerNode(f"designer {L}", Objective(L, spec_loss(spec)), role="designer (human)",
+                                         description=f"intends {L}: A' = A with objective {L} (Definition 4)")
+        values = dict(tr.values)
+        values[L] = values.pop("L")
+        tr = attrs.evolve(tr, values=values)
+        nodes.append(OptimizerNode(name, obj_T, leaf=spec, role="gradient descent",
+                                   description=pert.describe() if name != BASELINE else "optimizer A, unperturbed"))
+        edges.append((designers[L].name, name))
+        runs[name] = ChainRun((designers[L].name, name), tr)
+        figs[name] = trial_figures(tr, L, T, est)
+        for obj, v in tr.values.items():
+            arrays[f"{name}/{obj}"] = v
+    graph = DelegationGraph(list(designers.values()) + nodes, edges)
+
+    # -- Definitions 3 and 4 ---------------------------------------------------------------
+    base_f = figs[BASELINE]
+    robust_names = [n for n, pt in zip(fam.names[1:], fam.perturbations[1:]) if not changes_objective(pt)]
+    general_names = [n for n, pt in zip(fam.names[1:], fam.perturbations[1:]) if changes_objective(pt)]
+    dataset_names = [n for n, pt in zip(fam.names[1:], fam.perturbations[1:]) if kind_of(pt) == "dataset"]
+    pick = lambda key, names: {n: figs[n][key] for n in names}
+    summaries = []
+    if robust_names:
+        summaries += [capability_robustness(base_f["C(L)"], pick("C(L)", robust_names), tol, "L"),
+                      robustness(f"C({T})", base_f["C(T)"], pick("C(T)", robust_names), tol,
+                                 "Definition 3: capability robustness"),
+                      alignment_robustness(base_f["alpha"], pick("alpha", robust_names), tol),
+                      robustness("normalized alpha", base_f["normalized"], pick("normalized", robust_names), tol,
+                                 "Definition 3: alignment robustness")]
+    if general_names:
+        summaries += [capability_generalization(base_f["C(L)"], pick("C(L)", general_names), tol, "L"),
+                      robustness(f"C({T}) -> C({T}')", base_f["C(T)"], pick("C(T)", general_names), tol,
+                                 "Definition 4: capability generalization (true objective)"),
+                      alignment_generalization(base_f["alpha"], pick("alpha", general_names), tol),
+                      robustness("normalized alpha -> normalized alpha'", base_f["normalized"],
+                                 pick("normalized", general_names), tol, "Definition 4: alignment generalization")]
+    inner = []
+    if dataset_names:
+        inner = [inner_alignment(base_f["normalized"], pick("normalized", dataset_names), tol, p.min_alpha,
+                                 quantity="normalized alpha"),
+                 inner_alignment(base_f["alpha"], pick("alpha", dataset_names), tol, None, quantity="alpha")]
+
+    # -- tables ----------------------------------------------------------------------------
+    rows = []
+    for name, pert in zip(fam.names, fam.perturbations):
+        f = figs[name]
+        ch = {k: _median(relative_change(base_f[k], f[k])) for k in ("C(L)", "C(T)", "alpha", "normalized")}
+        rows.append([name, kind_of(pert) if name != BASELINE else "-", fam.batch_of[fam.names.index(name)] + 1,
+                     Lname[name], _median(f["C(L)"]), _median(f["C(T)"]), _median(f["alpha"]), _median(f["normalized"]),
+                     ch["C(L)"], ch["C(T)"], ch["alpha"], ch["normalized"],
+                     _ok(ch["C(L)"], tol), _ok(ch["C(T)"], tol), _ok(ch["alpha"], tol)])
+    t_trials = Table(
+        f"per perturbation (medians over {p.copies} copies; relative change |x' - x| / |x| against A, per copy then "
+        f"median; 'ok' = change <= tolerance {tol:g}; run = the batched population it ran in)",
+        ("perturbation", "kind", "run", "base objective", "C(L)", f"C({T})", "alpha", "normalized", "rel dC(L)",
+         f"rel dC({T})", "rel dalpha", "rel dnormalized", "C(L) ok", f"C({T}) ok", "alpha ok"), tuple(rows))
+    end_rows = []
+    for name, spec in zip(fam.names, fam.specs):
+        tr = runs[name].trajectory
+        f = figs[name]
+        plain = spec.loss == "cross_entropy" and spec.label_smoothing == 0
+        opt = float(np.median(tr.meta["conditional_entropy"])) if plain else float("nan")
+        end_rows.append([name, _median(f["final L"]), opt, _median(f["final L"]) - opt if plain else float("nan"),
+                         _median(f["tail T/T(0)"]), f"{int(tr.ok.sum())}/{tr.K}"])
+    t_end = Table("where each trial ended: tail mean of its base objective, the optimum of the cross-entropy on its "
+                  "data (conditional entropy; undefined for other objectives), and how far its true objective fell",
+                  ("perturbation", "final base objective", "optimum H", "distance", f"tail {T}/{T}(0)", "copies ok"),
+                  tuple(end_rows))
+    t_sum = Table(f"worst case and spread over the family (tolerance {tol:g})",
+                  ("definition", "figure", "members", "worst", "worst member", "median", "IQR", "range (max-min)",
+                   "tolerance", "verdict"), tuple(_summary_row(r) for r in summaries))
+    tables = [t_trials, t_end, t_sum]
+    if inner:
+        tables.append(Table(
+            "inner alignment over the dataset variations (seed 000): minimum alpha and worst relative change",
+            ("figure", "A", "minimum", "at", "required minimum", "worst change", "at", "tolerance", "verdict"),
+            tuple([ia.quantity, ia.baseline, ia.minimum, ia.minimum_name,
+                   "-" if ia.min_alpha is None else ia.min_alpha, ia.worst_change, ia.worst_name, ia.tolerance,
+                   "inner-aligned" if ia.aligned else "not inner-aligned"] for ia in inner)))
+    batch_rows = []
+    for j, b in enumerate(fam.batches):
+        batch_rows.append([j + 1, len(b.members), b.population, ", ".join(fam.names[i] for i, _, _ in b.members)])
+    tables.append(Table("batched populations: trials of equal shapes ran as one population",
+                        ("run", "trials", "copies", "trials in it"), tuple(batch_rows)))
+    if options.horizon:
+        tables.append(strong_alignment(runs, "L", options.horizon, graph))
+
+    # -- claims ----------------------------------------------------------------------------
+    by = {(r.definition, r.quantity): r for r in summaries}
+    claims = []
+    for r in summaries:
+        what = ("generalizes to every new objective of the family" if r.definition.startswith("Definition 4")
+                else "is robust under every perturbation of the family")
+        claims.append(Claim.check(
+            f"{r.definition}: {r.quantity} {what} (worst relative change <= {tol:g})",
+            {"worst relative change": r.worst, "median": r.median, "tolerance": tol},
+            lambda n, r=r: r.holds, rule=f"every member's change defined and <= {tol:g}"))
+    if inner:
+        ia, ib = inner
+        claims.append(Claim.check(
+            f"seed 000: A is inner-aligned over the dataset variations: the (normalized) alpha stays >= "
+            f"{p.min_alpha:g} and changes by at most {tol:g}",
+            {"minimum normalized alpha": ia.minimum, "required minimum": p.min_alpha,
+             "worst change of normalized alpha": ia.worst_change, "tolerance": tol,
+             "worst change of raw alpha (for comparison)": ib.worst_change},
+            lambda n: ia.aligned,
+            rule="minimum >= required minimum and every change defined and <= tolerance"))
+    shifts = [s for s in sorted(p.shifts) if f"shift {s:g}" in figs]
+    if len(shifts) >= 2:
+        ch = [_median(relative_change(base_f["alpha"], figs[f"shift {s:g}"]["alpha"])) for s in shifts]
+        claims.append(Claim.check(
+            "a larger dataset shift changes alignment more: the change of alpha grows with the shift",
+            {f"change at shift {s:g}": c for s, c in zip(shifts, ch)},
+            lambda n: all(a <= b for a, b in zip(ch, ch[1:])), rule="non-decreasing in the shift amount"))
+        c0 = _median(relative_change(base_f["C(L)"], figs[f"shift {shifts[0]:g}"]["C(L)"]))
+        claims.append(Claim.check(
+            f"seed 000's worry: a slight change of dataset (shift {shifts[0]:g}) changes capability C(L) by more "
+            f"than the tolerance",
+            {"change of C(L)": c0, "tolerance": tol}, lambda n: c0 > tol, rule=f"change > {tol:g}"))
+
+    notes = []
+    if general_names:
+        notes.append("Definition 4 compares C_{A'}(L') with C_A(L) although L' and L are measured in different "
+                     "units (Brier score vs nats): the relative change is what the definition asks for; the "
+                     "normalized alignment is the scale-free comparison")
+    failing = [c for c in claims if not c.holds]
+    if failing:
+        notes.append(f"{len(failing)} of {len(claims)} claims are not supported by this run (marked FAILS above)")
+    choices = {
+        "true objective": TRUE_OBJECTIVES[T], "estimator": str(est),
+        "tolerance": f"{tol:g}: a figure is 'close' when |x' - x| / |x| <= {tol:g} (definitions.md leaves it open)",
+        "pairing": f"copy k of every trial starts where copy k of A starts (unless the perturbation changes the "
+                   f"start or its shape); changes are per copy, then the median over the {p.copies} copies",
+        "dataset shift": "transition (1 - a) P + a Q with one fresh Q for every amount a; A's examples keep their "
+                         "contexts and their targets are relabelled by a maximal coupling with the same random "
+                         "numbers for every a (a larger shift changes a superset of the targets)",
+        "inner alignment": f"over the dataset variations ({', '.join(dataset_names)}): on the scale-free "
+                           f"normalized alignment, minimum >= {p.min_alpha:g} and every change <= {tol:g}; the raw "
+                           f"alpha's minimum and worst change are shown beside it",
+        "robustness vs generalization": "a change of objective is compared by Definition 4, every other "
+                                        "perturbation by Definition 3",
+        "batching": "; ".join(f"run {j + 1}: {len(b.members)} trials x {p.copies} copies" for j, b in
+                              enumerate(fam.batches)),
+    }
+    report = build_report("robustness", graph, runs, est, seed=options.seed, steps=steps, choices=choices,
+                          claims=claims, tables=tables, notes=notes,
+                          node_attributes={r[0]: {"relative_change_C_L": r[8], "relative_change_alpha": r[10]}
+                                           for r in rows})
+    summary = {"family": [{"name": n, "kind": kind_of(pt), "run": fam.batch_of[i] + 1, "description": pt.describe()}
+                          for i, (n, pt) in enumerate(zip(fam.names, fam.perturbations))],
+               "summaries": [r.to_dict() for r in summaries], "inner_alignment": [ia.to_dict() for ia in inner]}
+    import json
+
+    from hierarchy.report import json_ready
+
+    extra = {"robustness.json": json.dumps(json_ready(summary), indent=2, allow_nan=False) + "\n"}
+    plots = {"robustness.png": lambda path: plot_robustness(path, rows, runs, Lname, tol,
+                                                            f"robustness (seed {options.seed}, {steps} steps)", T)}
+    return ScenarioResult(report, graph, arrays, plots, extra)
+
+
+def plot_robustness(path, rows, runs, Lname, tolerance, title, T) -> None:
+    """Left: relative change of each figure per perturbation (log scale) with the tolerance line.
+    Right: each trial's base objective against the step (median over copies)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    trials = [r for r in rows if r[0] != BASELINE]
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(14, 5.2), gridspec_kw={"width_ratios": [1.6, 1]})
+    labels = ["C(L)", f"C({T})", "alpha", "normalized alpha"]
+    floor = 1e-6
+    x = np.arange(len(trials))
+    w = 0.2
+    for j, lab in enumerate(labels):
+        vals = np.array([r[8 + j] for r in trials], dtype=float)
+        shown = np.where(np.isfinite(vals), np.maximum(vals, floor), np.nan)
+        ax.bar(x + (j - 1.5) * w, shown, w, label=lab)
+    ax.axhline(tolerance, color="k", ls="--", lw=1, label=f"tolerance {tolerance:g}")
+    ax.set_yscale("log")
+    ax.set_xticks(x)
+    ax.set_xticklabels([r[0] for r in trials], rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("relative change |x' - x| / |x| (median over copies)")
+    ax.set_title(f"relative change against A (floor {floor:g})")
+    ax.legend(fontsize=8)
+    colours = plt.get_cmap("tab20")
+    for i, (name, run) in enumerate(runs.items()):
+        L = run.trajectory[Lname[name]]
+        med = np.nanmedian(L, axis=0)
+        ax2.plot(np.arange(med.size), med, lw=2.2 if name == BASELINE else 0.9, color="k" if name == BASELINE else colours(i % 20),
+                 label=name, ls="--" if Lname[name] != "L" else "-")
+    ax2.set_xlabel("step")
+    ax2.set_ylabel("base objective (median over copies)")
+    ax2.set_title("every trial (dashed: changed objective)")
+    ax2.legend(fontsize=6, ncol=2)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,342 @@
+"""The competing definitions of inner alignment (hierarchy/inner_alignment.py).
+
+Independent truth: the verdicts seed 002 argues for on its five maze examples (the
+numbers are hand-built stand-ins for what a maze scenario measures; findings.md gives
+success 1.00 in training and about 0.2 under the shift for the green-cell proxy),
+threshold edges with exact binary fractions, and hypothesis properties that follow from
+the definitions' wording.
+"""
+
+import doctest
+import math
+
+import attrs
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import hierarchy.inner_alignment as ia
+from hierarchy.errors import MesastackError, ParameterError
+from hierarchy.inner_alignment import (
+    ALIGNED,
+    DEFINITIONS,
+    MISALIGNED,
+    NOT_APPLICABLE,
+    READS,
+    Evidence,
+    Thresholds,
+    Verdict,
+    alpha_robust,
+    generalization_focused,
+    judge_all,
+    objective_focused,
+    optimization_focused,
+    relative_change,
+)
+
+
+def verdicts(e, th=Thresholds()):
+    return {v.definition: v for v in judge_all(e, th)}
+
+
+# ----- seed 002's examples ---------------------------------------------------------------
+
+# Example 1: the mesa-optimizer acquires the base objective; capabilities generalize.
+EX1 = Evidence("exit-seeking planner", True, 1.0, 1.0, 0.98, 1.0, 1.0, similarity_train=0.99, similarity_deploy=0.98)
+# Example 1, capabilities fail to generalize (planning budget too small for the deployment mazes),
+# while an optimal policy for its (aligned) mesa-objective still exits.
+EX1_CAP = Evidence("exit-seeking planner, short budget", True, 1.0, 1.0, 0.3, 1.0, 0.2,
+                   similarity_train=0.99, similarity_deploy=0.97, mesa_optimal_train=1.0, mesa_optimal_deploy=1.0)
+# Example 2: green-cell proxy, every deployment maze keeps the green cell left of the exit.
+EX2 = Evidence("green-cell proxy, green by every exit", True, 1.0, 1.0, 1.0, 1.0, 1.0)
+# Example 3: same training; deployment mazes without the green cell by the exit.
+EX3 = Evidence("green-cell proxy, shifted deployment", True, 1.0, 1.0, 0.2, 1.0, 0.95)
+# Example 4: both distributions contain such mazes; training stopped early (imperfect optimization).
+EX4 = Evidence("green-cell proxy, stopped early", True, 0.6, 1.0, 0.6, 1.0, 0.95)
+# Example 5: a self-replicator (no internal search) trained on small mazes, deployed in a large one;
+# it still replicates as well as ever, so its capabilities generalize.
+EX5 = Evidence("self-replicator", False, 1.0, 1.0, 0.1, 1.0, 0.9)
+EX5_SIM = attrs.evolve(EX5, similarity_train=0.95, similarity_deploy=0.1)
+
+
+def test_example_1_aligned_under_all_three():
+    v = verdicts(EX1)
+    for d in ("objective-focused", "generalization-focused", "optimization-focused"):
+        assert v[d].verdict == ALIGNED and v[d].kind is None, v[d]
+
+
+def test_example_1_capability_failure_is_not_inner_misalignment():
+    v = verdicts(EX1_CAP)
+    for d in ("objective-focused", "generalization-focused", "optimization-focused"):
+        assert v[d].verdict == ALIGNED, v[d]
+        assert v[d].kind == "capability", v[d]
+    # without the mesa-optimal measurement the system's own performance stands in, and the rule says so
+    bare = attrs.evolve(EX1_CAP, mesa_optimal_train=None, mesa_optimal_deploy=None)
+    v = objective_focused(bare)
+    assert v.verdict == MISALIGNED and "the system itself" in v.rule
+
+
+def test_example_2_impact_aligned_proxy_aligned_under_all_three():
+    v = verdicts(EX2)
+    for d in ("objective-focused", "generalization-focused", "optimization-focused"):
+        assert v[d].verdict == ALIGNED, v[d]
+
+
+def test_example_3_definitions_disagree():
+    v = verdicts(EX3)
+    assert v["objective-focused"].verdict == MISALIGNED and v["objective-focused"].kind == "inner"
+    assert v["generalization-focused"].verdict == MISALIGNED and v["generalization-focused"].kind == "inner"
+    assert v["optimization-focused"].verdict == ALIGNED
+    assert v["optimization-focused"].kind == "generalization (outer)"
+    assert v["objective-focused"].numbers["ratio_deploy"] == pytest.approx(0.2)
+
+
+def test_example_4_misaligned_for_objective_and_optimization_focused():
+    v = verdicts(EX4)
+    assert v["objective-focused"].verdict == MISALIGNED
+    assert v["optimization-focused"].verdict == MISALIGNED and v["optimization-focused"].kind == "inner"
+    # seed 002 is unsure about Shah here; our rule: no deployment-specific drop -> not a generalization failure
+    assert v["generalization-focused"].verdict == ALIGNED
+    assert v["generalization-focused"].kind == "optimization (visible in training)"
+
+
+@pytest.mark.parametrize("e", [EX5, EX5_SIM], ids=["impact", "similarity"])
+def test_example_5_only_generalization_focused_applies(e):
+    v = verdicts(e)
+    assert v["objective-focused"].verdict == NOT_APPLICABLE
+    assert v["optimization-focused"].verdict == NOT_APPLICABLE
+    assert v["generalization-focused"].verdict == MISALIGNED
+
+
+def test_same_system_same_deployment_differs_only_by_training_for_wentworth():
+    """Seed 002: Examples 3 and 4 share the mesa-objective and the deployment; only training differs."""
+    assert optimization_focused(EX3).verdict != optimization_focused(EX4).verdict
+    assert objective_focused(EX3).verdict == objective_focused(EX4).verdict == MISALIGNED
+
+
+# ----- rules, thresholds and edges -------------------------------------------------------
+
+
+def test_every_verdict_names_its_thresholds_and_numbers():
+    th = Thresholds(impact=0.875, capability=0.625, similarity=0.8125, drop=0.1875, alpha=0.4375, alpha_change=0.3125)
+    e = attrs.evolve(EX3, alpha=0.75, alpha_variations=(0.5,))
+    for v in judge_all(e, th):
+        assert v.verdict in (ALIGNED, MISALIGNED, NOT_APPLICABLE)
+        assert v.numbers, v
+    v = verdicts(e, th)
+    assert "0.875" in v["objective-focused"].rule and "0.875" in v["optimization-focused"].rule
+    assert "0.625" in v["generalization-focused"].rule and "0.188" in v["generalization-focused"].rule
+    assert "0.438" in v["alpha-robust"].rule and "0.312" in v["alpha-robust"].rule
+
+
+def test_impact_threshold_edge():
+    th = Thresholds(impact=0.75)
+    at = Evidence("s", True, 0.75, 1.0, 0.75, 1.0, 1.0)
+    below = attrs.evolve(at, deploy_performance=0.7499999)
+    assert objective_focused(at, th).verdict == ALIGNED
+    assert objective_focused(below, th).verdict == MISALIGNED
+    assert optimization_focused(attrs.evolve(at, train_performance=0.7499999), th).verdict == MISALIGNED
+    assert optimization_focused(below, th).verdict == ALIGNED
+
+
+def test_generalization_drop_and_capability_edges():
+    th = Thresholds(similarity=0.875, drop=0.25, capability=0.5)
+    e = Evidence("s", False, 1.0, 1.0, 1.0, 1.0, 0.5, similarity_train=0.75, similarity_deploy=0.5)
+    v = generalization_focused(e, th)
+    assert v.verdict == ALIGNED and v.numbers["drop"] == 0.25  # a drop of exactly the tolerance generalizes
+    v = generalization_focused(attrs.evolve(e, similarity_deploy=0.4375), th)
+    assert v.verdict == MISALIGNED and v.kind == "inner"
+    v = generalization_focused(attrs.evolve(e, similarity_deploy=0.4375, capability_generalization=0.4999), th)
+    assert v.verdict == ALIGNED and v.kind == "capability"
+    # similarity at the threshold passes whatever the drop
+    v = generalization_focused(attrs.evolve(e, similarity_train=1.0, similarity_deploy=0.875), th)
+    assert v.verdict == ALIGNED and v.kind is None
+
+
+def test_similarity_is_used_where_measured_else_the_impact_ratio():
+    # the system performs, but its recovered behavioral objective has moved on deployment
+    e = Evidence("s", False, 1.0, 1.0, 1.0, 1.0, 1.0, similarity_train=0.95, similarity_deploy=0.2)
+    assert generalization_focused(e).verdict == MISALIGNED
+    assert "similarity" in generalization_focused(e).rule
+    bare = attrs.evolve(e, similarity_train=None, similarity_deploy=None)
+    assert generalization_focused(bare).verdict == ALIGNED
+    assert "performance / reference" in generalization_focused(bare).rule
+
+
+def test_alpha_robust_numbers_and_edges():
+    th = Thresholds(alpha=0.5, alpha_change=0.25)
+    e = Evidence("s", True, 1, 1, 1, 1, 1, alpha=0.8, alpha_variations=(0.6, 1.0, 0.7))
+    v = alpha_robust(e, th)
+    assert v.numbers["min_alpha"] == 0.6
+    assert v.numbers["worst_relative_change"] == pytest.approx(0.25)
+    assert v.numbers["spread"] == pytest.approx(0.4)
+    assert v.verdict == MISALIGNED and v.kind == "alpha not robust"  # 0.2/0.8 rounds to just above 0.25
+    exact = Evidence("s", True, 1, 1, 1, 1, 1, alpha=0.5, alpha_variations=(0.625,))
+    v = alpha_robust(exact, th)
+    assert v.verdict == ALIGNED and v.numbers["worst_relative_change"] == 0.25 and v.numbers["min_alpha"] == 0.5
+    v = alpha_robust(attrs.evolve(exact, alpha_variations=(0.4375,)), th)
+    assert v.verdict == MISALIGNED and v.kind == "low alpha"
+    v = alpha_robust(attrs.evolve(exact, alpha=1.0, alpha_variations=(2.0,)), th)
+    assert v.verdict == MISALIGNED and v.kind == "alpha not robust"
+    assert alpha_robust(attrs.evolve(exact, alpha_variations=())).verdict == NOT_APPLICABLE
+    assert alpha_robust(attrs.evolve(exact, alpha=None)).verdict == NOT_APPLICABLE
+    zero = alpha_robust(attrs.evolve(exact, alpha=0.0, alpha_variations=(0.1,)))
+    assert zero.numbers["worst_relative_change"] == math.inf and zero.to_dict()["numbers"]["worst_relative_change"] is None
+
+
+def test_relative_change_closed_forms():
+    assert relative_change(3.0, 2.0) == 0.5
+    assert relative_change(-1.0, -2.0) == 0.5
+    assert relative_change(2.0, 2.0) == 0.0
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(train_reference=0.0),
+        dict(deploy_reference=-1.0),
+        dict(deploy_performance=float("nan")),
+        dict(similarity_train=0.5),  # pair without its partner
+        dict(mesa_optimal_deploy=1.0),
+        dict(alpha_variations=(0.5, float("inf"))),
+        dict(capability_generalization=None),
+    ],
+)
+def test_bad_evidence_raises_a_named_error(kwargs):
+    base = dict(system="s", is_mesa_optimizer=True, train_performance=1.0, train_reference=1.0,
+                deploy_performance=1.0, deploy_reference=1.0, capability_generalization=1.0)
+    with pytest.raises(ParameterError) as err:
+        Evidence(**{**base, **kwargs})
+    assert isinstance(err.value, MesastackError) and "\n" not in str(err.value)
+
+
+def test_bad_thresholds_raise():
+    with pytest.raises(ParameterError):
+        Thresholds(drop=-0.1)
+    with pytest.raises(ParameterError):
+        Thresholds(impact=float("nan"))
+
+
+def test_reads_covers_every_evidence_field_but_the_name():
+    fields = {f.name for f in attrs.fields(Evidence)} - {"system"}
+    assert set().union(*READS.values()) == fields
+    assert set(READS) == set(DEFINITIONS)
+
+
+def test_docstring_examples():
+    assert doctest.testmod(ia).failed == 0
+
+
+# ----- properties --------------------------------------------------------------------------
+
+unit = st.floats(0.0, 2.0, allow_nan=False)
+ref = st.floats(0.1, 2.0, allow_nan=False)
+sim = st.floats(-1.0, 1.0, allow_nan=False)
+
+
+@st.composite
+def evidence(draw, mesa=None):
+    sims = draw(st.none() | st.tuples(sim, sim))
+    opt = draw(st.none() | st.tuples(unit, unit))
+    alpha = draw(st.none() | st.floats(-1.0, 2.0, allow_nan=False))
+    return Evidence(
+        "system",
+        draw(st.booleans()) if mesa is None else mesa,
+        draw(unit), draw(ref), draw(unit), draw(ref),
+        draw(st.floats(0.0, 1.0)),
+        similarity_train=None if sims is None else sims[0],
+        similarity_deploy=None if sims is None else sims[1],
+        mesa_optimal_train=None if opt is None else opt[0],
+        mesa_optimal_deploy=None if opt is None else opt[1],
+        alpha=alpha,
+        alpha_variations=tuple(draw(st.lists(st.floats(-1.0, 2.0, allow_nan=False), max_size=4))),
+    )
+
+
+thresholds = st.builds(
+    Thresholds, st.floats(0.1, 1.0), st.floats(0.0, 1.0), st.floats(-1.0, 1.0), st.floats(0.0, 1.0),
+    st.floats(-1.0, 1.0), st.floats(0.0, 1.0),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(evidence(mesa=True), thresholds)
+def test_objective_focused_aligned_implies_optimization_focused_aligned(e, th):
+    if objective_focused(e, th).verdict == ALIGNED:
+        assert optimization_focused(e, th).verdict == ALIGNED
+
+
+@settings(max_examples=200, deadline=None)
+@given(evidence(), thresholds)
+def test_applicability(e, th):
+    v = verdicts(e, th)
+    assert v["generalization-focused"].verdict != NOT_APPLICABLE
+    for d in ("objective-focused", "optimization-focused"):
+        assert (v[d].verdict == NOT_APPLICABLE) == (not e.is_mesa_optimizer)
+    assert (v["alpha-robust"].verdict == NOT_APPLICABLE) == (e.alpha is None or not e.alpha_variations)
+
+
+@settings(max_examples=150, deadline=None)
+@given(evidence(), evidence(), thresholds)
+def test_verdicts_never_depend_on_fields_they_do_not_read(e, other, th):
+    for name, judge in DEFINITIONS.items():
+        unread = {f.name: getattr(other, f.name) for f in attrs.fields(Evidence) if f.name not in READS[name] + ("system",)}
+        mixed = attrs.evolve(e, **unread)
+        assert judge(mixed, th) == judge(e, th), name
+
+
+@settings(max_examples=150, deadline=None)
+@given(evidence(mesa=True), unit, thresholds)
+def test_wentworth_verdict_ignores_deployment(e, new_deploy, th):
+    """Optimization-focused: inner misalignment must already be visible in training."""
+    changed = attrs.evolve(e, deploy_performance=new_deploy, mesa_optimal_deploy=None if e.mesa_optimal_deploy is None else new_deploy)
+    assert optimization_focused(changed, th).verdict == optimization_focused(e, th).verdict
+
+
+@settings(max_examples=150, deadline=None)
+@given(evidence(), st.floats(0.0, 2.0), thresholds)
+def test_better_deployment_never_hurts_hubinger(e, gain, th):
+    better = attrs.evolve(e, deploy_performance=e.deploy_performance + gain)
+    if objective_focused(e, th).verdict == ALIGNED:
+        assert objective_focused(better, th).verdict == ALIGNED
+
+
+@settings(max_examples=150, deadline=None)
+@given(evidence(), thresholds)
+def test_no_capability_no_inner_misalignment_for_shah(e, th):
+    weak = attrs.evolve(e, capability_generalization=th.capability - 0.01)
+    v = generalization_focused(weak, th)
+    assert v.verdict == ALIGNED and v.kind == "capability"
+
+
+@settings(max_examples=150, deadline=None)
+@given(evidence(), st.sampled_from([0.25, 0.5, 2.0, 8.0]), thresholds)
+def test_verdicts_are_scale_free_in_the_base_objective(e, c, th):
+    """Scaling every base-objective score by a power of two (exact in floating point) changes no verdict."""
+    scaled = attrs.evolve(
+        e,
+        train_performance=c * e.train_performance, train_reference=c * e.train_reference,
+        deploy_performance=c * e.deploy_performance, deploy_reference=c * e.deploy_reference,
+        mesa_optimal_train=None if e.mesa_optimal_train is None else c * e.mesa_optimal_train,
+        mesa_optimal_deploy=None if e.mesa_optimal_deploy is None else c * e.mesa_optimal_deploy,
+    )
+    assert [v.verdict for v in judge_all(scaled, th)] == [v.verdict for v in judge_all(e, th)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(evidence(), st.floats(-1.0, 2.0), thresholds)
+def test_another_variation_never_makes_harris_happier(e, extra, th):
+    before = alpha_robust(e, th)
+    after = alpha_robust(attrs.evolve(e, alpha_variations=e.alpha_variations + (extra,)), th)
+    if before.verdict == MISALIGNED:
+        assert after.verdict == MISALIGNED
+    if after.verdict != NOT_APPLICABLE:
+        assert after.numbers["min_alpha"] <= min((e.alpha,) + e.alpha_variations + (extra,)) + 0.0
+        assert after.numbers["worst_relative_change"] >= (before.numbers.get("worst_relative_change", 0.0))
+
+
+def test_verdict_is_a_frozen_value():
+    v = objective_focused(EX3)
+    assert isinstance(v, Verdict)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        v.verdict = ALIGNED

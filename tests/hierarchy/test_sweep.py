@@ -1,0 +1,148 @@
+"""Trials, batch planning, the trial store and the results table (hierarchy.sweep)."""
+
+import json
+import math
+import os
+import signal
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hierarchy.errors import FormatError, OutputError, ParameterError
+from hierarchy.sweep import (Trial, TrialResult, finished_ids, load_finished, load_trial, plan_batches,
+                             remove_leftovers, results_frame, reusable, signals_held, trial_seed, trials_dir,
+                             write_trial, write_trials)
+
+
+def result(i, **figures):
+    return TrialResult(i, {"i": i}, {"L": np.linspace(3, 1, 5), "k": np.array(2)}, figures or {"C": 1.5})
+
+
+# -- trials ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bad", ["", "../x", "a/b", ".hidden", "a b", "x" * 200, 7])
+def test_unsafe_ids_are_refused(bad):
+    with pytest.raises(ParameterError, match="filesystem-safe"):
+        Trial(bad)
+
+
+def test_params_must_be_json_and_are_normalized():
+    with pytest.raises(ParameterError, match="JSON"):
+        Trial("a", {"x": object()})
+    with pytest.raises(ParameterError, match="JSON"):
+        Trial("a", {"x": float("nan")})
+    t = Trial("a", {"b": (1, 2), "a": {"c": 1.5}}, batch_key=[1, "x"])
+    assert t.params == {"a": {"c": 1.5}, "b": [1, 2]} and t.batch_key == (1, "x")
+
+
+def test_trial_seed_depends_on_the_id_only():
+    ids = [f"w{w}-s{s}" for w in (1, 2) for s in range(3)]
+    states = {i: tuple(trial_seed(4, i).generate_state(4)) for i in ids}
+    assert len(set(states.values())) == len(ids)  # distinct streams
+    for i in reversed(ids):  # asked in another order: the same numbers
+        assert tuple(trial_seed(4, i).generate_state(4)) == states[i]
+    with pytest.raises(ParameterError):
+        trial_seed(-1, "a")
+
+
+def test_plan_batches_groups_by_key_and_chunks_in_order():
+    ts = [Trial(f"t{i}", batch_key=(i % 3 if i < 7 else None)) for i in range(9)]
+    plan = [[t.id for t in c] for c in plan_batches(ts, chunk=2)]
+    assert plan == [["t0", "t3"], ["t6"], ["t1", "t4"], ["t2", "t5"], ["t7"], ["t8"]]
+    assert [[t.id for t in c] for c in plan_batches(ts)][0] == ["t0", "t3", "t6"]
+    with pytest.raises(ParameterError, match="two trials"):
+        plan_batches([Trial("a"), Trial("a")])
+
+
+@settings(max_examples=50, deadline=None)
+@given(keys=st.lists(st.integers(0, 3), min_size=1, max_size=20), chunk=st.integers(0, 5))
+def test_plan_batches_is_a_partition_respecting_keys(keys, chunk):
+    ts = [Trial(f"t{i}", batch_key=k) for i, k in enumerate(keys)]
+    plan = plan_batches(ts, chunk)
+    flat = [t.id for c in plan for t in c]
+    assert sorted(flat) == sorted(t.id for t in ts) and len(flat) == len(ts)
+    for c in plan:
+        assert len({t.batch_key for t in c}) == 1
+        assert chunk == 0 or len(c) <= chunk
+        idx = [int(t.id[1:]) for t in c]
+        assert idx == sorted(idx)
+
+
+# -- the store ---------------------------------------------------------------------------
+
+def test_write_and_load_round_trip(tmp_path):
+    r = TrialResult("w4-s1", {"width": 4, "nested": {"a": [1, 2]}},
+                    {"L": np.random.default_rng(0).standard_normal((3, 7)), "d": np.array(-1)},
+                    {"C": 0.125, "alpha": float("nan"), "n": 3})
+    write_trial(tmp_path, r)
+    back = load_trial(tmp_path, "w4-s1")
+    assert back.same(r) and back.arrays["L"].dtype == np.float64
+    assert math.isnan(back.figures["alpha"])
+    doc = json.loads((trials_dir(tmp_path) / "w4-s1.json").read_text())
+    assert doc["figures"]["alpha"] is None and doc["arrays"] == ["L", "d"]
+    assert sorted(p.name for p in trials_dir(tmp_path).iterdir()) == ["w4-s1.json", "w4-s1.npz"]
+
+
+def test_a_trial_without_its_json_marker_is_not_finished(tmp_path):
+    write_trials(tmp_path, [result("a"), result("b")])
+    (trials_dir(tmp_path) / "b.json").unlink()  # as if killed between the two files
+    (trials_dir(tmp_path) / ".tmp-123-c.npz").write_bytes(b"partial")
+    assert finished_ids(tmp_path) == ["a"] and list(load_finished(tmp_path)) == ["a"]
+    assert remove_leftovers(tmp_path) == 1
+    assert not list(trials_dir(tmp_path).glob(".tmp-*"))
+
+
+def test_malformed_trial_files_are_a_format_error(tmp_path):
+    write_trial(tmp_path, result("a"))
+    (trials_dir(tmp_path) / "a.npz").write_bytes(b"not an npz")
+    with pytest.raises(FormatError, match="delete its files"):
+        load_trial(tmp_path, "a")
+
+
+def test_reusable_refuses_a_used_store_without_resume(tmp_path):
+    trials = [Trial("a", {"i": "a"}), Trial("b", {"i": "b"})]
+    assert reusable(tmp_path, trials, resume=False) == {}
+    write_trial(tmp_path, result("a"))
+    with pytest.raises(OutputError, match="pass --resume .* or choose another --out"):
+        reusable(tmp_path, trials, resume=False)
+    assert list(reusable(tmp_path, trials, resume=True)) == ["a"]
+    with pytest.raises(OutputError, match="other parameters"):
+        reusable(tmp_path, [Trial("a", {"i": "other"})], resume=True)
+
+
+def test_signals_are_held_until_a_chunk_is_written(tmp_path):
+    results = [result(f"t{i}") for i in range(4)]
+
+    class Sender:
+        def __init__(self):
+            self.sent = False
+
+        def __call__(self, r):
+            if not self.sent:
+                os.kill(os.getpid(), signal.SIGINT)  # arrives during the first write
+                self.sent = True
+            return write_trial(tmp_path, r)
+
+    send = Sender()
+    with pytest.raises(KeyboardInterrupt):
+        with signals_held():
+            for r in results:
+                send(r)
+    assert finished_ids(tmp_path) == ["t0", "t1", "t2", "t3"]  # all of them, then the interrupt
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+# -- the table ---------------------------------------------------------------------------
+
+def test_results_frame_has_one_row_per_trial_and_figure():
+    pd = pytest.importorskip("pandas")
+    rs = [TrialResult(f"w{w}", {"width": w, "value": "x", "list": [w]}, {}, {"C": w / 2, "alpha": -w})
+          for w in (1, 2, 4)]
+    df = results_frame(rs)
+    assert len(df) == 6 and list(df.columns) == ["trial", "list", "param_value", "width", "figure", "value"]
+    got = df.pivot(index="width", columns="figure", values="value")
+    assert got.loc[4, "C"] == 2.0 and got.loc[2, "alpha"] == -2.0
+    assert df["list"].iloc[0] == "[1]"
+    assert results_frame([]).empty and isinstance(df, pd.DataFrame)
