@@ -13,8 +13,11 @@ from .figures import AlignmentFigure, CapabilityFigure, ProductFigure, Spread
 from .graph import DelegationGraph, OptimizerNode
 from .measure import Measurements, measure
 from .objective import Objective
+from .perturbation import Family, Identity, Perturbation, compose
 from .protocol import Leaf, check_leaf
 from .report import Claim, Report, Table, build_report
+from .robustness import (Robustness, alignment_generalization, alignment_robustness, capability_generalization,
+                         capability_robustness, inner_alignment, relative_change)
 from .run import ChainRun, node_seed, run_chain, run_graph
 from .trajectory import Trajectory
 
@@ -24,5 +27,7 @@ __all__ = [
     "LeafError", "MesastackError", "ObjectiveError", "OutputError", "ParameterError", "ScenarioError", "Estimator",
     "AlignmentFigure", "CapabilityFigure", "ProductFigure", "Spread", "DelegationGraph", "OptimizerNode",
     "Measurements", "measure", "Objective", "Leaf", "check_leaf", "Claim", "Report", "Table", "build_report",
-    "ChainRun", "node_seed", "run_chain", "run_graph", "Trajectory",
+    "Family", "Identity", "Perturbation", "compose", "Robustness", "alignment_generalization",
+    "alignment_robustness", "capability_generalization", "capability_robustness", "inner_alignment",
+    "relative_change", "ChainRun", "node_seed", "run_chain", "run_graph", "Trajectory",
 ]
