@@ -53,6 +53,7 @@ class HarrisParams:
     init_population: int = 32
     candidates: int = 128
     search_norms: tuple = (0.6, 1.0, 1.5)
+    lr_c_scan: tuple = (0.5, 1.0, 2.0, 3.0, 4.0, 6.0)
     worse_by: float = 0.02
     settle: float = 1e-3
     agree: float = 0.05
@@ -109,6 +110,32 @@ def search_b(data, theta_a, L_a_end, p: HarrisParams, steps: int, options: RunOp
         if chosen is not None:
             return theta_a + d[chosen], norm, rows, float(L_end[chosen])
     return None, None, rows, float("nan")
+
+
+def scan_constant_lr(data, theta_a, p: HarrisParams, steps: int, options: RunOptions, CA_L: float, CA_T: float) -> Table:
+    """C's claims against its learning rate: every constant rate of ``lr_c_scan`` from theta_A,
+    run as one population (per-copy learning rates), measured with the report's estimator."""
+    from hierarchy.capability import capability
+
+    lrs = np.asarray(p.lr_c_scan, dtype=float)
+    pop = GradientDescent(data, hidden=(p.width,), schedule=Constant(1.0), population=len(lrs),
+                          init=np.tile(theta_a, (len(lrs), 1)), lr_scale=lrs)
+    tr = _run_population(pop, steps, node_seed(options.seed, "C-scan"), "constant-rate scan", options.progress)
+    T = p.true_objective
+    CL = capability(tr["L"], options.estimator).value
+    CT = capability(tr[T], options.estimator).value
+    rows = []
+    for k, lr in enumerate(lrs):
+        if not tr.ok[k]:
+            rows.append([lr, float("nan"), float("nan"), float("nan"), float("nan"), tr.status()[k], "no"])
+            continue
+        frac = float(tail_mean(tr[T][k], options.estimator.tail) / tr[T][k, 0])
+        limited = bool(CT[k] < CA_T and CL[k] < CA_L)
+        rows.append([lr, float(tail_mean(tr["L"][k], options.estimator.tail)), frac, float(CL[k]), float(CT[k]),
+                     "settles" if frac < p.settle else "keeps moving", "yes" if limited else "no"])
+    return Table(f"C against its constant learning rate (from theta_A; A has C(L) = {CA_L:.4g}, C({T}) = {CA_T:.4g})",
+                 ("lr", "tail L", f"tail {T}/{T}(0)", "C(L)", f"C({T})", "behaviour", "capability-limited on both"),
+                 tuple(rows))
 
 
 @scenario("harris-abc", "seed 000: optimizers A, B, C under a designer; true objective vs base objective",
@@ -229,6 +256,7 @@ def run(options: RunOptions, p: HarrisParams) -> ScenarioResult:
               ("norm", "candidates", "settled", f"settled >= {p.worse_by:g} worse", "settled better than A", "chosen"),
               tuple(search_rows)),
     ]
+    tables.append(scan_constant_lr(data, theta_a, p, steps, options, cap("A", "L"), cap("A", T)))
     arrays = {}
     for name, r in runs.items():
         for obj, v in r.trajectory.values.items():
