@@ -13,6 +13,7 @@ gradient descent"):
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Optional, Sequence, Union
 
 import attrs
@@ -365,11 +366,16 @@ def descend(
                 torch.sum(torch.abs(grad, out=scratch), 1, out=G1_rec[t])
             if t == steps:
                 break
-            finite = torch.isfinite(torch.add(L, G, out=check) if record_true else L)
+            watched = torch.add(L, G, out=check) if record_true else L
             stuck = None
-            if not bool(finite.all()):  # rare: only once a copy has diverged
-                stuck = finite.logical_not_()
-                grad.masked_fill_(stuck.unsqueeze(1), 0.0)
+            # L, G >= 0: their total is finite exactly when every one is (barring an
+            # overflow of the sum, which only sends us down the exact path below)
+            if not math.isfinite(float(watched.sum())):
+                stuck = torch.isfinite(watched).logical_not_()
+                if bool(stuck.any()):
+                    grad.masked_fill_(stuck.unsqueeze(1), 0.0)
+                else:
+                    stuck = None
             theta.addcmul_(grad, scale, value=-lr_list[t])
             if jump is not None:
                 jump(t, theta, L, stuck)

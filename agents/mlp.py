@@ -17,6 +17,8 @@ and the target distribution q_n = (1 - s) * onehot(y_n) + s / V (label smoothing
 K copies keep their parameters in one flat tensor ``theta`` [K, P]; the forward and
 backward passes are written by hand with batched matrix products over the leading K
 axis (no autograd, no Python loop over copies), so a population costs one computation.
+Examples that share an input can be merged into one row with target counts (the loss
+depends on the data only through them), which :class:`PopulationMLP` accepts.
 
 Flat parameter layout (per copy, ``P = sum_l (n_{l-1} + 1) * n_l`` numbers), layer by
 layer from the input: ``W_l`` as an [n_{l-1}, n_l] row-major block (so that
@@ -206,8 +208,12 @@ class PopulationMLP:
     writes dL/dtheta into ``grad`` and returns L [K].
 
     Layout: activations are kept feature-major, [K, width, M], so the softmax reduces
-    over a short middle axis and, with shared inputs, the first layer of all K copies is
-    one matrix product [K * n_1, D] @ [D, M]. With n_m = the count of row m and
+    over a short middle axis. Each layer input carries a row of ones, so a layer is one
+    product [W_l^T | b_l] @ [h_{l-1}; 1] (its gradient likewise gives dW_l and db_l at
+    once); with shared inputs the first layer of all K copies is a single matrix
+    product [K * n_1, D + 1] @ [D + 1, M]. tanh is computed as 2 sigmoid(2 z) - 1 (two
+    to three times faster on this CPU, equal within rounding). With n_m = the count of
+    row m and
     Q_m = (1 - s) * counts_m + s * n_m / V (label smoothing s), per copy:
 
         cross_entropy: L = (1/N) sum_m [ n_m * logsumexp(z_m) - <Q_m, z_m> ]
@@ -215,7 +221,7 @@ class PopulationMLP:
         brier:         L = (1/N) sum_m [ n_m * (|p_m|^2 + c) - 2 <p_m, Q_m> ],  c = |q|^2 of one example
                        delta_m = 2 p_m * (r_m - <p_m, r_m>),  r_m = n_m p_m - Q_m
 
-    Backward (1/N folded into the first products):
+    Backward (1/N folded into the first products; delta = delta_out of the loss):
         dW_out = h_L delta^T / N,  db_out = sum_m delta / N
         delta_l = (W_{l+1} delta_{l+1}) * (1 - h_l^2)
         dW_l = h_{l-1} delta_l^T,  db_l = sum_m delta_l

@@ -4,6 +4,8 @@
     mesastack run SCENARIO [--seed N] [--steps T] [--out DIR] [--estimator limit|finite] [--tail W]
                            [--horizon N] [--set NAME=VALUE ...] [--no-progress]
                            [--resume] [--executor inprocess|dask] [--scheduler ADDRESS] [--workers N]
+    mesastack compare-definitions [--seed N] [--out DIR] [--quick] [--set NAME=VALUE ...]
+                                  [--estimator limit|finite] [--tail W] [--no-progress]
 
 A user mistake prints one line (``mesastack: error: ...``) and exits with status 2;
 Ctrl-C prints one line, leaves no half-written file, and exits with status 130.
@@ -59,7 +61,39 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --executor dask: address of an existing scheduler (default: a LocalCluster here)")
     r.add_argument("--workers", type=int, default=None,
                    help="with --executor dask and no --scheduler: LocalCluster workers (default: one per core)")
+    c = sub.add_parser("compare-definitions",
+                       help="run seed 002's maze examples and tabulate every definition of inner alignment on them")
+    c.add_argument("--seed", type=int, default=0, help="the one seed every random number flows from (default 0)")
+    c.add_argument("--out", default=None, help="output directory (default runs/compare-definitions)")
+    c.add_argument("--quick", action="store_true",
+                   help="a smaller population and fewer evaluation mazes (training unchanged)")
+    c.add_argument("--set", action="append", metavar="NAME=VALUE",
+                   help="change a comparison parameter (repeatable), e.g. --set population=4")
+    c.add_argument("--estimator", choices=["limit", "finite"], default="limit",
+                   help="capability estimator (Definition 1): limit = L(0) - tail mean (default), finite = literal sum")
+    c.add_argument("--tail", type=float, default=0.25, help="tail fraction of the limit estimator (default 0.25)")
+    c.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
+
+
+def _compare(args) -> int:
+    from scenarios.compare import compare_definitions, resolve_compare_params
+    from scenarios.output import prepare_output, write_result
+    from scenarios.registry import RunOptions
+
+    out = Path(args.out) if args.out else Path("runs") / "compare-definitions"
+    params = resolve_compare_params(_params(args.set), quick=args.quick)
+    options = RunOptions(seed=args.seed, estimator=Estimator(args.estimator, tail=args.tail),
+                         progress=not args.no_progress)
+    prepare_output(out)  # fail before a long run, not after
+    comparison = compare_definitions(options, params)
+    print(comparison.result.report.render())
+    written = write_result(comparison.result, out)
+    print(f"\nwrote {len(written)} files to {out}/: " + ", ".join(p.name for p in written))
+    differ = comparison.disagreements()
+    print(f"{len(differ)} cells disagree with seed 002 (findings, listed in the notes above)" if differ
+          else "every cell where seed 002 states a verdict agrees with this run")
+    return 0
 
 
 def main(argv=None) -> int:
@@ -74,6 +108,8 @@ def main(argv=None) -> int:
         if args.command is None:
             build_parser().print_help()
             return 0
+        if args.command == "compare-definitions":
+            return _compare(args)
         from scenarios.output import prepare_output, write_result
 
         out = Path(args.out) if args.out else Path("runs") / args.scenario

@@ -59,8 +59,10 @@ def draw_maze(ax, panel: MazePanel) -> None:
                 segments.append(((x0, x0), (y0, y1)))
             if not m.passages[r, c, 4]:
                 segments.append(((x1, x1), (y0, y1)))
-    for xs, ys in segments:
-        ax.plot(xs, ys, color="black", lw=1.2, solid_capstyle="projecting")
+    from matplotlib.collections import LineCollection
+
+    ax.add_collection(LineCollection([list(zip(xs, ys)) for xs, ys in segments], colors="black", linewidths=1.2,
+                                     capstyle="projecting"))
     if panel.paths is not None:
         paths = np.asarray(panel.paths)
         colours = _pyplot().get_cmap("tab10")
