@@ -782,7 +782,7 @@ def _panels(mazes, positions, label: str, success, count: int = 4) -> tuple:
     out = []
     for j in range(min(count, len(mazes))):
         s = np.asarray(success)[:, j]
-        out.append(MazePanel(mazes[j], f"{label} maze {j}: exit reached by {int(s.sum())}/{len(s)}",
+        out.append(MazePanel(mazes[j], f"maze {j}: exit reached by {int(s.sum())}/{len(s)}",
                              paths=np.asarray(positions)[:, j]))
     return tuple(out)
 
@@ -805,8 +805,8 @@ def _irl_figures(dep, mazes, expert_positions, p) -> dict:
             "weight_cos": weight_cosine(res.weights), "irl_weights": res.weights, "optimizer_weights": exp.weights[0]}
 
 
-def _planner_distribution(label, leaf_name, leaf: PlannerEpisodes, distribution, graph, options, p,
-                          runs) -> DistributionFigures:
+def _planner_distribution(label, leaf_name, leaf: PlannerEpisodes, distribution, graph, options, p, runs,
+                          irl: bool = True) -> DistributionFigures:
     mazes = leaf.mazes
     budget = default_budget(mazes[0])
     dep = leaf.deploy(budget, node_seed(options.seed, leaf_name))
@@ -814,7 +814,7 @@ def _planner_distribution(label, leaf_name, leaf: PlannerEpisodes, distribution,
     runs[leaf_name] = ChainRun(chain, evaluate_chain_objectives(graph, chain, leaf.trajectory(dep)))
     expert = rollout(ShortestPath(), mazes, seed=node_seed(options.seed, f"{leaf_name}-expert"), budget=budget)
     rates = dep.rates()
-    irl = _irl_figures(dep, mazes, expert.positions, p) if label != "larger deployment" else {}
+    irl = _irl_figures(dep, mazes, expert.positions, p) if irl else {}
     return DistributionFigures(label, leaf_name, distribution, dep.success.mean(1), float(expert.success.mean()),
                                mesa_optimum_attained(dep, p.optimum_tolerance).mean(1), rates,
                                panels=_panels(mazes, dep.positions, label, dep.success),
@@ -982,7 +982,8 @@ def _measure_planner(number: int, options: RunOptions, p: MazeExampleParams) -> 
     runs = {"gradient-descent": ChainRun(("trainer", "gradient-descent"),
                                          evaluate_chain_objectives(graph, ("trainer", "gradient-descent"), training))}
     dists = {"planner-on-train": train, "planner": deploy, "planner-on-larger": larger}
-    figs = {name: _planner_distribution(labels[name], name, leaf, dists[name], graph, options, p, runs)
+    figs = {name: _planner_distribution(labels[name], name, leaf, dists[name], graph, options, p, runs,
+                                        irl=name != "planner-on-larger")
             for name, leaf in leaves.items()}
     m = measure(graph, runs, options.estimator)
     th = p.thresholds()
@@ -1081,7 +1082,7 @@ def _measure_planner(number: int, options: RunOptions, p: MazeExampleParams) -> 
                   "gradient-descent": {"stop_rule": stop.describe(), "stopped_at_median": _median(pop.stopped_at)}}
     edge_attrs = {("designer", "planner"): {"alpha_robust": verdicts[3].verdict,
                                             "min_alpha": verdicts[3].numbers.get("min_alpha", math.nan)}}
-    panels = (("training", figs["planner-on-train"].panels), ("deployment", dep_fig.panels))
+    panels = ((f"training ({K} copies)", figs["planner-on-train"].panels), (f"deployment ({K} copies)", dep_fig.panels))
     choices = _choices(options, th, p, "planner") | {"stop rule": stop.describe(),
                                                      "training distribution": _describe(train),
                                                      "deployment distribution": _describe(deploy),
@@ -1154,8 +1155,7 @@ def _measure_replicator(options: RunOptions, p: Example5Params) -> ExampleOutcom
         expert = rollout(ShortestPath(), leaf.mazes, seed=node_seed(options.seed, f"{name}-expert"), budget=budget)
         succ = dep.success.mean(1)
         outcomes = {"exit": succ, "decoy": np.zeros(K), "elsewhere": 1.0 - succ}
-        panels = tuple(MazePanel(leaf.mazes[j], f"{labels[name]} maze {j}: limit {search.limits[0]}, exit "
-                                 f"{'reached' if dep.success[0, j] else 'not reached'} (copy 0)",
+        panels = tuple(MazePanel(leaf.mazes[j], f"maze {j}: exit {'reached' if dep.success[0, j] else 'missed'}",
                                  occupied=dep.occupied[0, -1, j]) for j in range(min(4, len(leaf.mazes))))
         figs[name] = DistributionFigures(labels[name], name, dists[name], succ, float(expert.success.mean()),
                                          dep.attained().mean(1), outcomes, panels=panels)
@@ -1195,7 +1195,9 @@ def _measure_replicator(options: RunOptions, p: Example5Params) -> ExampleOutcom
     node_attrs = {"replicator": _node_attrs(verdicts, copy_verdicts, node_extra)}
     edge_attrs = {("designer", "replicator"): {"alpha_robust": verdicts[3].verdict,
                                                "min_alpha": verdicts[3].numbers.get("min_alpha", math.nan)}}
-    panels = (("training", figs["replicator-on-train"].panels), ("deployment", figs["replicator"].panels))
+    who = f"copy 0, limit {int(search.limits[0])}"
+    panels = ((f"training ({who})", figs["replicator-on-train"].panels),
+              (f"deployment ({who})", figs["replicator"].panels))
     choices = _choices(options, th, p, "replicator") | {"training": "smallest limit reaching every training exit",
                                                         "training distribution": _describe(train),
                                                         "deployment distribution": _describe(deploy),

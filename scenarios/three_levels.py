@@ -238,7 +238,7 @@ def run(options: RunOptions, p: ThreeLevelsParams) -> ScenarioResult:
     report = build_report("researcher-agent-subagent", graph, runs, options.estimator, seed=options.seed, steps=steps,
                           choices=choices, claims=claims, tables=tables, notes=notes, measurements=m,
                           node_attributes=node_attrs, edge_attributes=edge_attrs)
-    panels = tuple(MazePanel(mazes[j], f"deployment maze {j}: exit reached by {int(dep.success[:, j].sum())}/{K}",
+    panels = tuple(MazePanel(mazes[j], f"maze {j}: exit reached by {int(dep.success[:, j].sum())}/{K}",
                              paths=dep.positions[:, j]) for j in range(min(4, len(mazes))))
     plots = objective_plots(graph, runs, "researcher-agent-subagent")
     plots["mazes.png"] = lambda path: plot_maze_rows(path, [("deployment", panels)],
