@@ -222,7 +222,7 @@ class IRLResult:
 
 def maxent_irl(mazes: Sequence[Maze], positions, features: Callable[[Maze], np.ndarray] = designer_features,
                feature_names: Optional[Sequence[str]] = None, steps: int = 200, lr: float = 0.01,
-               l2: float = 1e-2, tol: float = 1e-6, absorbing_exit: bool = True, horizon: Optional[int] = None,
+               l2: float = 1e-2, tol: float = 1e-4, absorbing_exit: bool = True, horizon: Optional[int] = None,
                threads: Optional[int] = 1) -> IRLResult:
     """Recover the behavioral objective of S systems from their trajectories on the same M mazes.
 

@@ -255,13 +255,7 @@ def resolve_compare_params(overrides, quick: bool = False) -> CompareParams:
         >>> resolve_compare_params({"population": "3"}, quick=True).population
         3
     """
-    from .registry import _convert  # the same conversion as `mesastack run --set`
+    from .registry import apply_overrides  # the same conversion as `mesastack run --set`
 
     base = attrs.evolve(CompareParams(), **QUICK) if quick else CompareParams()
-    fields = [f.name for f in attrs.fields(CompareParams)]
-    changes = {}
-    for k, v in dict(overrides).items():
-        if k not in fields:
-            raise ParameterError(f"compare-definitions has no parameter {k!r}; its parameters are {', '.join(fields)}")
-        changes[k] = _convert(v, getattr(base, k), k) if isinstance(v, str) else v
-    return attrs.evolve(base, **changes)
+    return apply_overrides(base, dict(overrides), "compare-definitions")

@@ -105,7 +105,8 @@ def list_scenarios() -> list:
     return [SCENARIOS[k] for k in sorted(SCENARIOS)]
 
 
-def _convert(value: str, default: Any, name: str):
+def convert_param(value: str, default: Any, name: str):
+    """Parse a ``--set`` string to the type of the parameter's default (bool, int, float, tuple, str)."""
     if isinstance(default, bool):
         if value.lower() in ("1", "true", "yes", "on"):
             return True
@@ -125,17 +126,28 @@ def _convert(value: str, default: Any, name: str):
     return value
 
 
-def resolve_params(spec: Scenario, overrides: Mapping[str, str]):
-    """The scenario's parameters with ``--set name=value`` overrides applied (validated)."""
-    base = spec.params()
-    fields = {f.name: f for f in attrs.fields(spec.params)}
+def apply_overrides(base, overrides: Mapping[str, str], owner: str):
+    """``base`` (a frozen attrs parameter value) with ``--set name=value`` overrides applied.
+
+    Example:
+        >>> @attrs.frozen
+        ... class P:
+        ...     width: int = 3
+        >>> apply_overrides(P(), {"width": "8"}, "demo").width
+        8
+    """
+    fields = [f.name for f in attrs.fields(type(base))]
     changes = {}
     for key, value in overrides.items():
         if key not in fields:
-            raise ParameterError(
-                f"scenario {spec.name} has no parameter {key!r}; its parameters are {', '.join(fields)}")
-        changes[key] = _convert(value, getattr(base, key), key) if isinstance(value, str) else value
+            raise ParameterError(f"{owner} has no parameter {key!r}; its parameters are {', '.join(fields)}")
+        changes[key] = convert_param(value, getattr(base, key), key) if isinstance(value, str) else value
     return attrs.evolve(base, **changes)
+
+
+def resolve_params(spec: Scenario, overrides: Mapping[str, str]):
+    """The scenario's parameters with ``--set name=value`` overrides applied (validated)."""
+    return apply_overrides(spec.params(), overrides, f"scenario {spec.name}")
 
 
 def run_scenario(name: str, options: RunOptions = RunOptions()) -> ScenarioResult:
