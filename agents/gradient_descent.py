@@ -14,7 +14,7 @@ gradient descent"):
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional, Sequence, Union
+from typing import Callable, Optional, Union
 
 import attrs
 import numpy as np

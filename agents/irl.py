@@ -273,7 +273,6 @@ def maxent_irl(mazes: Sequence[Maze], positions, features: Callable[[Maze], np.n
         raise ParameterError(f"{len(names)} feature names for {F} features; give one name per feature")
     N = succ.shape[1]
     expert_paths = np.stack([phi[np.arange(M)[:, None], idx[s]].sum(1) for s in range(S)])  # [S, M, F]
-    expert = expert_paths.mean(1)  # [S, F]
     phi_t = torch.as_tensor(phi)
     flat_t = torch.as_tensor(np.tile(succ.reshape(M, N * 5), (S, 1)))
     mask_t = torch.as_tensor(np.tile(np.where(valid, 0.0, -np.inf), (S, 1, 1)))

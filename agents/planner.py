@@ -42,14 +42,22 @@ import attrs
 import numpy as np
 import torch
 
-from .threads import torch_threads  # noqa: F401  (re-exported for older imports)
-
 from hierarchy.errors import ParameterError
 from hierarchy.objective import Objective
 from hierarchy.trajectory import Trajectory
+from hierarchy.validators import non_negative_int, positive_int
 
-from .maze import FEATURES, Maze, MazeDistribution, SeedLike, as_seed_sequence, child_seed, stack_mazes
+from .maze import (
+    FEATURES,
+    Maze,
+    MazeDistribution,
+    SeedLike,
+    as_seed_sequence,
+    child_seed,
+    stack_mazes,
+)
 from .maze_env import PopulationRollout, default_budget
+from .threads import torch_threads  # noqa: F401  (re-exported for older imports)
 
 PROBES = {
     "plain": (0.0, 0.0, 0.0, 1.0),
@@ -210,16 +218,6 @@ def _check_gamma(gamma):
 
 # --- specs -------------------------------------------------------------------------------------
 
-def _positive_int(instance, attribute, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ParameterError(f"{attribute.name}={value!r} must be a positive integer")
-
-
-def _non_negative_int(instance, attribute, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ParameterError(f"{attribute.name}={value!r} must be an integer >= 0")
-
-
 @attrs.frozen
 class StopRule:
     """When training stops: after ``max_steps`` Adam steps, or for each copy as soon as its
@@ -234,10 +232,10 @@ class StopRule:
         'stop each copy when its training success first reaches 0.75 (checked every 1 steps from step 0), at most 40 steps'
     """
 
-    max_steps: int = attrs.field(default=40, validator=_non_negative_int)
+    max_steps: int = attrs.field(default=40, validator=non_negative_int)
     success_at_least: Optional[float] = attrs.field(default=None)
-    check_every: int = attrs.field(default=1, validator=_positive_int)
-    min_steps: int = attrs.field(default=0, validator=_non_negative_int)
+    check_every: int = attrs.field(default=1, validator=positive_int)
+    min_steps: int = attrs.field(default=0, validator=non_negative_int)
 
     @success_at_least.validator
     def _check_success(self, attribute, value):
@@ -267,12 +265,12 @@ class PlannerSpec:
         'stop after 40 steps'
     """
 
-    hidden: int = attrs.field(default=16, validator=_positive_int)
+    hidden: int = attrs.field(default=16, validator=positive_int)
     gamma: float = attrs.field(default=0.95)
-    soft_iterations: int = attrs.field(default=35, validator=_positive_int)
+    soft_iterations: int = attrs.field(default=35, validator=positive_int)
     lr: float = attrs.field(default=0.05)
     weight_decay: float = attrs.field(default=1e-2)
-    n_mazes: int = attrs.field(default=8, validator=_positive_int)
+    n_mazes: int = attrs.field(default=8, validator=positive_int)
     shared_mazes: bool = attrs.field(default=False)
     init_scale: float = attrs.field(default=1.0)
     stop: StopRule = attrs.field(factory=StopRule)

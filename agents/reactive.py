@@ -30,6 +30,7 @@ import torch
 
 from hierarchy.errors import ParameterError
 from hierarchy.trajectory import Trajectory
+from hierarchy.validators import non_negative_int, positive_int
 
 from .maze import Maze, MazeDistribution, SeedLike, as_seed_sequence, child_seed
 from .maze_env import PopulationRollout, default_budget
@@ -62,16 +63,6 @@ def local_observations(mazes: Sequence[Maze], maze_index: np.ndarray, cells: np.
     return np.concatenate([block.reshape(len(cells), 27), walls, onehot], axis=1)
 
 
-def _positive_int(instance, attribute, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ParameterError(f"{attribute.name}={value!r} must be a positive integer")
-
-
-def _non_negative_int(instance, attribute, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ParameterError(f"{attribute.name}={value!r} must be an integer >= 0")
-
-
 @attrs.frozen
 class ReactiveSpec:
     """Settings of the reactive policies and their behaviour-cloning training.
@@ -81,11 +72,11 @@ class ReactiveSpec:
         32
     """
 
-    hidden: int = attrs.field(default=32, validator=_positive_int)
-    steps: int = attrs.field(default=150, validator=_non_negative_int)
+    hidden: int = attrs.field(default=32, validator=positive_int)
+    steps: int = attrs.field(default=150, validator=non_negative_int)
     lr: float = attrs.field(default=0.02)
     weight_decay: float = attrs.field(default=1e-3)
-    n_mazes: int = attrs.field(default=16, validator=_positive_int)
+    n_mazes: int = attrs.field(default=16, validator=positive_int)
     greedy: bool = attrs.field(default=False)
     threads: Optional[int] = attrs.field(default=1)
 

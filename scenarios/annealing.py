@@ -28,7 +28,6 @@ import numpy as np
 
 from agents.annealing import Annealing
 from agents.gradient_descent import GradientDescent
-from agents.markov import MarkovChain
 from agents.schedules import Decay
 from hierarchy.alignment import alignment, normalized_alignment
 from hierarchy.capability import capability, tail_length
@@ -40,6 +39,7 @@ from hierarchy.report import Claim, Table, build_report
 from hierarchy.run import node_seed
 
 from .progress import run_graph_with_progress
+from .markov_setup import MarkovSetup
 from .registry import RunOptions, ScenarioResult, scenario
 from .strong import strong_alignment
 
@@ -54,16 +54,10 @@ TRUE_OBJECTIVES = {
 
 
 @attrs.frozen
-class AnnealingParams:
+class AnnealingParams(MarkovSetup):
     """Parameters of ``annealing`` (change with ``--set name=value``; tuples as 0.01,0.03)."""
 
-    vocab: int = 8
-    order: int = 2
-    examples: int = 256
-    concentration: float = 0.3
     width: int = 3
-    lr: float = 1.0
-    tau: float = 2000.0
     copies: int = 16
     jumps: tuple = (0.01, 0.03, 0.1)
     jump_tau: float = 2000.0
@@ -122,8 +116,7 @@ def leaf_name(jump: float) -> str:
 def run(options: RunOptions, p: AnnealingParams) -> ScenarioResult:
     steps = int(options.steps)
     est = options.estimator
-    chain = MarkovChain.random(p.vocab, p.order, p.concentration, node_seed(options.seed, "markov-chain"))
-    data = chain.sample(p.examples, node_seed(options.seed, "dataset"))
+    chain, data = p.markov_data(options.seed)
     optimum = data.conditional_entropy()
     decay = Decay(p.lr, p.tau)
     start = GradientDescent(data, hidden=(p.width,), schedule=decay, population=p.copies)

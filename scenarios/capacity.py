@@ -30,7 +30,7 @@ import attrs
 import numpy as np
 
 from agents.gradient_descent import GradientDescent
-from agents.markov import MarkovChain, TokenDataset
+from agents.markov import TokenDataset
 from agents.schedules import Decay
 from hierarchy.capability import capability, tail_length
 from hierarchy.alignment import alignment, normalized_alignment
@@ -46,6 +46,7 @@ from hierarchy.run import ChainRun, node_seed
 from hierarchy.sweep import Trial, TrialResult, results_frame, trial_seed
 from hierarchy.trajectory import Trajectory
 
+from .markov_setup import MarkovSetup
 from .registry import RunOptions, ScenarioResult, scenario
 from .sweep_exec import run_sweep
 
@@ -57,7 +58,7 @@ RECORDED = ("L", "G", "G1")
 
 
 @attrs.frozen
-class CapacityParams:
+class CapacityParams(MarkovSetup):
     """Parameters of ``capacity`` (change with ``--set name=value``; ``widths`` as ``1,2,4``).
 
     ``flat_tolerance``: C(true objective) counts as flat when (max - min) / median of its
@@ -70,12 +71,6 @@ class CapacityParams:
 
     widths: tuple = (1, 2, 4, 8, 16, 32, 64, 128, 256)
     seeds: int = 5
-    vocab: int = 8
-    order: int = 2
-    examples: int = 256
-    concentration: float = 0.3
-    lr: float = 1.0
-    tau: float = 2000.0
     init_scale: float = 1.0
     true_objective: str = "G"
     flat_tolerance: float = 0.25
@@ -167,6 +162,7 @@ class CapacityBatch:
         """The gradient-descent population of ``width`` whose copies are the trials ``ids``.
 
         Example:
+            >>> from agents.markov import MarkovChain
             >>> data = MarkovChain.random(8, 2, 0.3, 0).sample(64, 1)
             >>> b = CapacityBatch(data, 10, 0, Decay(1.0, 2000.0), 1.0, "float64", Estimator())
             >>> b.leaf(4, ["w4-s0", "w4-s1"]).init.shape
@@ -273,8 +269,7 @@ def run(options: RunOptions, p: CapacityParams) -> ScenarioResult:
     steps = int(options.steps)
     est = options.estimator
     T = p.true_objective
-    chain = MarkovChain.random(p.vocab, p.order, p.concentration, node_seed(options.seed, "markov-chain"))
-    data = chain.sample(p.examples, node_seed(options.seed, "dataset"))
+    chain, data = p.markov_data(options.seed)
     optimum = data.conditional_entropy()
     batch = CapacityBatch(data, steps, int(options.seed), Decay(p.lr, p.tau), p.init_scale, p.dtype, est)
     trials = capacity_trials(p, steps, options.seed, est)

@@ -19,7 +19,6 @@ import attrs
 import numpy as np
 
 from agents.gradient_descent import GradientDescent
-from agents.markov import MarkovChain
 from agents.schedules import Constant, Decay
 from hierarchy.capability import tail_length
 from hierarchy.errors import ParameterError
@@ -29,6 +28,7 @@ from hierarchy.report import Claim, Table, build_report
 from hierarchy.run import node_seed
 
 from .progress import progress_bar, run_graph_with_progress
+from .markov_setup import MarkovSetup
 from .registry import RunOptions, ScenarioResult, scenario
 from .strong import strong_alignment
 
@@ -39,16 +39,10 @@ TRUE_OBJECTIVES = {
 
 
 @attrs.frozen
-class HarrisParams:
+class HarrisParams(MarkovSetup):
     """Parameters of ``harris-abc`` (change with ``--set name=value``)."""
 
-    vocab: int = 8
-    order: int = 2
-    examples: int = 256
-    concentration: float = 0.3
     width: int = 3
-    lr: float = 1.0
-    tau: float = 2000.0
     lr_c: float = 2.0
     init_population: int = 32
     candidates: int = 128
@@ -143,8 +137,7 @@ def scan_constant_lr(data, theta_a, p: HarrisParams, steps: int, options: RunOpt
 def run(options: RunOptions, p: HarrisParams) -> ScenarioResult:
     steps = int(options.steps)
     tail = options.estimator.tail
-    chain = MarkovChain.random(p.vocab, p.order, p.concentration, node_seed(options.seed, "markov-chain"))
-    data = chain.sample(p.examples, node_seed(options.seed, "dataset"))
+    chain, data = p.markov_data(options.seed)
     optimum = data.conditional_entropy()
 
     # A: the best of a population of random starts

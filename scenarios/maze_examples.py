@@ -67,7 +67,7 @@ import numpy as np
 from agents.irl import designer_features, maxent_irl
 from agents.maze import Maze, MazeDistribution, as_seed_sequence, child_seed, stack_mazes
 from agents.maze_env import ShortestPath, cell_objective, default_budget, rollout
-from agents.planner import (PROBES, PlannerPopulation, PlannerSpec, PlannerTraining, StopRule, classify_behaviour,
+from agents.planner import (PlannerPopulation, PlannerSpec, PlannerTraining, StopRule, classify_behaviour,
                             conflict_mazes, conflict_probe, optimal_values)
 from agents.replicator import Replicator
 from hierarchy.errors import ParameterError
@@ -857,8 +857,8 @@ def _verdict_table(number, verdicts, copy_verdicts) -> Table:
                      ", ".join(f"{k} = {format_number(x)}" for k, x in v.numbers.items()),
                      "no claim" if want is None else f"{want[0]}" + (f" ({want[1]})" if want[1] else ""),
                      "" if agree is None else ("agrees" if agree else "DISAGREES"), v.rule])
-    return Table(f"verdicts of the definitions on the median evidence (copies: how many copies alone get the same "
-                 f"verdict); seed 002's verdict beside each",
+    return Table("verdicts of the definitions on the median evidence (copies: how many copies alone get the same "
+                 "verdict); seed 002's verdict beside each",
                  ("definition", "verdict", "kind", "copies", "deciding numbers", "seed 002", "run vs seed", "rule"),
                  tuple(rows))
 

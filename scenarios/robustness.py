@@ -47,6 +47,7 @@ from hierarchy.robustness import (alignment_generalization, alignment_robustness
 from hierarchy.run import ChainRun, node_seed
 
 from .progress import progress_bar
+from .markov_setup import MarkovSetup
 from .registry import RunOptions, ScenarioResult, scenario
 from .strong import strong_alignment
 
@@ -58,16 +59,10 @@ BASELINE = "A"
 
 
 @attrs.frozen
-class RobustnessParams:
+class RobustnessParams(MarkovSetup):
     """Parameters of ``robustness`` (change with ``--set name=value``; tuples as 0.05,0.1)."""
 
-    vocab: int = 8
-    order: int = 2
-    examples: int = 256
-    concentration: float = 0.3
     width: int = 3
-    lr: float = 1.0
-    tau: float = 2000.0
     copies: int = 8
     resamples: int = 3
     shifts: tuple = (0.05, 0.1, 0.2)
@@ -165,8 +160,7 @@ def run(options: RunOptions, p: RobustnessParams) -> ScenarioResult:
     est = options.estimator
     tol = p.tolerance
     T = p.true_objective
-    chain = MarkovChain.random(p.vocab, p.order, p.concentration, node_seed(options.seed, "markov-chain"))
-    data = chain.sample(p.examples, node_seed(options.seed, "dataset"))
+    chain, data = p.markov_data(options.seed)
     family = build_family(chain, p, options.seed)
     base = GradientDescent(data, hidden=(p.width,), schedule=Decay(p.lr, p.tau), population=p.copies)
 
@@ -274,7 +268,6 @@ def run(options: RunOptions, p: RobustnessParams) -> ScenarioResult:
         tables.append(strong_alignment(runs, "L", options.horizon, graph))
 
     # -- claims ----------------------------------------------------------------------------
-    by = {(r.definition, r.quantity): r for r in summaries}
     claims = []
     for r in summaries:
         what = ("generalizes to every new objective of the family" if r.definition.startswith("Definition 4")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 
 from hierarchy.figures import Spread
 from hierarchy.report import Table

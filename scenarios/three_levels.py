@@ -38,7 +38,7 @@ from agents.maze import MazeDistribution
 from agents.maze_env import cell_objective, default_budget
 from agents.planner import PlannerSpec, PlannerTraining, StopRule
 from hierarchy.errors import ParameterError
-from hierarchy.figures import Spread, format_number
+from hierarchy.figures import Spread
 from hierarchy.graph import DelegationGraph, OptimizerNode
 from hierarchy.measure import measure
 from hierarchy.objective import Objective

@@ -3,7 +3,6 @@
 import json
 import math
 
-import networkx as nx
 import numpy as np
 import pytest
 

@@ -1,6 +1,5 @@
 """Capability, alignment and the delegation product against closed forms and properties."""
 
-import math
 
 import numpy as np
 import pytest
@@ -10,7 +9,7 @@ from hypothesis.extra.numpy import arrays
 
 from hierarchy import Estimator, alignment, capability, delegation_product, normalized_alignment
 from hierarchy.alignment import progress_scale
-from hierarchy.capability import capability_finite, capability_limit, tail_length
+from hierarchy.capability import capability_limit, tail_length
 
 from .leaves import QuadraticGD
 

@@ -7,7 +7,7 @@ from agents.gradient_descent import GradientDescent
 from agents.markov import MarkovChain
 from agents.perturbations import InitNoise, ScaleLR
 from hierarchy import (DelegationGraph, Estimator, Family, Identity, Objective, ObjectiveError, OptimizerNode,
-                       alignment, capability)
+                       alignment)
 from hierarchy.exports import read_graph
 from scenarios import run_hierarchy
 
