@@ -15,7 +15,7 @@ Here, on the planners of seed 002's maze (agents/planner.py):
 * planner (the sub-agent inside the trained agent): its mesa-objective ``mesa`` = minus
   its learned reward of its cell, mean over mazes; its own optimizer is value iteration.
 
-One run is the planners' deployment: the leaf (:class:`scenarios.maze_examples.PlannerEpisodes`)
+One run is the planners' deployment: the leaf (:class:`agents.maze_episodes.PlannerEpisodes`)
 returns the episode states ``[K, T, M, 2]`` and records ``mesa``; the researcher's and the
 agent's objectives are evaluated on those states (hierarchy.run). hierarchy.measure then
 gives both edges' alignments (Definition 2) and the delegation product
@@ -36,6 +36,7 @@ import numpy as np
 
 from agents.maze import MazeDistribution
 from agents.maze_env import cell_objective, default_budget
+from agents.maze_episodes import PlannerEpisodes
 from agents.planner import PlannerSpec, PlannerTraining, StopRule
 from hierarchy.errors import ParameterError
 from hierarchy.figures import Spread
@@ -46,7 +47,7 @@ from hierarchy.report import Claim, Table, build_report
 from hierarchy.run import ChainRun, evaluate_chain_objectives, node_seed, run_chain
 
 from .api import objective_plots, trajectory_arrays
-from .maze_examples import PlannerEpisodes, _describe, _green
+from .maze_examples import _describe, _green
 from .maze_plots import MazePanel, plot_maze_rows
 from .registry import RunOptions, ScenarioResult, scenario
 from .strong import strong_alignment

@@ -2,10 +2,21 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agents.maze import MazeDistribution
 from agents.maze_env import ShortestPath, rollout
+from agents.maze_episodes import PlannerEpisodes, ReplicatorEpisodes, select_limits
+from agents.maze_objectives import (
+    centered_cosine,
+    exit_share_objective,
+    mesa_optimum_attained,
+    mesa_share_objective,
+    objective_similarity,
+    replicate_share_objective,
+    replicator_exit_objective,
+)
 from agents.planner import PlannerSpec, StopRule, train_planners
 from agents.replicator import Replicator
 from hierarchy import Estimator, alignment
@@ -13,11 +24,12 @@ from hierarchy.errors import ParameterError
 from hierarchy.exports import annotated_graph
 from hierarchy.inner_alignment import judge_all
 from hierarchy.protocol import check_leaf
-from scenarios.maze_examples import (Example3Params, Example5Params, PlannerEpisodes, ReplicatorEpisodes,
-                                     agrees_with_seed_002, centered_cosine, exit_share_objective,
-                                     measure_example, mesa_optimum_attained, mesa_share_objective,
-                                     objective_similarity, replicate_share_objective, replicator_exit_objective,
-                                     select_limits)
+from scenarios.maze_examples import (
+    Example3Params,
+    Example5Params,
+    agrees_with_seed_002,
+    measure_example,
+)
 from scenarios.registry import RunOptions, run_scenario
 
 SMALL3 = dict(population=3, eval_mazes=10, irl_mazes=6, irl_steps=40, probe_mazes=4)
