@@ -120,7 +120,10 @@ class GradientDescent:
 
     Divergence: a copy whose L or G (L alone when ``record_true`` is False) turns
     non-finite at step t stops moving (its update is masked; no other copy is touched),
-    ``diverged_at[k] = t``, and all its values from t on are NaN.
+    ``diverged_at[k] = t``, and all its values from t on are NaN. The log-sum-exp is
+    computed stably and tanh is bounded, so a too-large learning rate makes L grow (to
+    1e300 and beyond) without turning it non-finite: that kind of divergence shows in L
+    itself, not in ``diverged_at``, which marks overflow.
 
     Example:
         >>> from agents.markov import MarkovChain
@@ -202,7 +205,14 @@ class GradientDescent:
         return ("L", "G", "G1") if self.record_true else ("L",)
 
     def parameter_count(self) -> int:
-        """P, the number of parameters of one copy (see ``agents.mlp.parameter_count``)."""
+        """P = sum_l (n_{l-1} + 1) n_l, the parameters of one copy (``agents.mlp.parameter_count``).
+
+        Example:
+            >>> from agents.markov import TokenDataset
+            >>> d = TokenDataset(np.array([[0, 1]]), np.array([1]), vocab=8)
+            >>> GradientDescent(d, hidden=(3,)).parameter_count()  # (16 + 1) * 3 + (3 + 1) * 8
+            83
+        """
         return parameter_count(self.sizes)
 
     def initial_parameters(self, seed) -> np.ndarray:
@@ -328,7 +338,8 @@ def descend(
     """The batched loop: theta_{t+1} = theta_t - lrs[t] * lr_scale * grad L(theta_t) (+ jump).
 
     Returns (values {name: [K, steps + 1] float64}, diverged_at [K], final theta [K, P]).
-    Records per step L, and with ``record_true`` G = |grad|_2^2 and G1 = |grad|_1.
+    Records per step L, and with ``record_true`` G = |grad|_2^2 (the norm, squared at
+    the end) and G1 = |grad|_1 (taken after the update, from the spent gradient).
     A copy whose L + G (L alone without ``record_true``) is not finite does not move:
     its gradient row is zeroed (and the jump rule told to skip it). Its parameters then
     stay put, so the same non-finite values come back every later step and it stays
@@ -348,44 +359,48 @@ def descend(
     if theta0.shape != (K, P):
         raise ParameterError(f"starting parameters have shape {theta0.shape}; the engine needs [{K}, {P}]")
     theta.copy_(torch.from_numpy(theta0))
-    L_rec = torch.empty(steps + 1, K, dtype=dt)
-    G_rec = torch.empty(steps + 1, K, dtype=dt) if record_true else None
-    G1_rec = torch.empty(steps + 1, K, dtype=dt) if record_true else None
-    scratch = torch.empty(K, P, dtype=dt) if record_true else None
-    check = torch.empty(K, dtype=dt)
+    # per step, rows L, |grad|_2, |grad|_1 side by side (one sum checks L and G together;
+    # G = |grad|_2^2 is squared after the loop); views made once, not per step
+    n_rec = 3 if record_true else 1
+    rec = torch.empty(steps + 1, n_rec, K, dtype=dt)
+    L_rows, watched_rows = rec[:, 0].unbind(0), rec[:, :2].unbind(0)
+    G_rows = rec[:, 1].unbind(0) if record_true else None
+    G1_rows = rec[:, 2].unbind(0) if record_true else None
     # one update rule for all (no lr_scale = ones), so a copy's numbers do not depend on it
     scale = torch.ones(K, 1, dtype=dt) if lr_scale is None else torch.from_numpy(np.asarray(lr_scale, dtype=np.float64)).to(dt).unsqueeze(1)
     lr_list = [float(v) for v in lrs]
 
     with torch.no_grad():
         for t in range(steps + 1):
-            L = net.loss_and_gradient(L_rec[t])
+            L = net.loss_and_gradient(L_rows[t])
             if record_true:
-                G = G_rec[t]
-                torch.linalg.vector_norm(grad, 2, dim=1, out=G).square_()
-                torch.sum(torch.abs(grad, out=scratch), 1, out=G1_rec[t])
+                torch.linalg.vector_norm(grad, 2, dim=1, out=G_rows[t])
+            if t < steps:
+                watched = watched_rows[t]  # L and |grad| (L alone without record_true)
+                stuck = None
+                # L, |grad| >= 0: their total is finite exactly when every one is (barring an
+                # overflow of the sum, which only sends us down the exact path below)
+                if not math.isfinite(float(watched.sum())):
+                    stuck = torch.isfinite(watched).all(0).logical_not_()
+                    if bool(stuck.any()):
+                        grad.masked_fill_(stuck.unsqueeze(1), 0.0)
+                    else:
+                        stuck = None
+                theta.addcmul_(grad, scale, value=-lr_list[t])
+            if record_true:  # the gradient is spent: take |g| in place for G1
+                torch.sum(grad.abs_(), 1, out=G1_rows[t])
             if t == steps:
                 break
-            watched = torch.add(L, G, out=check) if record_true else L
-            stuck = None
-            # L, G >= 0: their total is finite exactly when every one is (barring an
-            # overflow of the sum, which only sends us down the exact path below)
-            if not math.isfinite(float(watched.sum())):
-                stuck = torch.isfinite(watched).logical_not_()
-                if bool(stuck.any()):
-                    grad.masked_fill_(stuck.unsqueeze(1), 0.0)
-                else:
-                    stuck = None
-            theta.addcmul_(grad, scale, value=-lr_list[t])
             if jump is not None:
                 jump(t, theta, L, stuck)
             if progress is not None and ((t + 1) % PROGRESS_EVERY == 0 or t + 1 == steps):
                 progress(t + 1)
 
-    values = {"L": L_rec.T.to(torch.float64).numpy().copy()}
+    out = rec.to(torch.float64).numpy()
+    values = {"L": out[:, 0].T.copy()}
     if record_true:
-        values["G"] = G_rec.T.to(torch.float64).numpy().copy()
-        values["G1"] = G1_rec.T.to(torch.float64).numpy().copy()
+        values["G"] = np.square(out[:, 1].T)
+        values["G1"] = out[:, 2].T.copy()
     bad = ~np.isfinite(values["L"] + (values["G"] if record_true else 0.0))
     diverged_at = np.where(bad.any(axis=1), bad.argmax(axis=1), -1).astype(np.int64)
     for k in np.flatnonzero(diverged_at >= 0):

@@ -320,7 +320,16 @@ class PopulationMLP:
 
     @torch.no_grad()
     def loss_and_gradient(self, loss_out: torch.Tensor | None = None) -> torch.Tensor:
-        """L(theta) [K] (written into ``loss_out`` when given) and dL/dtheta into ``self.grad``."""
+        """L(theta) [K] (written into ``loss_out`` when given) and dL/dtheta into ``self.grad``.
+
+        Formulas in the class docstring (the base objective of definitions.md).
+
+        Example:
+            >>> net = PopulationMLP((2, 1, 2), torch.eye(2, dtype=torch.float64), torch.tensor([0, 0]), 1)
+            >>> net.theta.zero_()[0, -2] = 1.0  # b_out = (1, 0): p(token 0) = e / (e + 1)
+            >>> bool(np.isclose(float(net.loss_and_gradient()[0]), np.log1p(np.exp(-1.0)), rtol=1e-15))
+            True
+        """
         L = self._loss if loss_out is None else loss_out
         K, M = self.K, self.M
         n_layers = len(self._wb)

@@ -52,7 +52,12 @@ class Constant:
         return self.lr
 
     def values(self, steps: int) -> np.ndarray:
-        """eps_t for t = 0 .. steps - 1."""
+        """eps_t = lr for t = 0 .. steps - 1.
+
+        Example:
+            >>> Constant(0.5).values(2).tolist()
+            [0.5, 0.5]
+        """
         return np.full(int(steps), self.lr)
 
     def describe(self) -> str:
@@ -90,7 +95,12 @@ class Decay:
         return self.lr0 / (1.0 + step / self.tau)
 
     def values(self, steps: int) -> np.ndarray:
-        """eps_t for t = 0 .. steps - 1."""
+        """eps_t = lr0 / (1 + t / tau) for t = 0 .. steps - 1.
+
+        Example:
+            >>> Decay(1.0, 1.0).values(3).tolist()
+            [1.0, 0.5, 0.3333333333333333]
+        """
         return self.lr0 / (1.0 + np.arange(int(steps), dtype=np.float64) / self.tau)
 
     def describe(self) -> str:

@@ -26,6 +26,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import statistics
 import sys
@@ -117,16 +118,24 @@ def naive_stepper(x, y, sizes, K: int, steps: int):
 
 
 def interleaved(fns: dict, repeats: int) -> dict:
-    """Median seconds of each function, timed in turns (a, b, a, b, ...) so that changes in
-    the machine's load fall on all of them alike; one untimed warm-up call each."""
+    """Median seconds of each function, timed in turns (a, b, b, a, a, b, ...: the order
+    flips every round) so that changes in the machine's load and any first-in-round
+    effect fall on all of them alike; one untimed warm-up call each. Python's garbage
+    collector is paused while timing, as ``timeit`` does."""
     for f in fns.values():
         f()
     times = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, f in fns.items():
-            t0 = time.perf_counter()
-            f()
-            times[k].append(time.perf_counter() - t0)
+    order = list(fns.items())
+    gc.collect()
+    gc.disable()
+    try:
+        for r in range(repeats):
+            for k, f in order if r % 2 == 0 else order[::-1]:
+                t0 = time.perf_counter()
+                f()
+                times[k].append(time.perf_counter() - t0)
+    finally:
+        gc.enable()
     return {k: statistics.median(v) for k, v in times.items()}
 
 
@@ -185,6 +194,7 @@ def main(argv=None) -> list:
                 row["gflops"] = K * flops / batched / 1e9
                 row["peak_gflops"] = peak_flops / t["peak"] / 1e9
             rows.append(row)
+            del fns  # free the K models before the next case
             g = f"{row['gflops']:8.1f} {row['peak_gflops']:11.1f}" if row["gflops"] else f"{'':8s} {'':11s}"
             print(f"{model:5s} {K:4d} {naive * 1e3:10.3f} {batched * 1e3:11.3f} {naive / batched:8.1f} {g}", flush=True)
     for r in rows:
@@ -197,9 +207,9 @@ def main(argv=None) -> list:
         if model not in models:
             continue
         x, y, sizes = problem(model)
-        steps = (50 if args.quick else 200) if model == "tiny" else (1 if args.quick else 2)
+        steps = (50 if args.quick else 400) if model == "tiny" else (1 if args.quick else 2)
         t = interleaved({"with": batched_stepper(x, y, sizes, K, steps, True),
-                         "without": batched_stepper(x, y, sizes, K, steps, False)}, max(3, repeats))
+                         "without": batched_stepper(x, y, sizes, K, steps, False)}, max(4, 3 * repeats))
         pct = 100 * (t["with"] - t["without"]) / t["without"]
         print(f"  {model:5s} K={K:<4d} with {t['with'] / (steps + 1) * 1e3:.3f} ms, without {t['without'] / (steps + 1) * 1e3:.3f} ms "
               f"per step: {pct:+.1f}%")

@@ -27,7 +27,7 @@ class Leaf(Protocol):
     ``records`` names the objectives it records itself; ``run`` steps a population and
     returns their values ``[K, steps + 1]`` (index 0 is the start). A leaf whose
     objectives are evaluated on states returns ``states`` ``[K, steps + 1, ...]`` too.
-    ``progress``, when given, is called with the number of steps just completed.
+    ``progress``, when given, is called with the number of steps completed so far (cumulative).
     """
 
     records: tuple
