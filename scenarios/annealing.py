@@ -41,7 +41,6 @@ from hierarchy.run import node_seed
 from .progress import run_graph_with_progress
 from .markov_setup import MarkovSetup
 from .registry import RunOptions, ScenarioResult, scenario
-from .strong import strong_alignment
 
 TRUE_OBJECTIVES = {
     "G": "G = sum_i (dL/dtheta_i)^2, the squared gradient norm (plain gradient descent's true objective; "
@@ -177,8 +176,6 @@ def run(options: RunOptions, p: AnnealingParams) -> ScenarioResult:
          "final L", "optimum H", "distance", "copies below A", "largest setback",
          f"worst L over steps {s0}..{s0 + p.transient_horizon - 1}"), tuple(rows))
     tables = [table]
-    if options.horizon:
-        tables.append(strong_alignment(runs, "L", options.horizon, graph))
 
     same_start = float(max(np.max(np.abs(f["L(0)"] - A["L(0)"])) for f in figs.values()))
     claims = [Claim.check("every optimizer starts from the same state as A (equal L(0), copy by copy)",

@@ -35,7 +35,7 @@ from hierarchy.robustness import (alignment_generalization, alignment_robustness
 
 from .progress import run_graph_with_progress
 from .registry import RunOptions, ScenarioResult
-from .strong import strong_alignment
+from .strong import with_strong_alignment
 
 
 def trajectory_arrays(runs: dict) -> dict:
@@ -126,7 +126,7 @@ def run_hierarchy(graph: DelegationGraph, steps: int, seed: int = 0, estimator: 
         {f"discrepancy {' -> '.join(p.chain)}": p.discrepancy for p in m.products} | {"bound": max_discrepancy},
         lambda n: all(v < max_discrepancy for k, v in n.items() if k != "bound"),
         rule=f"relative discrepancy < {max_discrepancy:g}"))
-    tables = [strong_alignment(runs, graph.node(graph.roots[0]).objective.name, horizon, graph)] if horizon else []
+    tables = []
     choices = {"estimator": str(estimator)}
     if perturbations is not None:
         perturbed = {}
@@ -138,4 +138,5 @@ def run_hierarchy(graph: DelegationGraph, steps: int, seed: int = 0, estimator: 
         choices["robustness tolerance"] = tolerance
     report = build_report(name, graph, runs, estimator, seed=seed, steps=steps, claims=decided, tables=tables,
                           choices=choices, measurements=m)
-    return ScenarioResult(report, graph, trajectory_arrays(runs), objective_plots(graph, runs, name))
+    result = ScenarioResult(report, graph, trajectory_arrays(runs), objective_plots(graph, runs, name))
+    return with_strong_alignment(result, horizon) if horizon else result

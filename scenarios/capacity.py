@@ -370,10 +370,6 @@ def run(options: RunOptions, p: CapacityParams) -> ScenarioResult:
                      f"[{format_number(trends[label].interval[0])}, {format_number(trends[label].interval[1])}]",
                      trends[label].positive, inflections[label].describe()] for label in curves)),
     ]
-    if options.horizon:
-        from .strong import strong_alignment
-
-        tables.append(strong_alignment(runs, "L", options.horizon))
 
     notes = [answer(p, T, variation, trends, inflections, keyC, keyA, keyN)]
     notes += explanations(p, results, optimum)

@@ -30,7 +30,6 @@ from hierarchy.run import node_seed
 from .progress import progress_bar, run_graph_with_progress
 from .markov_setup import MarkovSetup
 from .registry import RunOptions, ScenarioResult, scenario
-from .strong import strong_alignment
 
 TRUE_OBJECTIVES = {
     "G": "G = sum_i (dL/dtheta_i)^2, the squared gradient norm (default true objective of gradient descent)",
@@ -255,8 +254,6 @@ def run(options: RunOptions, p: HarrisParams) -> ScenarioResult:
         for obj, v in r.trajectory.values.items():
             arrays[f"{name}/{obj}"] = v
     arrays["A-population/final_L"] = L_pop
-    if options.horizon:
-        tables.append(strong_alignment(runs, "L", options.horizon))
     choices = {"true objective": TRUE_OBJECTIVES[T], "estimator": str(options.estimator),
                "settled": f"tail mean of {T} < {p.settle:g} * {T}(0)", "agreement tolerance": p.agree,
                "B chosen": "the settled candidate >= worse_by above A whose G(0) is closest to A's",

@@ -164,7 +164,12 @@ def run_scenario(name: str, options: RunOptions = RunOptions()) -> ScenarioResul
     params = resolve_params(spec, options.params)
     if options.steps is None:
         options = attrs.evolve(options, steps=spec.default_steps)
-    return spec.run(options, params)
+    result = spec.run(options, params)
+    if options.horizon:
+        from .strong import with_strong_alignment
+
+        result = with_strong_alignment(result, options.horizon)
+    return result
 
 
 _LOADED = False

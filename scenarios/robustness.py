@@ -49,7 +49,6 @@ from hierarchy.run import ChainRun, node_seed
 from .progress import progress_bar
 from .markov_setup import MarkovSetup
 from .registry import RunOptions, ScenarioResult, scenario
-from .strong import strong_alignment
 
 TRUE_OBJECTIVES = {
     "G": "G = sum_i (dL/dtheta_i)^2, the squared gradient norm (default true objective of gradient descent)",
@@ -264,8 +263,6 @@ def run(options: RunOptions, p: RobustnessParams) -> ScenarioResult:
         batch_rows.append([j + 1, len(b.members), b.population, ", ".join(fam.names[i] for i, _, _ in b.members)])
     tables.append(Table("batched populations: trials of equal shapes ran as one population",
                         ("run", "trials", "copies", "trials in it"), tuple(batch_rows)))
-    if options.horizon:
-        tables.append(strong_alignment(runs, "L", options.horizon, graph))
 
     # -- claims ----------------------------------------------------------------------------
     claims = []

@@ -35,7 +35,6 @@ from hierarchy.run import ChainRun, evaluate_chain_objectives, node_seed
 from .api import objective_plots, trajectory_arrays
 from .progress import case_progress
 from .registry import RunOptions, ScenarioResult, scenario
-from .strong import strong_alignment
 
 CASES = {"troops": ("troops", ("Aurora",), "Brotherhood"), "destroyed": ("destroyed", ("Aurora",), "Brotherhood")}
 
@@ -128,8 +127,6 @@ def run(options: RunOptions, p: StrategyParams) -> ScenarioResult:
     tables = [Table("behaviour after training (medians over copies) and the classification of each copy",
                     ("base objective", "at war with", "troops", "destroyed", "attack rate on enemy",
                      "behavioral ratio", "outer ratio", "copies"), tuple(rows))]
-    if options.horizon:
-        tables.append(strong_alignment(runs, "L", options.horizon, graph))
     notes = [f"rule: {cases['destroyed'].deployment.rule}"]
     notes += [f"claim not supported by this run: {c.text}" for c in claims if not c.holds]
     report = build_report("strategy-game", graph, runs, options.estimator, seed=options.seed, steps=steps,

@@ -50,7 +50,6 @@ from .api import objective_plots, trajectory_arrays
 from .maze_examples import _describe, _green
 from .maze_plots import MazePanel, plot_maze_rows
 from .registry import RunOptions, ScenarioResult, scenario
-from .strong import strong_alignment
 
 
 @attrs.frozen
@@ -224,8 +223,6 @@ def run(options: RunOptions, p: ThreeLevelsParams) -> ScenarioResult:
     mesa_table = Table("the planner's mesa-objective: learned reward at canonical cells (median [IQR] over copies)",
                        ("cell", "learned reward"), tuple([k, str(Spread.of(v))] for k, v in probe.items()))
     tables = [edges, product, behaviour, mesa_table]
-    if options.horizon:
-        tables.append(strong_alignment(runs, "exit_distance", options.horizon, graph))
     notes = [f"claim not supported by this run: {c.text}" for c in claims if not c.holds]
     choices = {"estimator": str(options.estimator), "training distribution": _describe(train),
                "deployment distribution": _describe(deploy),
