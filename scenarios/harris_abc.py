@@ -242,7 +242,7 @@ def run(options: RunOptions, p: HarrisParams) -> ScenarioResult:
     tables = [
         Table("optimizers: where each ended (tail means) and how far from the global optimum of L",
               ("optimizer", "init", "schedule", "final L", "optimum H", "distance", f"tail {T}/{T}(0)",
-               "estimate converged", "status"), tuple(rows)),
+               "C(L) estimate converged", "status"), tuple(rows)),
         Table(f"search for B: candidates of fixed norm around theta_A, run {steps} steps as one population "
               f"(A ended at L = {float(L_pop[best]):.4f})",
               ("norm", "candidates", "settled", f"settled >= {p.worse_by:g} worse", "settled better than A", "chosen"),
