@@ -33,7 +33,7 @@ from hierarchy.report import Claim, Table, build_report
 from hierarchy.run import ChainRun
 
 from .api import trajectory_arrays
-from .maze_examples import (PARAMS, TITLES, ExampleOutcome, _seed_claims, agrees_with_seed_002, maze_png,
+from .maze_examples import (PARAMS, TITLES, ExampleOutcome, ThresholdParams, _seed_claims, agrees_with_seed_002, maze_png,
                             measure_example, seed_002_expectation)
 from .progress import case_progress
 from .registry import RunOptions, ScenarioResult
@@ -48,7 +48,7 @@ DECIDING = {
 
 
 @attrs.frozen
-class CompareParams:
+class CompareParams(ThresholdParams):
     """Parameters of ``compare-definitions`` (``--set name=value``), passed to every example:
     ``population`` copies; ``train_steps`` gradient-descent steps (Examples 1-4);
     ``eval_mazes`` fresh mazes per distribution (``replicator_eval_mazes`` for Example 5);
@@ -63,12 +63,6 @@ class CompareParams:
     irl_mazes: int = 24
     irl_steps: int = 100
     probe_mazes: int = 40
-    impact: float = 0.9
-    capability: float = 0.5
-    similarity: float = 0.9
-    drop: float = 0.1
-    alpha: float = 0.5
-    alpha_change: float = 0.2
 
     def __attrs_post_init__(self):
         for n in ("population", "train_steps", "eval_mazes", "replicator_eval_mazes", "irl_mazes", "probe_mazes"):

@@ -126,7 +126,24 @@ def _check_positive(obj, names) -> None:
 
 
 @attrs.frozen
-class MazeExampleParams:
+class ThresholdParams:
+    """The thresholds of the definitions of inner alignment (hierarchy.inner_alignment.Thresholds),
+    as ``--set`` parameters shared by the maze examples and compare-definitions."""
+
+    impact: float = 0.9
+    capability: float = 0.5
+    similarity: float = 0.9
+    drop: float = 0.1
+    alpha: float = 0.5
+    alpha_change: float = 0.2
+
+    def thresholds(self) -> Thresholds:
+        return Thresholds(impact=self.impact, capability=self.capability, similarity=self.similarity,
+                          drop=self.drop, alpha=self.alpha, alpha_change=self.alpha_change)
+
+
+@attrs.frozen
+class MazeExampleParams(ThresholdParams):
     """Parameters of the planner examples (``--set name=value``).
 
     Population and evaluation: ``population`` copies, ``train_mazes`` training mazes per
@@ -167,12 +184,6 @@ class MazeExampleParams:
     stop_min_steps: int = 1
     full_training_reference: bool = False
     similarity_reference: str = "optimizer"
-    impact: float = 0.9
-    capability: float = 0.5
-    similarity: float = 0.9
-    drop: float = 0.1
-    alpha: float = 0.5
-    alpha_change: float = 0.2
     optimum_tolerance: float = 1e-6
 
     def __attrs_post_init__(self):
@@ -196,10 +207,6 @@ class MazeExampleParams:
 
     def larger_distribution(self) -> MazeDistribution:
         return attrs.evolve(self.deploy_distribution(), size=self.deploy_size + self.larger_by)
-
-    def thresholds(self) -> Thresholds:
-        return Thresholds(impact=self.impact, capability=self.capability, similarity=self.similarity,
-                          drop=self.drop, alpha=self.alpha, alpha_change=self.alpha_change)
 
 
 @attrs.frozen
@@ -245,7 +252,7 @@ class Example4Params(MazeExampleParams):
 
 
 @attrs.frozen
-class Example5Params:
+class Example5Params(ThresholdParams):
     """Parameters of ``maze-example-5`` (``--set name=value``): ``population`` replicators, each
     trained (limit search) on ``train_mazes`` mazes of ``train_size``; ``eval_mazes`` fresh
     mazes per distribution; deployment mazes of ``deploy_size`` and a larger variation
@@ -257,12 +264,6 @@ class Example5Params:
     train_size: int = 5
     deploy_size: int = 10
     larger_by: int = 2
-    impact: float = 0.9
-    capability: float = 0.5
-    similarity: float = 0.9
-    drop: float = 0.1
-    alpha: float = 0.5
-    alpha_change: float = 0.2
 
     def __attrs_post_init__(self):
         _check_positive(self, ("population", "train_mazes", "eval_mazes", "train_size", "deploy_size"))
@@ -278,10 +279,6 @@ class Example5Params:
 
     def larger_distribution(self) -> MazeDistribution:
         return MazeDistribution(size=self.deploy_size + self.larger_by, green_by_exit="never")
-
-    def thresholds(self) -> Thresholds:
-        return Thresholds(impact=self.impact, capability=self.capability, similarity=self.similarity,
-                          drop=self.drop, alpha=self.alpha, alpha_change=self.alpha_change)
 
 
 TITLES = {
