@@ -208,9 +208,9 @@ def run(options: RunOptions, p: AnnealingParams) -> ScenarioResult:
                 and _median(figs[leaf_name(j)]["final L"]) > _median(A["final L"])]
     if inflated:
         notes.append(f"{', '.join(inflated)}: higher normalized alignment than A yet a higher final L. The normalized "
-                     f"alignment divides each capability by its objective's range over the run (max - min); the "
-                     f"jumps make the true objective noisy, its range large and the figure large: read it with the "
-                     f"final L and C(L)")
+                     f"alignment divides each capability by the best improvement its objective saw over the run "
+                     f"(L(0) - min L); the jumps make the true objective noisy, so its lowest dip sets that scale and "
+                     f"the figure comes out large: read it with the final L and C(L)")
     if TJ == "J" and p.jump_tau != p.tau:
         notes.append(f"jump_tau {p.jump_tau:g} differs from the schedule's tau {p.tau:g}: the weight (sigma_t/eps_t)^2 "
                      f"of the jump term in J changes over the run, so J is not a fixed function of the state")

@@ -433,8 +433,7 @@ def explanations(p: CapacityParams, results: list, optimum: float) -> list:
         notes.append("gradient descent went through an unstable phase at width " + ", ".join(
             f"{w} (L rose on {r} steps, G peaked at {format_number(g)} x G(0))" for w, r, g in unstable)
             + f" (medians over seeds): learning rate {p.lr:g} is too large for these widths at the start; their "
-            f"runs are chaotic there, so their figures move with rounding (e.g. across executors), and the range "
-            f"of G, which the normalized alignment divides by, is set by the peak rather than by G(0)")
+            f"runs are chaotic there, so their figures move with rounding (e.g. across executors)")
     return notes
 
 
