@@ -14,15 +14,6 @@ from hierarchy.objective import Objective
 from hierarchy.protocol import check_leaf
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Small models: one torch thread is fastest, and on a busy 2-core machine much faster."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def data():
     return MarkovChain.random(4, 2, 0.4, seed=3).sample(40, seed=4)

@@ -17,15 +17,6 @@ from hierarchy.objective import Objective
 from hierarchy.protocol import check_leaf
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Small models: one torch thread is fastest, and on a busy 2-core machine much faster."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def reference_run(theta0, data: TokenDataset, sizes, lrs, loss="cross_entropy", smoothing=0.0):
     """One model, plain tensors and torch autograd, example by example: L, G, G1 per step."""
     theta = torch.tensor(theta0, dtype=torch.float64)

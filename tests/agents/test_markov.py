@@ -16,15 +16,6 @@ from agents.schedules import Constant
 from hierarchy.errors import MesastackError, ParameterError
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Small models: one torch thread is fastest, and on a busy 2-core machine much faster."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def entropy_by_dict(data: TokenDataset) -> float:
     """H(next | context) by a plain dictionary count, one example at a time."""
     pair, ctx = defaultdict(int), defaultdict(int)
