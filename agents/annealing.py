@@ -34,6 +34,7 @@ from hierarchy.errors import ParameterError
 
 from .gradient_descent import GradientDescent, seed_children
 from .mlp import torch_dtype
+from .schedules import schedule_values
 
 #: Noise is drawn in chunks of at most this many numbers (per population), refilled as needed.
 NOISE_CHUNK = 1 << 20
@@ -124,13 +125,33 @@ class Annealing(GradientDescent):
     def _jump_rule(self, seed, steps):
         return _Jumps(seed_children(seed, self.population), self.parameter_count(), steps, self.jump, self.jump_tau, torch_dtype(self.dtype))
 
+    def jump_objective(self, L, G, lrs=None) -> np.ndarray:
+        """J(t) = G(t) + (sigma_t / eps_t)^2 * P * L(t) on values ``L``, ``G`` [K, T] of any run.
+
+        The true objective this annealing optimizer carries (module docstring), evaluated on
+        the states of another run under the same schedule: e.g. on plain gradient descent's
+        run, to measure J's improvement there as a shared reference scale. ``lrs``: the
+        learning rates eps_t (default: this optimizer's schedule).
+
+        Example:
+            >>> from agents.markov import TokenDataset
+            >>> from agents.schedules import Decay
+            >>> d = TokenDataset(np.array([[0]]), np.array([1]), 2)
+            >>> a = Annealing(d, hidden=(1,), schedule=Decay(0.5, 1.0), jump=0.5, jump_tau=1.0)
+            >>> a.parameter_count(), a.jump_objective([[1.0, 2.0]], [[0.0, 0.0]]).tolist()  # sigma_t = eps_t: J = P * L
+            (7, [[7.0, 14.0]])
+        """
+        L, G = np.asarray(L, dtype=np.float64), np.asarray(G, dtype=np.float64)
+        T = L.shape[-1]
+        lrs = schedule_values(self.schedule, T) if lrs is None else np.asarray(lrs, dtype=np.float64)
+        ratio2 = (self.jump_sizes(T) / lrs[:T]) ** 2
+        scale = 1.0 if self.lr_scale is None else self.lr_scale[:, None] ** 2
+        return G + ratio2[None, :] / scale * self.parameter_count() * L
+
     def _derived_values(self, values: dict, lrs: np.ndarray) -> dict:
         if not self.record_true:
             return {}
-        T = values["L"].shape[1]
-        ratio2 = (self.jump_sizes(T) / lrs[:T]) ** 2
-        scale = 1.0 if self.lr_scale is None else self.lr_scale[:, None] ** 2
-        return {"J": values["G"] + ratio2[None, :] / scale * self.parameter_count() * values["L"]}
+        return {"J": self.jump_objective(values["L"], values["G"], lrs)}
 
     def _extra_meta(self) -> dict:
         return {"jump": self.jump, "jump_tau": self.jump_tau, "jump_rule": "sigma_t * sqrt(L) * xi, sigma_t = jump/(1+t/jump_tau)"}

@@ -42,6 +42,8 @@ class PlannerEpisodes:
     One step is one move of every copy in every maze; ``run(steps, seed)`` deploys with a
     budget of ``steps`` moves (ties broken from ``seed``) and returns the trajectory of the
     objectives in ``records`` (:data:`EPISODE_OBJECTIVES`) with the states ``[K, T, M, 2]``.
+    ``horizon``: the planners' planning budget in moves looked ahead (None: exact planning;
+    agents.planner.finite_horizon_values).
 
     Example:
         >>> from agents.maze import MazeDistribution
@@ -57,6 +59,7 @@ class PlannerEpisodes:
     population: PlannerPopulation
     mazes: tuple = attrs.field(converter=tuple)
     records: tuple = ("exit_share", "mesa_share", "exit_distance")
+    horizon: object = None
 
     def __attrs_post_init__(self):
         unknown = [r for r in self.records if r not in EPISODE_OBJECTIVES]
@@ -65,7 +68,7 @@ class PlannerEpisodes:
 
     def deploy(self, steps: int, seed):
         """The deployment (agents.planner.Deployment) with a budget of ``steps`` moves."""
-        return self.population.deploy(self.mazes, seed, budget=int(steps))
+        return self.population.deploy(self.mazes, seed, budget=int(steps), horizon=self.horizon)
 
     def trajectory(self, deployment) -> Trajectory:
         """The recorded objectives of ``deployment`` on its states ``[K, T, M, 2]``."""

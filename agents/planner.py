@@ -140,6 +140,39 @@ def optimal_values(reward: np.ndarray, successors: np.ndarray, gamma: float, max
     raise ParameterError(f"policy iteration did not settle in {max_rounds} rounds; check the rewards are finite")
 
 
+def finite_horizon_values(reward: np.ndarray, successors: np.ndarray, gamma: float, horizon: int) -> np.ndarray:
+    """The values of a planner that looks ``horizon`` moves ahead: H sweeps of value iteration from V = 0.
+
+    V_0 = 0, V_{h+1}(s) = r(s) + gamma * max_a V_h(next(s, a)); V_H(s) is the best
+    discounted sum of the first H rewards of a path from s. A reward more than H - 1 moves
+    away does not enter V_H: the planner's search is bounded (its *planning budget*), and
+    a greedy walk on V_H pursues only what lies within reach of its search. As H grows V_H
+    tends to :func:`optimal_values` (the error is at most gamma^H max|r| / (1 - gamma)).
+    Walled moves lead back to the cell itself, as in :func:`optimal_values`. Shapes:
+    reward ``[..., N]``, successors ``[..., N, 5]`` -> ``[..., N]``.
+
+    Example:
+        >>> succ = np.array([[0, 0, 0, 0, 1], [1, 1, 1, 0, 2], [2, 2, 2, 1, 2]])  # three cells in a row
+        >>> r = np.array([0.0, 0.0, 1.0])
+        >>> finite_horizon_values(r, succ, 0.5, 2).tolist()   # cell 0 does not see the reward two moves away
+        [0.0, 0.5, 1.5]
+    """
+    _check_gamma(gamma)
+    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
+        raise ParameterError(f"planning horizon={horizon!r} must be a positive number of moves; use e.g. 49, or None "
+                             f"for exact planning")
+    r = np.asarray(reward, dtype=np.float64)
+    shape = r.shape
+    N = shape[-1]
+    rf = r.reshape(-1)
+    offsets = (np.arange(rf.size) // N * N)[:, None]
+    succ = successors.reshape(-1, 5) + offsets
+    V = np.zeros_like(rf)
+    for _ in range(int(horizon)):
+        V = rf + gamma * V[succ].max(-1)
+    return V.reshape(shape)
+
+
 def action_values(reward: np.ndarray, values: np.ndarray, successors: np.ndarray, valid: np.ndarray,
                   gamma: float) -> np.ndarray:
     """Q(s, a) = r(s) + gamma V(next(s, a)) for valid a, -inf for walled moves; shape ``[..., N, 5]``."""
@@ -378,8 +411,9 @@ def _losses(params, batch, spec):
 
 
 def _deploy_arrays(params_np: dict, mazes_per_copy: Sequence[Sequence[Maze]], gamma: float, rngs: Sequence,
-                   budget: Optional[int] = None) -> dict:
-    """Hard-VI deployment of K copies, copy k on its own list of M mazes (all of one size), ties by ``rngs[k]``."""
+                   budget: Optional[int] = None, horizon: Optional[int] = None) -> dict:
+    """Hard-VI deployment of K copies, copy k on its own list of M mazes (all of one size), ties by ``rngs[k]``;
+    ``horizon`` None plans exactly (:func:`optimal_values`), else :func:`finite_horizon_values`."""
     K = len(mazes_per_copy)
     M = len(mazes_per_copy[0])
     stacked = [stack_mazes(ms) for ms in mazes_per_copy]
@@ -388,7 +422,7 @@ def _deploy_arrays(params_np: dict, mazes_per_copy: Sequence[Sequence[Maze]], ga
     valid = np.stack([s[2] for s in stacked]).reshape(K * M, -1, 5)
     r = _reward_per_copy(params_np, feats)  # [K, M, N]
     r = r.reshape(K * M, -1)
-    V = optimal_values(r, succ, gamma)
+    V = optimal_values(r, succ, gamma) if horizon is None else finite_horizon_values(r, succ, gamma, horizon)
     q = action_values(r, V, succ, valid, gamma)
     ms = [m for mlist in mazes_per_copy for m in mlist]
     starts = np.array([m.index(m.entrance) for m in ms])
@@ -532,9 +566,12 @@ class PlannerPopulation:
         """Copy ``k`` as a single :class:`Planner` (a maze policy)."""
         return Planner({name: v[k: k + 1] for name, v in self.params.items()}, self.spec.gamma)
 
-    def deploy(self, mazes: Sequence[Maze], seed: SeedLike = 0, budget: Optional[int] = None) -> Deployment:
+    def deploy(self, mazes: Sequence[Maze], seed: SeedLike = 0, budget: Optional[int] = None,
+               horizon: Optional[int] = None) -> Deployment:
         """Deploy every copy on the same ``mazes`` (one size): value iteration, greedy moves; copy k breaks
-        ties with ``default_rng(child_seed(seed, k))``.
+        ties with ``default_rng(child_seed(seed, k))``. ``budget``: moves (default 2 x cells);
+        ``horizon``: the planning budget, moves looked ahead (:func:`finite_horizon_values`;
+        None: exact planning, :func:`optimal_values`).
 
         Example:
             >>> pop = train_planners(MazeDistribution(size=4), K=2, seed=0, spec=PlannerSpec(stop=StopRule(max_steps=3)))
@@ -547,7 +584,7 @@ class PlannerPopulation:
             raise ParameterError("deploy needs at least one maze; pass MazeDistribution(...).sample(n, seed)")
         ss = as_seed_sequence(seed)
         rngs = [np.random.default_rng(child_seed(ss, k)) for k in range(self.K)]
-        out = _deploy_arrays(self.params, [mazes] * self.K, self.spec.gamma, rngs, budget)
+        out = _deploy_arrays(self.params, [mazes] * self.K, self.spec.gamma, rngs, budget, horizon)
         oracle = np.zeros_like(out["success"], dtype=np.float64)
         for j, m in enumerate(mazes):
             route = np.array([m.index(c) for c in m.shortest_path()])

@@ -17,7 +17,7 @@ from .perturbation import Family, Identity, Perturbation, compose
 from .protocol import Leaf, check_leaf
 from .report import Claim, Report, Table, build_report
 from .robustness import (Robustness, alignment_generalization, alignment_robustness, capability_generalization,
-                         capability_robustness, inner_alignment, relative_change)
+                         capability_robustness, harris_inner_alignment, relative_change)
 from .run import ChainRun, node_seed, run_chain, run_graph
 from .trajectory import Trajectory
 
@@ -28,6 +28,6 @@ __all__ = [
     "AlignmentFigure", "CapabilityFigure", "ProductFigure", "Spread", "DelegationGraph", "OptimizerNode",
     "Measurements", "measure", "Objective", "Leaf", "check_leaf", "Claim", "Report", "Table", "build_report",
     "Family", "Identity", "Perturbation", "compose", "Robustness", "alignment_generalization",
-    "alignment_robustness", "capability_generalization", "capability_robustness", "inner_alignment",
+    "alignment_robustness", "capability_generalization", "capability_robustness", "harris_inner_alignment",
     "relative_change", "ChainRun", "node_seed", "run_chain", "run_graph", "Trajectory",
 ]

@@ -8,6 +8,8 @@ own objective; negative when its progress makes the base objective worse.
 
 from __future__ import annotations
 
+import math
+
 import attrs
 import numpy as np
 
@@ -38,20 +40,26 @@ def alignment_ratio(C_base, C_mesa, no_progress) -> np.ndarray:
 
 @attrs.frozen(eq=False)
 class AlignmentEstimate:
-    """Per-copy alignment: ``value`` [K] (NaN where undefined), ``defined`` [K], and the two capabilities."""
+    """Per-copy alignment: ``value`` [K] (NaN where undefined), ``defined`` [K], the two
+    capabilities, and ``error`` [K]: the estimator's standard error of alpha by the delta
+    method, |alpha| * sqrt((e_base / C_base)^2 + (e_mesa / C_mesa)^2), from the two
+    capabilities' errors (NaN under the ``finite`` estimator)."""
 
     value: np.ndarray
     defined: np.ndarray
     base: np.ndarray
     mesa: np.ndarray
     estimator: Estimator
+    error: np.ndarray = None
 
 
-def alignment(L_base, L_mesa, estimator: Estimator = Estimator(), zero: float = ZERO_PROGRESS) -> AlignmentEstimate:
+def alignment(L_base, L_mesa, estimator: Estimator = Estimator(), zero: float = ZERO_PROGRESS,
+              bounds: tuple = (None, None)) -> AlignmentEstimate:
     """Alignment of the mesa-optimizer with the base objective, per copy (Definition 2).
 
     alpha = C(L_base) / C(L_mesa), both capabilities by the same ``estimator`` on the same
-    run; undefined where |C(L_mesa)| <= zero * max_t |L_mesa(t)| (no progress).
+    run; undefined where |C(L_mesa)| <= zero * max_t |L_mesa(t)| (no progress). ``bounds``:
+    the known lower bounds of (base, mesa) objective, if any (see :func:`capability`).
 
     Example:
         >>> a = alignment([[3.0, 2.0, 1.0]], [[1.0, 0.5, 0.0]], Estimator("finite"))
@@ -67,10 +75,31 @@ def alignment(L_base, L_mesa, estimator: Estimator = Estimator(), zero: float = 
             f"base objective values {L_base.shape} and mesa-objective values {L_mesa.shape} differ in shape; "
             f"evaluate both on the same run"
         )
-    Cb = capability(L_base, estimator).value
-    Cm = capability(L_mesa, estimator).value
+    eb, em = capability(L_base, estimator, bounds[0]), capability(L_mesa, estimator, bounds[1])
+    Cb, Cm = eb.value, em.value
     none = _no_progress(Cm, L_mesa, zero)
-    return AlignmentEstimate(alignment_ratio(Cb, Cm, none), ~none & np.isfinite(Cb), Cb, Cm, estimator)
+    a = alignment_ratio(Cb, Cm, none)
+    return AlignmentEstimate(a, ~none & np.isfinite(Cb), Cb, Cm, estimator, ratio_error(a, Cb, eb.error, Cm, em.error))
+
+
+def ratio_error(ratio, num, num_error, den, den_error) -> np.ndarray:
+    """Standard error of a ratio q = x / y by the delta method (independent errors):
+    |q| * sqrt((e_x / x)^2 + (e_y / y)^2); inf where x = 0 has an error (then q's relative
+    error is unbounded but its absolute error e_x / |y| is used), NaN where q is undefined.
+
+    Examples
+    --------
+    >>> round(float(ratio_error(2.0, 4.0, 0.4, 2.0, 0.2)), 6)
+    0.282843
+    """
+    q = np.asarray(ratio, dtype=np.float64)
+    x, ex = np.asarray(num, dtype=np.float64), np.asarray(num_error, dtype=np.float64)
+    y, ey = np.asarray(den, dtype=np.float64), np.asarray(den_error, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        rel_y = ey / np.abs(y)
+        # |q| * e_x / |x| = e_x / |y|: finite even at x = 0
+        out = np.sqrt((ex / np.abs(y)) ** 2 + (np.abs(q) * rel_y) ** 2)
+    return np.where(np.isfinite(q), out, np.nan)
 
 
 def progress_scale(L) -> np.ndarray:
@@ -85,29 +114,101 @@ def progress_scale(L) -> np.ndarray:
     return L[..., 0] - np.nanmin(L, axis=-1)
 
 
-def normalized_alignment(L_base, L_mesa, estimator: Estimator = Estimator(), zero: float = ZERO_PROGRESS) -> AlignmentEstimate:
-    """Scale-free alignment, invariant under positive affine maps k*L + c of either objective.
+@attrs.frozen
+class Normalization:
+    """The shared scale of the normalized alignment: each objective's best improvement
+    (L(0) - min_t L(t), :func:`progress_scale`) on one named **reference** run, the same
+    for every optimizer compared against it.
 
-    alpha_norm = [C(L_base) / s(L_base)] / [C(L_mesa) / s(L_mesa)], s(L) = L(0) - min_t L(t).
-    Each capability is divided by the best improvement its objective saw over the run, so
-    C/s is the fraction of that improvement kept in the long run (at most 1 under the limit
-    estimator), and the choice among equally valid true objectives (k*G + c) no longer
-    changes the figure, unlike the raw alpha (G -> k*G divides alpha by k). Undefined where
-    the mesa-objective makes no progress or never goes below its start. Caveat: an
-    objective that is noisy (annealing) or first rises has a small or odd s, so read this
-    figure beside the raw alpha, never alone.
+    The true objective is only defined up to a positive affine map k*G + c (seed 003),
+    and the raw alpha then changes by 1/k; dividing by a scale taken on a *common*
+    reference removes k while keeping every comparison between the compared runs: the
+    normalized alignment is alpha * scale_mesa / scale_base, one factor for all of them,
+    so every ordering of raw alphas is kept. (Dividing each run by its *own* best
+    improvement, as an earlier version did, made every converging run about 1.)
 
-    Example:
-        >>> a = normalized_alignment([[3.0, 2.0, 1.0]], [[10.0, 5.0, 0.0]], Estimator("finite"))
-        >>> a.value.tolist()
-        [1.0]
+    Parameters
+    ----------
+    reference : str
+        The name of the reference run, printed in every report.
+    scale_base, scale_mesa : float
+        The reference's best improvement of the base and of the mesa-objective (> 0).
+
+    Raises
+    ------
+    ParameterError
+        If a scale is not a positive finite number.
+
+    Examples
+    --------
+    >>> n = Normalization.of("A", [[3.0, 2.0, 1.0]], [[10.0, 5.0, 0.0]])
+    >>> n.scale_base, n.scale_mesa, n.describe()
+    (2.0, 10.0, "each objective's best improvement L(0) - min L on reference A")
     """
-    L_base = np.asarray(L_base, dtype=np.float64)
-    L_mesa = np.asarray(L_mesa, dtype=np.float64)
-    raw = alignment(L_base, L_mesa, estimator, zero)
-    sb, sm = progress_scale(L_base), progress_scale(L_mesa)
-    flat_b = ~(sb > 0)
-    cb = np.where(flat_b, 0.0, raw.base / np.where(flat_b, 1.0, sb))
-    none = ~raw.defined | ~(sm > 0)
-    cm = raw.mesa / np.where(sm > 0, sm, 1.0)
-    return AlignmentEstimate(alignment_ratio(cb, cm, none), ~none, cb, cm, estimator)
+
+    reference: str
+    scale_base: float
+    scale_mesa: float
+
+    def __attrs_post_init__(self):
+        for name in ("scale_base", "scale_mesa"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float, np.floating)) and math.isfinite(v) and v > 0):
+                raise ParameterError(
+                    f"normalization {name}={v} on reference {self.reference!r} is not a positive finite number: "
+                    f"the reference must improve both objectives; pick another reference run")
+
+    @classmethod
+    def of(cls, reference: str, L_base, L_mesa) -> "Normalization":
+        """Scales from the reference run's values ``[K, T]`` (median over its finite copies)."""
+        sb = np.asarray(progress_scale(np.atleast_2d(np.asarray(L_base, dtype=np.float64))), dtype=np.float64)
+        sm = np.asarray(progress_scale(np.atleast_2d(np.asarray(L_mesa, dtype=np.float64))), dtype=np.float64)
+        med = lambda x: float(np.median(x[np.isfinite(x)])) if np.isfinite(x).any() else math.nan
+        return cls(str(reference), med(sb), med(sm))
+
+    def describe(self) -> str:
+        return f"each objective's best improvement L(0) - min L on reference {self.reference}"
+
+
+def normalized_alignment(L_base, L_mesa, normalization: Normalization, estimator: Estimator = Estimator(),
+                         zero: float = ZERO_PROGRESS, bounds: tuple = (None, None)) -> AlignmentEstimate:
+    """Alignment on a shared scale: invariant under k*L + c applied to every compared run.
+
+    alpha_norm = [C(L_base) / s_base] / [C(L_mesa) / s_mesa] = alpha * s_mesa / s_base,
+    with s the reference run's best improvement of each objective (:class:`Normalization`).
+    C / s reads as "capability in units of the reference's improvement"; alpha_norm = 1
+    where the optimizer drags the base objective along exactly as the reference's own
+    improvements relate. Under G -> k*G + c on every compared run alpha -> alpha / k and
+    s_mesa -> k * s_mesa, so alpha_norm is unchanged; since one factor multiplies every
+    run, every ordering of the raw alphas is kept. Definition 2 with the scale choice
+    (an **open** choice) named by ``normalization``.
+
+    Parameters
+    ----------
+    L_base, L_mesa : array [K, T]
+        The base and mesa-objective on the run measured.
+    normalization : Normalization
+        The reference scales.
+    estimator, zero
+        As for :func:`alignment`.
+
+    Returns
+    -------
+    AlignmentEstimate
+        ``value`` = alpha_norm per copy; ``base`` / ``mesa`` the scaled capabilities;
+        ``error`` scaled by the same factor.
+
+    Examples
+    --------
+    >>> n = Normalization("ref", scale_base=2.0, scale_mesa=10.0)
+    >>> a = normalized_alignment([[3.0, 2.0, 1.0]], [[10.0, 5.0, 0.0]], n, Estimator("finite"))
+    >>> a.value.tolist()
+    [1.0]
+    """
+    if not isinstance(normalization, Normalization):
+        raise ParameterError(f"normalization must be a Normalization (a shared reference scale), not "
+                             f"{type(normalization).__name__}; build one with Normalization.of(name, L_base, L_mesa)")
+    raw = alignment(L_base, L_mesa, estimator, zero, bounds)
+    f = normalization.scale_mesa / normalization.scale_base
+    return AlignmentEstimate(raw.value * f, raw.defined, raw.base / normalization.scale_base,
+                             raw.mesa / normalization.scale_mesa, estimator, raw.error * abs(f))

@@ -15,6 +15,7 @@ import numpy as np
 
 from .errors import ParameterError
 from .estimator import Estimator
+from .tail import limit_error
 
 
 def _values(L) -> np.ndarray:
@@ -83,18 +84,25 @@ class CapabilityEstimate:
     """Per-copy capability with the estimator that produced it.
 
     ``value`` [K] (NaN for diverged copies); ``drift`` [K] (NaN under ``finite``);
-    ``converged`` [K] (drift <= tolerance under ``limit``; always True under ``finite``,
-    which does not claim a limit).
+    ``error`` [K]: the estimator's standard error of the limit (:mod:`hierarchy.tail`:
+    batch means and the change still to come; NaN under ``finite``, which does not claim a
+    limit); ``remaining`` [K]: the change still to come, signed; ``converged`` [K]:
+    ``error`` <= tolerance * |value| under ``limit``, always True under ``finite``.
     """
 
     value: np.ndarray
     drift: np.ndarray
     converged: np.ndarray
     estimator: Estimator
+    error: np.ndarray = None
+    remaining: np.ndarray = None
 
 
-def capability(L, estimator: Estimator = Estimator()) -> CapabilityEstimate:
+def capability(L, estimator: Estimator = Estimator(), lower_bound=None) -> CapabilityEstimate:
     """Capability of an objective's values ``[K, T]`` under ``estimator`` (Definition 1).
+
+    ``lower_bound``: a value the objective cannot go below, if known (bounds the limit
+    estimator's extrapolation; :class:`~hierarchy.objective.Objective`).
 
     Example:
         >>> est = capability([[4.0, 2.0, 1.0, 1.0]], Estimator("finite"))
@@ -104,6 +112,10 @@ def capability(L, estimator: Estimator = Estimator()) -> CapabilityEstimate:
     L = _values(L)
     if estimator.kind == "finite":
         v = capability_finite(L)
-        return CapabilityEstimate(v, np.full(v.shape, np.nan), np.isfinite(v), estimator)
+        nan = np.full(v.shape, np.nan)
+        return CapabilityEstimate(v, nan, np.isfinite(v), estimator, nan.copy(), nan.copy())
     v, drift = capability_limit(L, estimator.tail)
-    return CapabilityEstimate(v, drift, np.isfinite(v) & (drift <= estimator.tolerance), estimator)
+    err, _, rem, _ = limit_error(L, estimator.tail, lower_bound)
+    with np.errstate(invalid="ignore"):
+        conv = np.isfinite(v) & (err <= estimator.tolerance * np.abs(v))
+    return CapabilityEstimate(v, drift, conv, estimator, err, rem)

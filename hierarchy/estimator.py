@@ -5,9 +5,11 @@ Two estimators, both required, and every report names the one it used:
 * ``finite``: the literal sum cut at the run's end, (1/T) sum_t [L(0) - L(t)]. Biased
   low by the transient.
 * ``limit``: L(0) minus the mean of L over the tail (the last fraction ``tail`` of the
-  recorded values), with a drift diagnostic: |mean(second half of tail) - mean(first
-  half)| / |L(0) - tail mean|; the estimate counts as ``converged`` when the drift is at
-  most ``tolerance``.
+  recorded values), with its standard error (:mod:`hierarchy.tail`: batch means of the
+  tail, and the change still to come extrapolated from three doubling windows); the
+  estimate counts as ``converged`` when that error is at most ``tolerance`` * |C| (the
+  resolution the run is asked to decide). The drift diagnostic |mean(second half of tail)
+  - mean(first half)| / |C| is kept beside it.
 """
 
 from __future__ import annotations
@@ -25,14 +27,14 @@ class Estimator:
 
     Example:
         >>> str(Estimator())
-        'limit (tail 0.25, drift tolerance 0.05)'
+        'limit (tail 0.25, batch-means and extrapolation error, converged when error <= 0.01 |C|)'
         >>> str(Estimator("finite"))
         'finite (mean over all T values)'
     """
 
     kind: str = "limit"
     tail: float = 0.25
-    tolerance: float = 0.05
+    tolerance: float = 0.01
 
     def __attrs_post_init__(self):
         if self.kind not in KINDS:
@@ -40,9 +42,11 @@ class Estimator:
         if not (0.0 < self.tail <= 1.0):
             raise ParameterError(f"tail fraction {self.tail} is outside (0, 1]; use e.g. 0.25 for the last quarter")
         if not (self.tolerance > 0.0):
-            raise ParameterError(f"drift tolerance {self.tolerance} must be positive; use e.g. 0.05")
+            raise ParameterError(f"convergence tolerance {self.tolerance} must be positive; use e.g. 0.01 "
+                                 f"(error at most 1% of the capability)")
 
     def __str__(self) -> str:
         if self.kind == "finite":
             return "finite (mean over all T values)"
-        return f"limit (tail {self.tail:g}, drift tolerance {self.tolerance:g})"
+        return (f"limit (tail {self.tail:g}, batch-means and extrapolation error, converged when error <= "
+                f"{self.tolerance:g} |C|)")

@@ -17,16 +17,58 @@ def _finite_tuple(values) -> tuple:
     return tuple(float(v) for v in np.asarray(values, dtype=np.float64).reshape(-1))
 
 
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 8  # a fixed stream: the same values give the same interval on every run
+
+
+def bootstrap_median(values, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> tuple:
+    """Percentile bootstrap of the median of ``values`` (finite ones): (standard error, low, high).
+
+    The standard error is the standard deviation of the resampled medians; (low, high) their
+    2.5% and 97.5% percentiles (a 95% interval). With one value the spread over copies is
+    not measurable: (0, NaN, NaN). Deterministic (a fixed seed).
+
+    Examples
+    --------
+    >>> bootstrap_median([2.0, 2.0, 2.0])
+    (0.0, 2.0, 2.0)
+    >>> se, lo, hi = bootstrap_median(np.arange(101.0))
+    >>> 30 < lo < 50 < hi < 70 and 3 < se < 10
+    True
+    """
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return math.nan, math.nan, math.nan
+    if v.size == 1:
+        return 0.0, math.nan, math.nan
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    meds = np.median(v[rng.integers(0, v.size, size=(resamples, v.size))], axis=1)
+    lo, hi = np.percentile(meds, [2.5, 97.5])
+    return float(meds.std(ddof=1)), float(lo), float(hi)
+
+
 @attrs.frozen
 class Spread:
-    """Median and interquartile range over the finite per-copy values.
+    """A figure over a population's copies: median, interquartile range, and how well the
+    median is known.
 
-    Example:
-        >>> s = Spread.of([1.0, 2.0, 3.0, float("nan")])
-        >>> s.median, s.n, s.K
-        (2.0, 3, 4)
-        >>> str(Spread.of([0.5]))
-        '0.5'
+    * ``q25`` / ``q75``: the interquartile range over the finite copies (a description of
+      the population, **not** a confidence interval);
+    * ``ci_low`` / ``ci_high``: a 95% percentile-bootstrap interval of the median over
+      copies (NaN with one copy);
+    * ``estimator_error``: the estimator's own standard error (median over the copies of
+      each copy's error; 0 where the values are exact, NaN where unknown);
+    * ``standard_error``: sqrt(bootstrap se of the median^2 + estimator_error^2), what a
+      claim compares its margin with.
+
+    Examples
+    --------
+    >>> s = Spread.of([1.0, 2.0, 3.0, float("nan")])
+    >>> s.median, s.n, s.K
+    (2.0, 3, 4)
+    >>> str(Spread.of([0.5], errors=[0.01]))
+    '0.5 ±0.01'
     """
 
     median: float
@@ -34,15 +76,33 @@ class Spread:
     q75: float
     n: int
     per_copy: tuple
+    standard_error: float = math.nan
+    estimator_error: float = 0.0
+    ci_low: float = math.nan
+    ci_high: float = math.nan
+    error_per_copy: tuple = ()
 
     @classmethod
-    def of(cls, values) -> "Spread":
+    def of(cls, values, errors=None) -> "Spread":
+        """Summarize per-copy ``values`` [K] with their per-copy standard ``errors`` [K]
+        (None: the values are exact, estimator error 0)."""
         v = np.asarray(values, dtype=np.float64).reshape(-1)
-        f = v[np.isfinite(v)]
+        ok = np.isfinite(v)
+        f = v[ok]
+        if errors is None:
+            e = np.zeros(v.shape)
+        else:
+            e = np.broadcast_to(np.asarray(errors, dtype=np.float64).reshape(-1), v.shape)
         if f.size == 0:
-            return cls(math.nan, math.nan, math.nan, 0, _finite_tuple(v))
+            return cls(math.nan, math.nan, math.nan, 0, _finite_tuple(v), math.nan, math.nan, math.nan, math.nan,
+                       _finite_tuple(e))
         q25, med, q75 = np.percentile(f, [25, 50, 75])
-        return cls(float(med), float(q25), float(q75), int(f.size), _finite_tuple(v))
+        se_boot, lo, hi = bootstrap_median(f)
+        ef = e[ok]
+        est = float(np.median(ef)) if not np.isnan(ef).any() else math.nan
+        se = math.sqrt(se_boot ** 2 + est ** 2) if math.isfinite(est) else (math.inf if est == math.inf else math.nan)
+        return cls(float(med), float(q25), float(q75), int(f.size), _finite_tuple(v), se, est, lo, hi,
+                   _finite_tuple(e))
 
     @property
     def K(self) -> int:
@@ -54,19 +114,31 @@ class Spread:
 
     def to_dict(self) -> dict:
         return {"median": _json_float(self.median), "q25": _json_float(self.q25), "q75": _json_float(self.q75),
-                "n": self.n, "per_copy": [_json_float(x) for x in self.per_copy]}
+                "n": self.n, "per_copy": [_json_float(x) for x in self.per_copy],
+                "standard_error": _json_float(self.standard_error), "estimator_error": _json_float(self.estimator_error),
+                "median_ci95": [_json_float(self.ci_low), _json_float(self.ci_high)],
+                "error_per_copy": [_json_float(x) for x in self.error_per_copy]}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Spread":
         nan = lambda x: math.nan if x is None else float(x)
-        return cls(nan(d["median"]), nan(d["q25"]), nan(d["q75"]), int(d["n"]), tuple(nan(x) for x in d["per_copy"]))
+        ci = d.get("median_ci95", [None, None])
+        return cls(nan(d["median"]), nan(d["q25"]), nan(d["q75"]), int(d["n"]), tuple(nan(x) for x in d["per_copy"]),
+                   nan(d.get("standard_error")), nan(d.get("estimator_error", 0.0)), nan(ci[0]), nan(ci[1]),
+                   tuple(nan(x) for x in d.get("error_per_copy", ())))
 
     def __str__(self) -> str:
         if not self.defined:
             return "undefined"
+        err = f" ±{format_number(self.standard_error)}" if not math.isnan(self.standard_error) else ""
         if self.K == 1:
-            return format_number(self.median)
-        return f"{format_number(self.median)} [{format_number(self.q25)}, {format_number(self.q75)}]"
+            return format_number(self.median) + err
+        return f"{format_number(self.median)}{err} IQR [{format_number(self.q25)}, {format_number(self.q75)}]"
+
+
+SPREAD_LEGEND = ("x ±e: the median over copies and its standard error (bootstrap over copies combined with the "
+                 "estimator's own error); IQR [a, b]: the interquartile range over copies (the population's spread, "
+                 "not a confidence interval)")
 
 
 def format_number(x: float) -> str:
@@ -111,6 +183,7 @@ class AlignmentFigure:
     alignment: Spread
     normalized: Spread
     defined_fraction: float
+    normalization: str = ""
 
 
 @attrs.frozen

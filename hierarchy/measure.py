@@ -5,7 +5,8 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from .alignment import alignment, normalized_alignment
+from .alignment import Normalization, alignment, normalized_alignment
+from .errors import ParameterError
 from .capability import capability
 from .delegation import delegation_product
 from .estimator import Estimator
@@ -37,32 +38,61 @@ class Measurements:
         raise KeyError(f"no alignment figure for {parent!r} -> {child!r}")
 
 
-def measure_chain(graph: DelegationGraph, run, estimator: Estimator = Estimator()):
+def reference_normalization(reference_run, base: str, mesa: str, fallback_run=None):
+    """The shared scale for the normalized alignment of an edge (base, mesa): the reference
+    run's best improvement of both objectives, or, where the reference lacks either
+    objective or does not improve it, ``fallback_run``'s (named so). None if neither works."""
+    for run, label in ((reference_run, None), (fallback_run, "own chain")):
+        if run is None:
+            continue
+        tr = run.trajectory
+        if base not in tr.values or mesa not in tr.values:
+            continue
+        ok = tr.ok
+        name = run.chain[-1] if label is None else f"{run.chain[-1]} (own chain: the reference lacks these objectives)"
+        try:
+            return Normalization.of(name, tr[base][ok], tr[mesa][ok])
+        except ParameterError:
+            continue
+    return None
+
+
+def measure_chain(graph: DelegationGraph, run, estimator: Estimator = Estimator(), reference=None):
     """Figures of one chain run: C for every objective recorded or evaluated, alpha for every
-    edge, and the delegation product check (Definitions 1 and 2, delegation product)."""
+    edge, and the delegation product check (Definitions 1 and 2, delegation product).
+
+    ``reference`` is the run (a ChainRun) whose improvements scale the normalized alignment
+    (:class:`~hierarchy.alignment.Normalization`); default: this run itself."""
     chain = run.chain
     leaf = chain[-1]
     tr = run.trajectory
     ok = tr.ok
-    holders = {}
+    holders, bound = {}, {}
     for name in chain:
-        holders.setdefault(graph.node(name).objective.name, []).append(name)
+        o = graph.node(name).objective
+        holders.setdefault(o.name, []).append(name)
+        bound.setdefault(o.name, o.lower_bound)
     caps = []
     for obj, values in tr.values.items():
-        est = capability(values, estimator)
+        est = capability(values, estimator, bound.get(obj))
         v = np.where(ok, est.value, np.nan)
         conv = float(np.mean(est.converged[ok])) if ok.any() else 0.0
         caps.append(CapabilityFigure(leaf, obj, tuple(holders.get(obj, ())),
-                                     Spread.of(v), conv, Spread.of(np.where(ok, est.drift, np.nan))))
+                                     Spread.of(v, np.where(ok, est.error, np.nan)), conv,
+                                     Spread.of(np.where(ok, est.drift, np.nan))))
     aligns = []
     for parent, child in zip(chain[:-1], chain[1:]):
         ob, om = graph.node(parent).objective.name, graph.node(child).objective.name
-        a = alignment(tr[ob], tr[om], estimator)
-        n = normalized_alignment(tr[ob], tr[om], estimator)
+        a = alignment(tr[ob], tr[om], estimator, bounds=(bound.get(ob), bound.get(om)))
         val = np.where(ok, a.value, np.nan)
-        aligns.append(AlignmentFigure(leaf, parent, child, ob, om, Spread.of(val),
-                                      Spread.of(np.where(ok, n.value, np.nan)),
-                                      float(np.mean(a.defined & ok))))
+        norm = reference_normalization(reference if reference is not None else run, ob, om, run)
+        if norm is None:
+            nspread, ntext = Spread.of(np.full(val.shape, np.nan)), "undefined: no run improves both objectives"
+        else:
+            n = normalized_alignment(tr[ob], tr[om], norm, estimator, bounds=(bound.get(ob), bound.get(om)))
+            nspread, ntext = Spread.of(np.where(ok, n.value, np.nan), np.where(ok, n.error, np.nan)), norm.describe()
+        aligns.append(AlignmentFigure(leaf, parent, child, ob, om, Spread.of(val, np.where(ok, a.error, np.nan)),
+                                      nspread, float(np.mean(a.defined & ok)), ntext))
     products = []
     if len(chain) >= 2:
         check = delegation_product([tr[graph.node(n).objective.name] for n in chain], chain, estimator)
@@ -73,8 +103,12 @@ def measure_chain(graph: DelegationGraph, run, estimator: Estimator = Estimator(
     return caps, aligns, products
 
 
-def measure(graph: DelegationGraph, runs: dict, estimator: Estimator = Estimator()) -> Measurements:
+def measure(graph: DelegationGraph, runs: dict, estimator: Estimator = Estimator(), reference: str = None) -> Measurements:
     """Figures of every chain run in ``runs`` ({leaf: ChainRun}), in the graph's leaf order.
+
+    ``reference`` names the leaf whose run scales every normalized alignment (one shared
+    scale, so normalized figures compare across chains; default: the first leaf run); each
+    alignment figure names its reference in ``normalization``.
 
     Example:
         >>> import numpy as np
@@ -94,10 +128,13 @@ def measure(graph: DelegationGraph, runs: dict, estimator: Estimator = Estimator
         2.0
     """
     caps, aligns, prods = [], [], []
-    for leaf in graph.leaves:
-        if leaf not in runs:
-            continue
-        c, a, p = measure_chain(graph, runs[leaf], estimator)
+    present = [leaf for leaf in graph.leaves if leaf in runs]
+    if reference is not None and reference not in runs:
+        raise ParameterError(f"normalization reference {reference!r} is not a leaf that ran; choose one of "
+                             f"{', '.join(present)}")
+    ref = runs[reference if reference is not None else present[0]] if present else None
+    for leaf in present:
+        c, a, p = measure_chain(graph, runs[leaf], estimator, ref)
         caps += c
         aligns += a
         prods += p

@@ -29,6 +29,9 @@ class Objective:
 
     ``evaluate`` maps the leaf's states, an array ``[K, T, ...]``, to values ``[K, T]``;
     leave it ``None`` for objectives the leaf records itself (``recorded`` is then True).
+    ``lower_bound``: a value the objective can never go below, where one is known (0 for a
+    gradient size, the conditional entropy for a cross-entropy); the limit estimator then
+    never extrapolates below it (:mod:`hierarchy.tail`). None: no bound known.
 
     Example:
         >>> Objective("L", "cross-entropy on the training set").recorded
@@ -42,6 +45,7 @@ class Objective:
     name: str = attrs.field(validator=_check_name)
     description: str = ""
     evaluate: Optional[Callable[[np.ndarray], np.ndarray]] = attrs.field(default=None, eq=False)
+    lower_bound: Optional[float] = attrs.field(default=None, kw_only=True)
 
     @property
     def recorded(self) -> bool:

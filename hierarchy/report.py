@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 import attrs
 import numpy as np
 
+from .decision import FAILS, HOLDS, POOLED_RULE, UNDECIDED, Z, SeedCount, decide, pooled_verdict
+from .errors import ParameterError
 from .estimator import Estimator
 from .figures import Spread, format_number, _json_float
 from .measure import Measurements
@@ -37,33 +39,144 @@ def json_ready(x: Any) -> Any:
     return x
 
 
+def _number(v):
+    if isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, (bool, np.bool_)):
+        return float(v)
+    return v
+
+
 @attrs.frozen
 class Claim:
-    """A claim of the source texts checked on a run: its text, the numbers that decided it,
-    the rule applied to them, and whether it holds.
+    """A claim of the source texts checked on a run, decided three ways (:mod:`hierarchy.decision`).
 
-    Example:
-        >>> c = Claim.check("alpha_B < alpha_A", {"alpha_A": 0.3, "alpha_B": 0.2}, lambda n: n["alpha_B"] < n["alpha_A"])
-        >>> c.holds
-        True
+    ``verdict`` is ``holds``, ``fails`` or ``undecided``, from ``margin`` (positive when
+    the claim holds) compared with ``resolution`` (z times the margin's standard error)
+    under ``rule``; ``numbers`` are the figures that entered it; ``undefined`` marks a
+    claim left undecided because a number it needs is undefined; ``seeds`` (a
+    :class:`~hierarchy.decision.SeedCount`) how it came out over independent seeds, when
+    it was replicated. ``holds`` is True / False / None (undecided) for older readers.
+
+    Examples
+    --------
+    >>> c = Claim.compare("alpha_B < alpha_A", {"alpha_A": 0.3, "alpha_B": 0.2}, margin=0.3 - 0.2,
+    ...                   standard_error=0.01, rule="alpha_A - alpha_B against 2 standard errors")
+    >>> c.verdict, c.holds, round(c.resolution, 3)
+    ('holds', True, 0.02)
+    >>> Claim.compare("x > 0", {"x": float("nan")}, margin=float("nan"), standard_error=0.1).label
+    'undecided (undefined)'
     """
 
     text: str
     numbers: dict
-    holds: bool
+    verdict: str
+    margin: float
+    resolution: float
     rule: str = ""
+    undefined: bool = False
+    seeds: Optional[SeedCount] = None
+
+    @property
+    def holds(self) -> Optional[bool]:
+        return {HOLDS: True, FAILS: False}.get(self.verdict)
+
+    @property
+    def label(self) -> str:
+        """The verdict as printed: 'holds', 'fails', 'undecided' or 'undecided (undefined)'."""
+        return self.verdict + (" (undefined)" if self.undefined else "")
 
     @classmethod
-    def check(cls, text: str, numbers: Mapping[str, float], decide, rule: str = "") -> "Claim":
-        """Decide ``text`` by ``decide(numbers)``; a claim whose numbers are undefined fails."""
-        nums = {k: float(v) if isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool) else v
-                for k, v in numbers.items()}
+    def compare(cls, text: str, numbers: Mapping, margin: float, standard_error: float, rule: str = "",
+                z: float = Z) -> "Claim":
+        """Decide ``text`` by its margin against ``z`` standard errors (:func:`~hierarchy.decision.decide`).
+
+        A NaN among ``numbers`` or in the margin gives ``undecided (undefined)``.
+        """
+        nums = {k: _number(v) for k, v in numbers.items()}
+        undefined = math.isnan(float(margin)) or any(isinstance(v, float) and math.isnan(v) for v in nums.values())
+        verdict, res = decide(math.nan if undefined else margin, standard_error, z)
+        full_rule = rule or f"margin against {z:g} standard errors"
+        return cls(text, nums, verdict, float(margin), float(res), full_rule, bool(undefined))
+
+    @classmethod
+    def exact(cls, text: str, numbers: Mapping, margin: float, rule: str = "") -> "Claim":
+        """Decide a claim about exact quantities (counts, float-rounding bounds): resolution 0,
+        holds when ``margin`` > 0, fails when < 0."""
+        return cls.compare(text, numbers, margin, 0.0, (rule + "; " if rule else "") + "exact comparison (resolution 0)")
+
+    @classmethod
+    def all_of(cls, text: str, parts, rule: str = "") -> "Claim":
+        """The conjunction of claims: holds when every part holds, fails when any part fails,
+        undecided otherwise. Its numbers are the parts' numbers; its margin and resolution are
+        the deciding part's (the failing one, else the least decided one)."""
+        parts = list(parts)
+        if not parts:
+            raise ParameterError("a conjunction needs at least one part; pass the claims it joins")
+        nums = {}
+        for c in parts:
+            nums.update(c.numbers)
+        failing = [c for c in parts if c.verdict == FAILS]
+        if failing:
+            key, verdict = failing[0], FAILS
+        else:
+            ratio = lambda c: (c.margin / c.resolution if c.resolution > 0 else
+                               (math.inf if c.margin > 0 else -math.inf)) if math.isfinite(c.margin) else -math.inf
+            key = min(parts, key=ratio)
+            verdict = HOLDS if all(c.verdict == HOLDS for c in parts) else UNDECIDED
+        rules = "; ".join(c.rule for c in parts if c.rule)
+        return cls(text, nums, verdict, key.margin, key.resolution,
+                   (rule + ": " if rule else "every part: ") + rules,
+                   verdict == UNDECIDED and any(c.undefined for c in parts))
+
+    @classmethod
+    def replicated(cls, text: str, per_seed, rule: str = "") -> "Claim":
+        """A claim checked on independent seeds (``per_seed``: one Claim per seed), pooled by
+        :data:`~hierarchy.decision.POOLED_RULE`. Numbers: the median over seeds of each
+        number; ``seeds``: the counts with the Wilson interval of the rate of holding."""
+        per_seed = list(per_seed)
+        count = SeedCount.of([c.verdict for c in per_seed])
+        verdict, margin, res = pooled_verdict(count)
+        keys = list(dict.fromkeys(k for c in per_seed for k, v in c.numbers.items() if isinstance(v, float)))
+        nums = {}
+        for k in keys:
+            vals = np.asarray([c.numbers.get(k, math.nan) for c in per_seed], dtype=np.float64)
+            vals = vals[np.isfinite(vals)]
+            nums[f"{k} (median over seeds)"] = float(np.median(vals)) if vals.size else math.nan
+        per_rule = per_seed[0].rule if per_seed else ""
+        full = (f"per seed: {rule or per_rule}; " if (rule or per_rule) else "") + POOLED_RULE
+        return cls(text, nums, verdict, float(margin), float(res), full, False, count)
+
+    @classmethod
+    def check(cls, text: str, numbers: Mapping, decide, rule: str = "") -> "Claim":
+        """TRANSITIONAL (removed once every scenario states margins): a bare boolean decision."""
+        nums = {k: _number(v) for k, v in numbers.items()}
         if any(isinstance(v, float) and math.isnan(v) for v in nums.values()):
-            return cls(text, nums, False, (rule + "; " if rule else "") + "some numbers undefined")
-        return cls(text, nums, bool(decide(nums)), rule)
+            return cls(text, nums, "undecided", math.nan, math.nan, rule, True)
+        ok = bool(decide(nums))
+        return cls(text, nums, HOLDS if ok else FAILS, math.nan, math.nan, rule)
+
+    def with_seeds(self, seeds: SeedCount) -> "Claim":
+        return attrs.evolve(self, seeds=seeds)
 
     def to_dict(self) -> dict:
-        return {"text": self.text, "numbers": json_ready(self.numbers), "holds": self.holds, "rule": self.rule}
+        d = {"text": self.text, "numbers": json_ready(self.numbers), "holds": self.holds, "verdict": self.verdict,
+             "margin": json_ready(self.margin), "resolution": json_ready(self.resolution), "rule": self.rule,
+             "undefined": self.undefined}
+        if self.seeds is not None:
+            d["seeds"] = self.seeds.to_dict()
+        return d
+
+    def render(self) -> str:
+        """One line: [verdict] text (numbers; margin vs resolution) rule, and the seed counts."""
+        nums = ", ".join(f"{k} = {_cell(v)}" for k, v in self.numbers.items())
+        mr = f"margin {format_number(self.margin)} vs resolution {format_number(self.resolution)}"
+        line = f"  [{self.label}] {self.text}"
+        if self.seeds is not None:
+            lo, hi = self.seeds.rate_interval
+            line += f"\n      {self.seeds.describe()} (rate of holding 95% interval [{lo:.2f}, {hi:.2f}])"
+        line += f"\n      ({nums}; {mr})" if nums else f"\n      ({mr})"
+        if self.rule:
+            line += f"\n      rule: {self.rule}"
+        return line
 
 
 @attrs.frozen
@@ -167,7 +280,7 @@ class Report:
             "alignments": [
                 {"chain": f.chain, "parent": f.parent, "child": f.child, "base_objective": f.base_objective,
                  "mesa_objective": f.mesa_objective, "alignment": f.alignment, "normalized_alignment": f.normalized,
-                 "defined_fraction": f.defined_fraction}
+                 "normalization": f.normalization, "defined_fraction": f.defined_fraction}
                 for f in self.alignments],
             "delegation_product": [
                 {"chain": list(p.chain), "direct": p.direct, "product": p.product, "discrepancy": p.discrepancy}
@@ -213,10 +326,8 @@ class Report:
         for t in self.tables:
             parts.append(t.render())
         if self.claims:
-            parts.append("claims")
-            for c in self.claims:
-                nums = ", ".join(f"{k} = {_cell(v)}" for k, v in c.numbers.items())
-                parts.append(f"  [{'holds' if c.holds else 'FAILS'}] {c.text}  ({nums})" + (f"  rule: {c.rule}" if c.rule else ""))
+            parts.append("claims (holds / fails / undecided: the margin against its resolution, z = 2 standard "
+                         "errors)\n" + "\n".join(c.render() for c in self.claims))
         for n in self.notes:
             parts.append(f"note: {n}")
         return "\n\n".join(parts)

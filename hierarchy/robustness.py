@@ -15,8 +15,9 @@ spread (median, interquartile range, max - min) and the verdict.
 * Alignment robustness (Definition 3):     alpha of (A+delta_A, M+delta_M) vs alpha of (A, M)
 * Capability generalization (Definition 4): C_{A'}(L')       vs C_A(L)
 * Alignment generalization (Definition 4):  alpha_{M'}(L'_b) vs alpha_M(L_b)
-* Inner alignment (seed 000): over a family of dataset variations, the minimum alpha and
-  the worst relative change of alpha.
+* Inner alignment (seed 000): over a family of dataset variations (the baseline counted as
+  a member), the minimum alpha and the worst relative change of alpha
+  (:func:`harris_inner_alignment`, the one implementation of Harris's rule).
 
 Figures may be per copy (arrays [K], copy k of the perturbed population paired with copy
 k of the unperturbed one): a member's change is then the median over copies of the
@@ -43,8 +44,11 @@ ROBUST, NOT_ROBUST, UNDEFINED = "robust", "not robust", "undefined"
 def relative_change(x, x_perturbed) -> np.ndarray:
     """r = |x' - x| / |x|, elementwise; NaN where x = 0 or either value is not finite.
 
-    Definitions 3 and 4 ("close" as a relative change). Never divides by zero and never
-    warns.
+    Definitions 3 and 4 ("close" as a relative change). The one relative change of
+    mesastack: the unperturbed (baseline) figure ``x`` first, the perturbed ``x'`` second.
+    At x = 0 the change is NaN (undefined: no scale to compare with), also when x' = 0;
+    callers count undefined changes, never read them as 0 or infinite. Never divides by
+    zero and never warns.
 
     Example:
         >>> relative_change(2.0, 2.5).item(), relative_change([1.0, 0.0], [1.0, 1.0]).tolist()
@@ -55,7 +59,8 @@ def relative_change(x, x_perturbed) -> np.ndarray:
     x, xp = np.broadcast_arrays(x, xp)
     ok = np.isfinite(x) & np.isfinite(xp) & (x != 0)
     safe = np.where(ok, x, 1.0)
-    return np.where(ok, np.abs(np.where(ok, xp, 1.0) - safe) / np.abs(safe), np.nan)
+    with np.errstate(over="ignore"):  # a subnormal x: the change is honestly huge (inf), not a warning
+        return np.where(ok, np.abs(np.where(ok, xp, 1.0) - safe) / np.abs(safe), np.nan)
 
 
 def undefined_reason(x, x_perturbed) -> str:
@@ -300,15 +305,23 @@ def alignment_generalization(alpha, alpha_new: Mapping[str, object], tolerance: 
     return robustness("alpha -> alpha'", alpha, alpha_new, tolerance, "Definition 4: alignment generalization")
 
 
+#: The verdicts of Harris's inner-alignment rule (:func:`harris_inner_alignment`).
+INNER_ALIGNED, NOT_INNER_ALIGNED, INNER_UNDEFINED = "aligned", "misaligned", "undefined"
+
+
 @attrs.frozen
 class InnerAlignment:
     """Inner alignment quantified over a family of dataset variations (seed 000).
 
-    ``minimum``: the smallest alpha over the variations (median over copies per
-    variation) and ``minimum_name`` its variation; ``worst_change`` and ``worst_name``:
-    the largest relative change of alpha; ``robustness``: the full family comparison.
-    ``min_alpha`` (None: no level required) and ``tolerance`` are the user's thresholds;
-    ``aligned`` is True when minimum >= min_alpha (if set) and the changes are robust.
+    The family is the baseline (the training set) and its variations: the baseline is a
+    member. ``minimum``: the smallest alpha over the family (medians over copies) and
+    ``minimum_name`` its member (``"baseline"`` or a variation's name); ``worst_change``
+    and ``worst_name``: the largest defined relative change of alpha from the baseline;
+    ``robustness``: the full family comparison. ``min_alpha`` (None: no level required)
+    and ``tolerance`` are the user's thresholds. ``undefined``: members whose alpha is
+    undefined (NaN), counted, never dropped. ``verdict``: ``"aligned"``, ``"misaligned"``
+    or ``"undefined"`` (see :func:`harris_inner_alignment`); ``aligned`` is
+    ``verdict == "aligned"``.
     """
 
     quantity: str
@@ -320,46 +333,113 @@ class InnerAlignment:
     min_alpha: Optional[float]
     tolerance: float
     robustness: Robustness
-    aligned: bool
+    undefined: tuple
+    verdict: str
+    failures: tuple = ()
+
+    @property
+    def aligned(self) -> bool:
+        """True when the verdict is "aligned"."""
+        return self.verdict == INNER_ALIGNED
 
     def statement(self) -> str:
         level = "" if self.min_alpha is None else f" (required >= {self.min_alpha:g})"
-        return (f"over {len(self.robustness.changes)} dataset variations: minimum {self.quantity} {self.minimum:.4g} "
-                f"({self.minimum_name}){level}, worst relative change {self.worst_change:.4g} ({self.worst_name}, "
-                f"tolerance {self.tolerance:g}): {'inner-aligned' if self.aligned else 'not inner-aligned'}")
+        undef = f"; undefined for {', '.join(self.undefined)}" if self.undefined else ""
+        word = {INNER_ALIGNED: "inner-aligned", NOT_INNER_ALIGNED: "not inner-aligned"}.get(self.verdict,
+                                                                                       "undecided (undefined)")
+        return (f"over the baseline and {len(self.robustness.changes)} dataset variations: minimum {self.quantity} "
+                f"{self.minimum:.4g} ({self.minimum_name}){level}, worst relative change {self.worst_change:.4g} "
+                f"({self.worst_name}, tolerance {self.tolerance:g}){undef}: {word}")
 
     def to_dict(self) -> dict:
         return {"quantity": self.quantity, "baseline": _json_float(self.baseline), "minimum": _json_float(self.minimum),
                 "minimum_name": self.minimum_name, "worst_change": _json_float(self.worst_change),
                 "worst_name": self.worst_name, "min_alpha": self.min_alpha, "tolerance": self.tolerance,
-                "robustness": self.robustness.to_dict(), "aligned": self.aligned}
+                "robustness": self.robustness.to_dict(), "undefined": list(self.undefined), "verdict": self.verdict,
+                "failures": list(self.failures), "aligned": self.aligned}
 
 
-def inner_alignment(alpha, alpha_variations: Mapping[str, object], tolerance: float,
-                    min_alpha: Optional[float] = None, quantity: str = "alpha") -> InnerAlignment:
-    """Inner alignment over dataset variations (seed 000, "Quantifying inner alignment").
+def harris_inner_alignment(alpha, alpha_variations: Mapping[str, object], tolerance: float,
+                           min_alpha: Optional[float] = None, quantity: str = "alpha") -> InnerAlignment:
+    """Harris's inner alignment: alpha stays robustly high over dataset variations (seed 000).
 
-    minimum = min over variations v of alpha_v (median over copies);
-    worst change = max_v |alpha_v - alpha| / |alpha| (per copy, median over copies).
-    Inner-aligned when minimum >= ``min_alpha`` (if given) and every change is defined and
-    <= ``tolerance``. A number first, a verdict second: both are returned.
+    The one implementation of the rule; :func:`hierarchy.inner_alignment.alpha_robust` (the
+    Evidence-based definition) and the per-copy robustness scenario both call it.
 
-    Example:
-        >>> ia = inner_alignment(1.0, {"resample 1": 0.9, "shift 0.1": 0.7}, tolerance=0.2, min_alpha=0.5)
-        >>> ia.minimum, ia.minimum_name, round(ia.worst_change, 6), ia.aligned
-        (0.7, 'shift 0.1', 0.3, False)
+    Formula, over the family F = {baseline} u {variations} (the baseline, alpha on the
+    training set, is a member of the family):
+
+        minimum      = min over members v of F of alpha_v          (median over copies)
+        worst change = max over variations v of r_v,  r_v = median_k |alpha_{v,k} - alpha_k| / |alpha_k|
+
+    (:func:`relative_change`, undefined where alpha_k = 0 or either value is undefined).
+
+    Verdict: ``"misaligned"`` when a defined number already fails (the minimum over the
+    defined members is < ``min_alpha``, or a defined change is > ``tolerance``: an
+    undefined member could only make either worse); else ``"aligned"`` when every member
+    and every change is defined, the minimum is >= ``min_alpha`` (if given) and every
+    change <= ``tolerance``; else ``"undefined"`` (an undefined member or change leaves it
+    open). ``failures`` names what failed ("low alpha", "alpha not robust").
+
+    Parameters
+    ----------
+    alpha : float or array [K]
+        Alpha on the training set (per copy or one number).
+    alpha_variations : Mapping[str, float or array [K]]
+        Alpha under each dataset variation (copy k with copy k), at least one.
+    tolerance : float
+        The largest tolerated relative change (>= 0).
+    min_alpha : float or None
+        The level alpha must stay at or above; None requires no level.
+    quantity : str
+        The figure's name, for reports.
+
+    Returns
+    -------
+    InnerAlignment
+
+    Raises
+    ------
+    ParameterError
+        If the family is empty, the tolerance is negative or not a number, or ``min_alpha``
+        is not finite.
+
+    Examples
+    --------
+    >>> ia = harris_inner_alignment(1.0, {"resample 1": 0.9, "shift 0.1": 0.7}, tolerance=0.2, min_alpha=0.5)
+    >>> ia.minimum, ia.minimum_name, round(ia.worst_change, 6), ia.verdict
+    (0.7, 'shift 0.1', 0.3, 'misaligned')
+    >>> harris_inner_alignment(0.4, {"a": 0.45, "b": 0.42}, 0.2, min_alpha=0.41).minimum_name  # the baseline counts
+    'baseline'
+    >>> harris_inner_alignment(0.8, {"a": float("nan"), "b": 0.85}, 0.2, min_alpha=0.5).verdict
+    'undefined'
     """
-    if min_alpha is not None and not math.isfinite(float(min_alpha)):
-        raise ParameterError(f"min_alpha={min_alpha!r}; give a finite level such as 0.5, or None for no level")
+    if min_alpha is not None:
+        try:
+            level = float(min_alpha)
+        except (TypeError, ValueError):
+            level = math.nan
+        if not math.isfinite(level):
+            raise ParameterError(f"min_alpha={min_alpha!r}; give a finite level such as 0.5, or None for no level")
     rob = robustness(quantity, alpha, alpha_variations, tolerance, "seed 000: inner alignment over dataset variations")
-    levels = {c.name: c.perturbed for c in rob.changes}
+    base = _median(np.atleast_1d(np.asarray(alpha, dtype=np.float64)))
+    levels = {"baseline": base} | {c.name: c.perturbed for c in rob.changes}
     finite = {k: v for k, v in levels.items() if math.isfinite(v)}
+    undefined = tuple(k for k, v in levels.items() if not math.isfinite(v))
     if finite:
         name = min(finite, key=finite.get)
         minimum = finite[name]
     else:
         name, minimum = "", math.nan
-    level_ok = True if min_alpha is None else (len(finite) == len(levels) and minimum >= float(min_alpha))
-    base = float(np.nanmedian(np.atleast_1d(np.asarray(alpha, dtype=np.float64)))) if np.isfinite(alpha).any() else math.nan
+    low = min_alpha is not None and bool(finite) and minimum < float(min_alpha)
+    not_robust = rob.verdict == NOT_ROBUST
+    failures = tuple(f for f, bad in (("low alpha", low), ("alpha not robust", not_robust)) if bad)
+    if failures:
+        verdict_ = NOT_INNER_ALIGNED
+    elif undefined or rob.verdict == UNDEFINED:
+        verdict_ = INNER_UNDEFINED
+    else:
+        verdict_ = INNER_ALIGNED
     return InnerAlignment(quantity, base, minimum, name, rob.worst, rob.worst_name,
-                          None if min_alpha is None else float(min_alpha), rob.tolerance, rob, bool(level_ok and rob.holds))
+                          None if min_alpha is None else float(min_alpha), rob.tolerance, rob,
+                          undefined + tuple(n for n in rob.undefined if n not in undefined), verdict_, failures)

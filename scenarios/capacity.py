@@ -15,11 +15,32 @@ sweep resumes (``--resume``) and runs on Dask (``--executor dask``) unchanged.
 
 The report is the ordinary delegation report of a designer (objective L) delegating to
 one gradient-descent node per width, each node's population being the seeds: every
-width gets C(L), C(G), C(G1), alpha and the normalized alignment with their median and
-interquartile range over seeds, and the delegation-product check. On top, the shape of
-each curve against log2(width) is measured (``hierarchy.inflection``): a Spearman trend
-and a change-point test for an inflection, both with a bootstrap over seeds; the claims
-are decided from those numbers.
+width gets C(L), C(G), C(G1), alpha and the normalized alignment with their median,
+standard error (bootstrap over seeds combined with the limit estimator's own error) and
+interquartile range over seeds, and the delegation-product check. The normalized
+alignment is on one shared scale: the **reference** width's runs (default the largest
+width; ``--set reference_width=W``), each objective's best improvement L(0) - min L,
+median over that width's seeds (``hierarchy.alignment.Normalization``). One factor
+multiplies every width's alpha, so every ordering of raw alphas, the trend and the
+inflection are those of alpha (the normalized claims repeat alpha's verdicts by
+construction: that is the invariance it was built for).
+
+On top, the shape of each curve against log2(width) is measured
+(``hierarchy.inflection``): a Spearman trend and a change-point test for an inflection,
+both with a bootstrap over seeds in which every value is also moved by its own
+estimator error, and the change-point test on every seed's own curve. Every claim is
+three-valued (``hierarchy.decision``): a margin, positive when it holds, against twice
+its standard error:
+
+* flat C(true objective): margin = tolerance - (max - min) / median of the per-width
+  medians; standard error = the bootstrap standard deviation of that variation;
+* alignment rises with width: margin = Spearman rho of the median curve; standard
+  error = its bootstrap standard deviation;
+* an inflection: every rule of ``hierarchy.inflection`` as a margin (BIC(line) -
+  BIC(hinge) - margin, the rise fraction, BIC(plateau) - BIC(hinge) - margin, the fall
+  fraction - the effect-size floor), each against its bootstrap standard error, joined
+  by ``Claim.all_of``; the share of seeds whose own curve shows it is reported beside;
+* the delegation product: exact, margin = 1e-9 - the largest relative discrepancy.
 """
 
 from __future__ import annotations
@@ -32,13 +53,13 @@ import numpy as np
 from agents.gradient_descent import GradientDescent
 from agents.markov import TokenDataset
 from agents.schedules import Decay
+from hierarchy.alignment import Normalization, alignment, normalized_alignment
 from hierarchy.capability import capability, tail_length
-from hierarchy.alignment import alignment, normalized_alignment
 from hierarchy.errors import ParameterError
 from hierarchy.estimator import Estimator
-from hierarchy.figures import Spread, format_number
+from hierarchy.figures import SPREAD_LEGEND, Spread, format_number
 from hierarchy.graph import DelegationGraph, OptimizerNode
-from hierarchy.inflection import inflection, median_curve, trend
+from hierarchy.inflection import MIN_FALL, bootstrap_medians, inflection, median_curve, trend
 from hierarchy.measure import measure
 from hierarchy.objective import Objective
 from hierarchy.report import Claim, Table, build_report
@@ -62,11 +83,15 @@ class CapacityParams(MarkovSetup):
     """Parameters of ``capacity`` (change with ``--set name=value``; ``widths`` as ``1,2,4``).
 
     ``flat_tolerance``: C(true objective) counts as flat when (max - min) / median of its
-    per-width medians is at most this. ``trend_level``: a curve rises (falls) when its
-    Spearman correlation with width is positive (negative) on the median curve and in at
-    least this fraction of bootstrap samples. ``bootstrap``: samples over seeds.
-    ``bic_margin`` and ``min_support``: the inflection rule of ``hierarchy.inflection``.
-    ``chunk``: trials per batched population (0: all seeds of a width together).
+    per-width medians is at most this (the claim: tolerance - variation against twice its
+    bootstrap standard error). ``trend_level``: the answer paragraph says C(L) rises
+    (falls) when its Spearman correlation with width is positive (negative) on the median
+    curve and in at least this fraction of bootstrap samples (the claims are decided by
+    margins, not by this level). ``bootstrap``: samples over seeds. ``bic_margin``,
+    ``min_support`` and ``min_fall`` (effect-size floor): the inflection rule of
+    ``hierarchy.inflection``. ``reference_width``: the width whose runs scale the
+    normalized alignment (0: the largest width). ``chunk``: trials per batched population
+    (0: all seeds of a width together).
     """
 
     widths: tuple = (1, 2, 4, 8, 16, 32, 64, 128, 256)
@@ -78,6 +103,8 @@ class CapacityParams(MarkovSetup):
     bootstrap: int = 1000
     bic_margin: float = 2.0
     min_support: float = 0.5
+    min_fall: float = MIN_FALL
+    reference_width: int = 0
     chunk: int = 0
     dtype: str = "float64"
 
@@ -94,7 +121,23 @@ class CapacityParams(MarkovSetup):
             raise ParameterError(f"chunk={self.chunk}; give 0 (all seeds of a width together) or a positive size")
         if not (self.flat_tolerance > 0 and 0 < self.trend_level <= 1 and 0 <= self.min_support <= 1):
             raise ParameterError("flat_tolerance must be > 0, trend_level in (0, 1], min_support in [0, 1]")
+        if not (0 <= self.min_fall < 1):
+            raise ParameterError(f"min_fall={self.min_fall}; give the effect-size floor as a fraction of the curve's "
+                                 f"range in [0, 1), e.g. {MIN_FALL}")
+        if self.reference_width and self.reference_width not in w:
+            raise ParameterError(f"reference_width={self.reference_width} is not among the widths {w}; give one of "
+                                 f"them, or 0 for the largest")
         Decay(self.lr, self.tau)
+
+    @property
+    def reference(self) -> int:
+        """The width whose runs scale the normalized alignment (``reference_width``, or the largest).
+
+        Example:
+            >>> CapacityParams(widths=(1, 4, 16)).reference, CapacityParams(widths=(1, 4), reference_width=1).reference
+            (16, 1)
+        """
+        return int(self.reference_width or self.widths[-1])
 
 
 def trial_id(width: int, seed_index: int) -> str:
@@ -107,16 +150,22 @@ def trial_id(width: int, seed_index: int) -> str:
     return f"w{int(width)}-s{int(seed_index)}"
 
 
+FIGURES = ("C_L", "C_G", "C_G1", "C_L_error", "C_G_error", "C_G1_error", "alpha_G", "alpha_G1", "alpha_G_error",
+           "alpha_G1_error", "final_L", "G_tail_fraction", "G_peak_fraction", "L_rises", "converged")
+
+
 def trial_figures(L, G, G1, estimator: Estimator) -> dict:
     """Per-trial figures from one run's values L, G, G1 [T] (Definitions 1 and 2).
 
-    C_L, C_G, C_G1 (capability), alpha_G = C(L) / C(G) and alpha_G1 (alignment),
-    normalized_G and normalized_G1 (scale-free alignment), final_L and G_tail_fraction
-    (tail mean of L, and of G over G(0)), G_peak_fraction (max_t G / G(0): above 1 when
-    the gradient grew on the way), L_rises (the number of steps with L(t+1) > L(t):
-    gradient descent with a small enough step never raises L, so a positive count marks
-    an unstable phase), converged (1 when the limit estimates of L and G both
-    converged). NaN where undefined (a diverged run).
+    C_L, C_G, C_G1 (capability) and their estimator errors C_*_error (the limit estimator's
+    standard error; NaN under ``finite``), alpha_G = C(L) / C(G) and alpha_G1 (alignment)
+    with alpha_*_error (delta method), final_L and G_tail_fraction (tail mean of L, and of
+    G over G(0)), G_peak_fraction (max_t G / G(0): above 1 when the gradient grew on the
+    way), L_rises (the number of steps with L(t+1) > L(t): gradient descent with a small
+    enough step never raises L, so a positive count marks an unstable phase), converged
+    (1 when the limit estimates of L and G both converged). NaN where undefined (a
+    diverged run). The normalized alignment is not a per-trial figure: its scale comes
+    from the reference width's runs (see ``run``).
 
     Example:
         >>> t = np.arange(41.0)
@@ -127,10 +176,13 @@ def trial_figures(L, G, G1, estimator: Estimator) -> dict:
     vals = {k: np.asarray(v, dtype=np.float64)[None, :] for k, v in (("L", L), ("G", G), ("G1", G1))}
     out = {}
     for k, v in vals.items():
-        out[f"C_{k}"] = float(capability(v, estimator).value[0])
+        c = capability(v, estimator)
+        out[f"C_{k}"] = float(c.value[0])
+        out[f"C_{k}_error"] = float(c.error[0])
     for k in ("G", "G1"):
-        out[f"alpha_{k}"] = float(alignment(vals["L"], vals[k], estimator).value[0])
-        out[f"normalized_{k}"] = float(normalized_alignment(vals["L"], vals[k], estimator).value[0])
+        a = alignment(vals["L"], vals[k], estimator)
+        out[f"alpha_{k}"] = float(a.value[0])
+        out[f"alpha_{k}_error"] = float(a.error[0])
     n = tail_length(vals["L"].shape[1], estimator.tail)
     out["final_L"] = float(vals["L"][0, -n:].mean())
     out["G_tail_fraction"] = float(vals["G"][0, -n:].mean() / vals["G"][0, 0])
@@ -138,7 +190,8 @@ def trial_figures(L, G, G1, estimator: Estimator) -> dict:
     out["L_rises"] = float(np.sum(np.diff(vals["L"][0]) > 0)) if np.all(np.isfinite(vals["L"])) else math.nan
     conv = [capability(vals[k], Estimator("limit", estimator.tail, estimator.tolerance)).converged[0] for k in ("L", "G")]
     out["converged"] = float(all(conv))
-    return {k: (v if np.isfinite(v) else math.nan) for k, v in out.items()}
+    # an infinite error (a limit out of this run's reach) is kept: it says the value is unknown
+    return {k: (v if np.isfinite(v) or (k.endswith("_error") and v == math.inf) else math.nan) for k, v in out.items()}
 
 
 @attrs.frozen(eq=False)

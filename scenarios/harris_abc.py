@@ -1,4 +1,4 @@
-"""Scenario ``harris-abc``: seed 000's optimizers A, B and C under one designer.
+"""Scenario ``harris-abc``: seed 000's optimizers A, B and C under one designer, replicated over seeds.
 
 A designer whose objective is the cross-entropy L (the base objective) delegates to three
 alternative gradient-descent optimizers, each of which pursues its true objective (the
@@ -6,29 +6,42 @@ gradient size G, or G1 by choice):
 
 * A: initialization theta_A (the best of a small population of random starts, since a
   single start can itself sit in a poor local minimum), decaying learning rate.
-* B: theta_A plus a perturbation of fixed small norm, found by search: many candidates
-  run as one population, and one that settles (G near 0) at a clearly higher L is kept.
+* B: theta_A plus a perturbation of fixed small norm, found by search: candidates run as
+  one population, and *every* candidate that settles (G near 0) at a clearly higher L is
+  a copy of B (up to ``b_copies`` per seed, in the search's order): B is a distribution,
+  and its claims are decided over it, not over one chosen candidate.
 * C: theta_A with a constant learning rate: it never settles.
 
-The claims of seed 000 are then checked on the measured numbers, never assumed.
+The experiment is **replicated** over ``seeds`` independent scenario seeds (replicate r
+uses scenario seed ``seed + r``: its own Markov data, theta_A and search), all of them as
+batched populations with one dataset per copy. Every claim of seed 000 is decided per seed
+three ways (holds / fails / undecided: its margin against twice its standard error, the
+estimator's own error and the spread over B's copies combined) and pooled over the seeds
+(:data:`hierarchy.decision.POOLED_RULE`). The claims are checked, never assumed.
 """
 
 from __future__ import annotations
+
+import math
 
 import attrs
 import numpy as np
 
 from agents.gradient_descent import GradientDescent
 from agents.schedules import Constant, Decay
-from hierarchy.capability import tail_length
+from hierarchy.capability import capability, tail_length
+from hierarchy.decision import combined_error
+from hierarchy.delegation import delegation_product
 from hierarchy.errors import ParameterError
+from hierarchy.figures import Spread
 from hierarchy.graph import DelegationGraph, OptimizerNode
 from hierarchy.objective import Objective
 from hierarchy.report import Claim, Table, build_report
 from hierarchy.run import node_seed
+from hierarchy.tail import limit_error
 
-from .progress import progress_bar, run_graph_with_progress
 from .markov_setup import MarkovSetup
+from .progress import progress_bar, run_graph_with_progress
 from .registry import RunOptions, ScenarioResult, scenario
 
 TRUE_OBJECTIVES = {
@@ -39,12 +52,20 @@ TRUE_OBJECTIVES = {
 
 @attrs.frozen
 class HarrisParams(MarkovSetup):
-    """Parameters of ``harris-abc`` (change with ``--set name=value``)."""
+    """Parameters of ``harris-abc`` (change with ``--set name=value``).
+
+    ``seeds`` replicates (16: the default run then takes about a minute on 2 cores; see
+    docs/architecture.md), each with ``init_population`` random starts for A and
+    ``candidates`` perturbations per search norm for B, of which at most ``b_copies``
+    settled-worse ones are B's copies.
+    """
 
     width: int = 3
     lr_c: float = 2.0
-    init_population: int = 32
-    candidates: int = 128
+    seeds: int = 16
+    init_population: int = 16
+    candidates: int = 32
+    b_copies: int = 8
     search_norms: tuple = (0.6, 1.0, 1.5)
     lr_c_scan: tuple = (0.5, 1.0, 2.0, 3.0, 4.0, 6.0)
     worse_by: float = 0.02
@@ -56,7 +77,7 @@ class HarrisParams(MarkovSetup):
     def __attrs_post_init__(self):
         if self.true_objective not in TRUE_OBJECTIVES:
             raise ParameterError(f"true_objective={self.true_objective!r}; choose G or G1")
-        for name in ("vocab", "order", "examples", "width", "init_population", "candidates"):
+        for name in ("vocab", "order", "examples", "width", "init_population", "candidates", "seeds", "b_copies"):
             if getattr(self, name) < 1:
                 raise ParameterError(f"{name}={getattr(self, name)} must be at least 1")
         if not self.search_norms or min(self.search_norms) <= 0:
@@ -71,64 +92,165 @@ def tail_mean(values: np.ndarray, tail: float) -> np.ndarray:
     return values[..., -n:].mean(axis=-1)
 
 
+def tail_fraction(values: np.ndarray, tail: float, lower_bound=0.0) -> tuple:
+    """(tail mean / value at step 0, its standard error) per row: how far an objective fell,
+    with the limit estimator's error (:func:`hierarchy.tail.limit_error`) scaled alike."""
+    v = np.atleast_2d(np.asarray(values, dtype=np.float64))
+    err = limit_error(v, tail, lower_bound)[0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return tail_mean(v, tail) / v[:, 0], err / np.abs(v[:, 0])
+
+
 def _run_population(leaf, steps, seed, desc, enabled):
     with progress_bar(desc, steps, enabled) as bar:
         return leaf.run(steps, seed, bar)
 
 
-def search_b(data, theta_a, L_a_end, p: HarrisParams, steps: int, options: RunOptions, G0_a: float):
-    """Search for B: perturbations of theta_A at each norm in turn, run as one population;
-    keep a candidate that settled (tail G / G(0) < settle) at a tail loss at least
-    ``worse_by`` above A's, choosing among them the one whose G(0) is closest to A's."""
-    rows = []
+@attrs.frozen
+class Replicate:
+    """One scenario seed's setup: its data, optimum, theta_A and B's starts."""
+
+    seed: int
+    data: object
+    optimum: float
+    theta_a: np.ndarray
+    L_a: float
+    G0_a: float
+    b_starts: np.ndarray  # [n_b, P]
+    b_norm: float
+    search_rows: tuple
+
+
+def choose_a(reps_data, p: HarrisParams, steps: int, options: RunOptions, seeds) -> list:
+    """theta_A per replicate: the lowest tail loss among ``init_population`` random starts that
+    settled, all replicates' starts run as one population (one dataset per copy)."""
+    n = p.init_population
+    inits, datas = [], []
+    for s, data in zip(seeds, reps_data):
+        probe = GradientDescent(data, hidden=(p.width,), population=n)
+        inits.append(probe.initial_parameters(node_seed(s, "A-population")))
+        datas += [data] * n
+    pop = GradientDescent(tuple(datas), hidden=(p.width,), schedule=p.decay(), population=len(datas),
+                          init=np.concatenate(inits))
+    tr = _run_population(pop, steps, node_seed(options.seed, "A-population"), "choose A", options.progress)
     tail = options.estimator.tail
+    L_end = tail_mean(tr["L"], tail)
+    frac = tail_mean(tr["G"], tail) / tr["G"][:, 0]
+    out = []
+    for r in range(len(seeds)):
+        idx = np.arange(r * n, (r + 1) * n)
+        usable = idx[tr.ok[idx] & (frac[idx] < p.settle)]
+        pool = usable if usable.size else idx[tr.ok[idx]]
+        if pool.size == 0:
+            out.append(None)
+            continue
+        best = int(pool[np.argmin(L_end[pool])])
+        out.append((np.asarray(tr.meta["initial_parameters"][best]), float(L_end[best]), float(tr["G"][best, 0])))
+    return out
+
+
+def search_b(reps, p: HarrisParams, steps: int, options: RunOptions) -> list:
+    """B's starts per replicate: perturbations of theta_A at each norm in turn (all replicates
+    still searching run as one population); the copies of B are the candidates that settled
+    (tail G / G(0) < settle) at a tail loss at least ``worse_by`` above A's, the first
+    ``b_copies`` of them in the search's order, at the first norm that yields any."""
+    tail = options.estimator.tail
+    found = {r: None for r in range(len(reps))}
+    rows = {r: [] for r in range(len(reps))}
     for i, norm in enumerate(p.search_norms):
-        rng = np.random.default_rng(node_seed(options.seed, f"B-search-{i}"))
-        d = rng.normal(size=(p.candidates, theta_a.size))
-        d *= norm / np.linalg.norm(d, axis=1, keepdims=True)
-        pop = GradientDescent(data, hidden=(p.width,), schedule=Decay(p.lr, p.tau), population=p.candidates,
-                              init=theta_a[None, :] + d)
-        tr = _run_population(pop, steps, node_seed(options.seed, f"B-search-{i}"), f"search for B (norm {norm:g})",
-                             options.progress)
+        todo = [r for r in found if found[r] is None and reps[r] is not None]
+        if not todo:
+            break
+        starts, datas, deltas = [], [], []
+        for r in todo:
+            rep = reps[r]
+            rng = np.random.default_rng(node_seed(rep["seed"], f"B-search-{i}"))
+            d = rng.normal(size=(p.candidates, rep["theta_a"].size))
+            d *= norm / np.linalg.norm(d, axis=1, keepdims=True)
+            deltas.append(d)
+            starts.append(rep["theta_a"][None, :] + d)
+            datas += [rep["data"]] * p.candidates
+        pop = GradientDescent(tuple(datas), hidden=(p.width,), schedule=p.decay(), population=len(datas),
+                              init=np.concatenate(starts))
+        tr = _run_population(pop, steps, node_seed(options.seed, f"B-search-{i}"),
+                             f"search for B (norm {norm:g})", options.progress)
         L_end = tail_mean(tr["L"], tail)
         frac = tail_mean(tr["G"], tail) / tr["G"][:, 0]
-        settled = tr.ok & (frac < p.settle)
-        worse = settled & (L_end >= L_a_end + p.worse_by)
-        chosen = None
-        if worse.any():
-            idx = np.flatnonzero(worse)
-            chosen = int(idx[np.argmin(np.abs(tr["G"][idx, 0] - G0_a))])
-        rows.append((norm, p.candidates, int(settled.sum()), int(worse.sum()),
-                     int((settled & (L_end < L_a_end - 1e-9)).sum()), "none" if chosen is None else chosen))
-        if chosen is not None:
-            return theta_a + d[chosen], norm, rows, float(L_end[chosen])
-    return None, None, rows, float("nan")
+        for j, r in enumerate(todo):
+            idx = np.arange(j * p.candidates, (j + 1) * p.candidates)
+            settled = tr.ok[idx] & (frac[idx] < p.settle)
+            worse = settled & (L_end[idx] >= reps[r]["L_a"] + p.worse_by)
+            better = settled & (L_end[idx] < reps[r]["L_a"] - 1e-9)
+            chosen = np.flatnonzero(worse)[:p.b_copies]
+            rows[r].append((norm, p.candidates, int(settled.sum()), int(worse.sum()), int(better.sum()), len(chosen)))
+            if chosen.size:
+                found[r] = (reps[r]["theta_a"][None, :] + deltas[j][chosen], norm)
+    return [(found[r], tuple(rows[r])) for r in range(len(reps))]
 
 
-def scan_constant_lr(data, theta_a, p: HarrisParams, steps: int, options: RunOptions, CA_L: float, CA_T: float) -> Table:
-    """C's claims against its learning rate: every constant rate of ``lr_c_scan`` from theta_A,
-    run as one population (per-copy learning rates), measured with the report's estimator."""
-    from hierarchy.capability import capability
+def _leaf(datas, p, schedule, init):
+    return GradientDescent(tuple(datas), hidden=(p.width,), schedule=schedule, population=len(datas),
+                           init=np.asarray(init))
 
-    lrs = np.asarray(p.lr_c_scan, dtype=float)
-    pop = GradientDescent(data, hidden=(p.width,), schedule=Constant(1.0), population=len(lrs),
-                          init=np.tile(theta_a, (len(lrs), 1)), lr_scale=lrs)
-    tr = _run_population(pop, steps, node_seed(options.seed, "C-scan"), "constant-rate scan", options.progress)
-    T = p.true_objective
-    CL = capability(tr["L"], options.estimator).value
-    CT = capability(tr[T], options.estimator).value
-    rows = []
-    for k, lr in enumerate(lrs):
-        if not tr.ok[k]:
-            rows.append([lr, float("nan"), float("nan"), float("nan"), float("nan"), tr.status()[k], "no"])
-            continue
-        frac = float(tail_mean(tr[T][k], options.estimator.tail) / tr[T][k, 0])
-        limited = bool(CT[k] < CA_T and CL[k] < CA_L)
-        rows.append([lr, float(tail_mean(tr["L"][k], options.estimator.tail)), frac, float(CL[k]), float(CT[k]),
-                     "settles" if frac < p.settle else "keeps moving", "yes" if limited else "no"])
-    return Table(f"C against its constant learning rate (from theta_A; A has C(L) = {CA_L:.4g}, C({T}) = {CA_T:.4g})",
-                 ("lr", "tail L", f"tail {T}/{T}(0)", "C(L)", f"C({T})", "behaviour", "capability-limited on both"),
-                 tuple(rows))
+
+def _subset(spread: Spread, idx) -> Spread:
+    v = np.asarray(spread.per_copy)[idx]
+    e = np.asarray(spread.error_per_copy)[idx] if spread.error_per_copy else None
+    return Spread.of(v, e)
+
+
+def seed_claims(p: HarrisParams, T: str, fig: dict) -> list:
+    """The six claims of seed 000 decided on one replicate's figures ``fig`` (Spreads keyed
+    like "A/C(L)", "B/alpha", "C/frac", plus "discrepancy"). Margins are positive when the
+    claim holds; standard errors combine the estimator's error and B's spread over copies."""
+    f = fig
+    nan = math.nan
+    med = lambda k: f[k].median if k in f else nan
+    se = lambda k: f[k].standard_error if k in f else nan
+    # 1. A and B drive T to near zero
+    c1 = Claim.all_of(
+        f"A and B both drive the true objective {T} to near zero (tail mean below {p.settle:g} of {T}(0))",
+        [Claim.compare("A settles", {"A tail fraction": med("A/frac")}, p.settle - med("A/frac"), se("A/frac"),
+                       f"{p.settle:g} - A's tail fraction against 2 se"),
+         Claim.compare("B settles", {"B tail fraction": med("B/frac")}, p.settle - med("B/frac"), se("B/frac"),
+                       f"{p.settle:g} - B's median tail fraction against 2 se")],
+        rule="both settle (B's copies and theta_A are selected among settled runs, so this checks the selection)")
+    # 2. A and B equally capable on T
+    ca, cb = med(f"A/C({T})"), med(f"B/C({T})")
+    rel = abs(cb - ca) / abs(ca) if ca else nan
+    rel_se = combined_error(se(f"A/C({T})"), se(f"B/C({T})")) / abs(ca) if ca else nan
+    c2 = Claim.compare(f"A and B are equally capable on the true objective: C_A({T}) and C_B({T}) agree",
+                       {f"C_A({T})": ca, f"C_B({T})": cb, "relative difference": rel, "tolerance": p.agree},
+                       p.agree - rel, rel_se,
+                       f"{p.agree:g} - |C_B - C_A| / |C_A| against 2 se (B: median over its copies)")
+    # 3. alpha_B < alpha_A
+    c3 = Claim.compare("B is worse aligned with the base objective: alpha_B < alpha_A",
+                       {"alpha_A": med("A/alpha"), "alpha_B": med("B/alpha")},
+                       med("A/alpha") - med("B/alpha"), combined_error(se("A/alpha"), se("B/alpha")),
+                       "alpha_A - alpha_B (B: median over its copies) against 2 se")
+    # 4. C capability-limited on both objectives
+    c4 = Claim.all_of(
+        f"C is capability-limited: C_C({T}) < C_A({T}) and C_C(L) < C_A(L)",
+        [Claim.compare(f"C_C({T}) < C_A({T})", {f"C_C({T})": med(f"C/C({T})"), f"C_A({T})": med(f"A/C({T})")},
+                       med(f"A/C({T})") - med(f"C/C({T})"), combined_error(se(f"A/C({T})"), se(f"C/C({T})")),
+                       f"C_A({T}) - C_C({T}) against 2 se"),
+         Claim.compare("C_C(L) < C_A(L)", {"C_C(L)": med("C/C(L)"), "C_A(L)": med("A/C(L)")},
+                       med("A/C(L)") - med("C/C(L)"), combined_error(se("A/C(L)"), se("C/C(L)")),
+                       "C_A(L) - C_C(L) against 2 se")],
+        rule="both strict inequalities")
+    # 5. C never settles
+    c5 = Claim.compare(f"C never settles: its tail mean of {T} stays above {p.settle:g} of {T}(0)",
+                       {"C tail fraction": med("C/frac"), "threshold": p.settle},
+                       med("C/frac") - p.settle, se("C/frac"), f"C's tail fraction - {p.settle:g} against 2 se")
+    # 6. delegation product
+    c6 = Claim.exact(f"delegation product: C_designer(L) = alpha * C_optimizer({T}) on every edge",
+                     {"largest discrepancy": f["discrepancy"], "bound": p.max_discrepancy},
+                     p.max_discrepancy - f["discrepancy"], f"relative discrepancy < {p.max_discrepancy:g}")
+    return [c1, c2, c3, c4, c5, c6]
+
+
+CLAIM_SHORT = ("A, B settle", f"C_A = C_B on T", "alpha_B < alpha_A", "C capability-limited", "C never settles",
+               "delegation product")
 
 
 @scenario("harris-abc", "seed 000: optimizers A, B, C under a designer; true objective vs base objective",
@@ -136,136 +258,174 @@ def scan_constant_lr(data, theta_a, p: HarrisParams, steps: int, options: RunOpt
 def run(options: RunOptions, p: HarrisParams) -> ScenarioResult:
     steps = int(options.steps)
     tail = options.estimator.tail
-    chain, data = p.markov_data(options.seed)
-    optimum = data.conditional_entropy()
+    T = p.true_objective
+    seeds = [int(options.seed) + r for r in range(p.seeds)]
+    setups = [p.markov_data(s) for s in seeds]
+    datas = [d for _, d in setups]
+    optima = [d.conditional_entropy() for d in datas]
 
-    # A: the best of a population of random starts
-    pop = GradientDescent(data, hidden=(p.width,), schedule=Decay(p.lr, p.tau), population=p.init_population)
-    tr_pop = _run_population(pop, steps, node_seed(options.seed, "A-population"), "choose A", options.progress)
-    L_pop = tail_mean(tr_pop["L"], tail)
-    frac_pop = tail_mean(tr_pop["G"], tail) / tr_pop["G"][:, 0]
-    usable = tr_pop.ok & (frac_pop < p.settle)
-    pool = np.flatnonzero(usable) if usable.any() else np.flatnonzero(tr_pop.ok)
-    best = int(pool[np.argmin(L_pop[pool])])
-    theta_a = np.asarray(tr_pop.meta["initial_parameters"][best])
-    theta_b, norm_b, search_rows, L_b_search = search_b(data, theta_a, float(L_pop[best]), p, steps, options,
-                                                        float(tr_pop["G"][best, 0]))
+    # A: the best of a population of random starts, per replicate; then B's search
+    chosen = choose_a(datas, p, steps, options, seeds)
+    reps = [None if c is None else {"seed": s, "data": d, "theta_a": c[0], "L_a": c[1], "G0_a": c[2]}
+            for s, d, c in zip(seeds, datas, chosen)]
+    searched = search_b(reps, p, steps, options)
+    live = [r for r in range(len(seeds)) if reps[r] is not None]
 
-    obj_L = Objective("L", "cross-entropy of the next token on the training set (the designer's base objective)")
-    obj_T = Objective(p.true_objective, TRUE_OBJECTIVES[p.true_objective])
-    decay, const = Decay(p.lr, p.tau), Constant(p.lr_c)
-    leaves = {"A": (theta_a, decay, "theta_A"),
-              "B": (theta_b, decay, f"theta_A + delta, |delta| = {norm_b:g}" if theta_b is not None else None),
-              "C": (theta_a, const, "theta_A")}
+    # known lower bounds: a gradient size is >= 0; the cross-entropy is >= the lowest conditional
+    # entropy of the seeds' data (the exact optimum, by counting)
+    obj_L = Objective("L", "cross-entropy of the next token on the training set (the designer's base objective)",
+                      lower_bound=float(min(optima)))
+    obj_T = Objective(T, TRUE_OBJECTIVES[T], lower_bound=0.0)
+    decay, const = p.decay(), Constant(p.lr_c)
+    b_of_copy = [r for r in live if searched[r][0] is not None for _ in range(len(searched[r][0][0]))]
     nodes = [OptimizerNode("designer", obj_L, role="designer (human)",
                            description="chooses the model and the data, delegates the training")]
-    for name, (init, sched, init_text) in leaves.items():
-        if init is None:
+    leaves = {
+        "A": (live, decay, [reps[r]["theta_a"] for r in live], f"theta_A of each of {len(live)} seeds"),
+        "B": (b_of_copy, decay, [x for r in live if searched[r][0] is not None for x in searched[r][0][0]],
+              f"theta_A + delta (settled at least {p.worse_by:g} worse), {len(b_of_copy)} copies over "
+              f"{len(set(b_of_copy))} seeds"),
+        "C": (live, const, [reps[r]["theta_a"] for r in live], f"theta_A of each of {len(live)} seeds"),
+    }
+    for name, (owners, sched, inits, text) in leaves.items():
+        if not owners:
             continue
-        leaf = GradientDescent(data, hidden=(p.width,), schedule=sched, population=1, init=init[None, :])
+        leaf = _leaf([datas[r] for r in owners], p, sched, inits)
         nodes.append(OptimizerNode(name, obj_T, leaf=leaf, role="gradient descent",
-                                   description=f"init {init_text}; {sched.describe()}"))
+                                   description=f"init {text}; {sched.describe()}"))
     graph = DelegationGraph(nodes, [("designer", n.name) for n in nodes[1:]])
-
     runs = run_graph_with_progress(graph, steps, options)
 
     from hierarchy.measure import measure
 
-    m = measure(graph, runs, options.estimator)
-    T = p.true_objective
+    m = measure(graph, runs, options.estimator, reference="A" if "A" in runs else None)
+    owners = {name: leaves[name][0] for name in runs}
 
-    def cap(leaf, obj):
-        try:
-            return m.capability(leaf, obj).capability.median
-        except KeyError:
-            return float("nan")
+    # per-replicate figures, from the graph's per-copy measurements
+    fracs = {name: tail_fraction(runs[name].trajectory[T], tail) for name in runs}
+    discrepancy = {name: delegation_product([runs[name].trajectory["L"], runs[name].trajectory[T]], ("designer", name),
+                                            options.estimator).discrepancy for name in runs}
+    per_seed = []
+    for r in live:
+        fig = {}
+        for name in runs:
+            idx = [k for k, o in enumerate(owners[name]) if o == r]
+            if not idx:
+                continue
+            for obj in ("L", T):
+                fig[f"{name}/C({obj})"] = _subset(m.capability(name, obj).capability, idx)
+            fig[f"{name}/alpha"] = _subset(m.alignment("designer", name).alignment, idx)
+            fig[f"{name}/frac"] = Spread.of(fracs[name][0][idx], fracs[name][1][idx])
+        disc = [float(np.nanmax(discrepancy[name][idx])) for name in runs
+                for idx in [[k for k, o in enumerate(owners[name]) if o == r]]
+                if idx and np.isfinite(discrepancy[name][idx]).any()]
+        fig["discrepancy"] = max(disc) if disc else math.nan
+        per_seed.append((r, seed_claims(p, T, fig)))
 
-    def alpha(leaf):
-        try:
-            return m.alignment("designer", leaf).alignment.median
-        except KeyError:
-            return float("nan")
-
-    def frac(leaf):
-        if leaf not in runs:
-            return float("nan")
-        g = runs[leaf].trajectory[T][0]
-        return float(tail_mean(g, tail) / g[0])
-
-    claims = [
-        Claim.check(f"A and B both drive the true objective {T} to near zero (tail mean below {p.settle:g} of {T}(0))",
-                    {"A tail fraction": frac("A"), "B tail fraction": frac("B"), "threshold": p.settle},
-                    lambda n: n["A tail fraction"] < p.settle and n["B tail fraction"] < p.settle,
-                    rule=f"both tail fractions < {p.settle:g}"),
-        Claim.check(f"A and B are equally capable on the true objective: C_A({T}) and C_B({T}) agree",
-                    {f"C_A({T})": cap("A", T), f"C_B({T})": cap("B", T),
-                     "relative difference": abs(cap("B", T) - cap("A", T)) / abs(cap("A", T)),
-                     "tolerance": p.agree},
-                    lambda n: n["relative difference"] <= p.agree, rule=f"|C_B - C_A| / |C_A| <= {p.agree:g}"),
-        Claim.check("B is worse aligned with the base objective: alpha_B < alpha_A",
-                    {"alpha_A": alpha("A"), "alpha_B": alpha("B")}, lambda n: n["alpha_B"] < n["alpha_A"],
-                    rule="alpha_B < alpha_A"),
-        Claim.check(f"C is capability-limited: C_C({T}) < C_A({T}) and C_C(L) < C_A(L)",
-                    {f"C_C({T})": cap("C", T), f"C_A({T})": cap("A", T), "C_C(L)": cap("C", "L"),
-                     "C_A(L)": cap("A", "L")},
-                    lambda n: n[f"C_C({T})"] < n[f"C_A({T})"] and n["C_C(L)"] < n["C_A(L)"],
-                    rule="both strict inequalities"),
-        Claim.check(f"C never settles: its tail mean of {T} stays above {p.settle:g} of {T}(0)",
-                    {"C tail fraction": frac("C"), "threshold": p.settle},
-                    lambda n: n["C tail fraction"] >= p.settle, rule=f"tail fraction >= {p.settle:g}"),
-        Claim.check(f"delegation product: C_designer(L) = alpha * C_optimizer({T}) on every edge",
-                    {f"discrepancy {pf.chain[-1]}": pf.discrepancy for pf in m.products} | {"bound": p.max_discrepancy},
-                    lambda n: all(v < p.max_discrepancy for k, v in n.items() if k != "bound"),
-                    rule=f"relative discrepancy < {p.max_discrepancy:g}"),
-    ]
+    claims = []
+    for j, short in enumerate(CLAIM_SHORT):
+        seed_list = [c[j] for _, c in per_seed]
+        if not seed_list:
+            continue
+        claims.append(Claim.replicated(seed_list[0].text, seed_list, rule=seed_list[0].rule))
 
     notes = []
-    if theta_b is None:
-        notes.append(f"the search for B found no perturbation (norms {', '.join(map(str, p.search_norms))}, "
-                     f"{p.candidates} candidates each) that settled at a loss at least {p.worse_by:g} above A's: "
-                     f"B is absent and the claims about B fail")
-    failing = [c.text for c in claims if not c.holds]
-    if failing:
-        notes.append("claims of seed 000 not supported by this run: " + "; ".join(failing))
+    if len(live) < len(seeds):
+        notes.append(f"{len(seeds) - len(live)} seeds had no usable start for A and are left out")
+    no_b = [seeds[r] for r in live if searched[r][0] is None]
+    if no_b:
+        notes.append(f"the search for B found no settled-worse perturbation on seeds {no_b} (norms "
+                     f"{', '.join(map(str, p.search_norms))}, {p.candidates} candidates each): their claims about B "
+                     f"are undecided (undefined)")
+    for c in claims:
+        notes.append(f"{c.text.split(':')[0]}: {c.seeds.describe()} -> pooled verdict {c.label}")
 
-    rows = []
+    # tables: optimizers over seeds, claims per seed, B's search per seed, C's learning-rate scan
+    opt_rows = []
     for name in ("A", "B", "C"):
         if name not in runs:
-            rows.append([name, "not found", "", float("nan"), optimum, float("nan"), float("nan"), "", "absent"])
+            opt_rows.append([name, "not found", "", "", "", "", "", "absent"])
             continue
         tr = runs[name].trajectory
-        L_end = float(tail_mean(tr["L"][0], tail))
-        f = m.capability(name, "L")
-        rows.append([name, graph.node(name).description.split(";")[0].replace("init ", ""),
-                     graph.node(name).leaf.schedule.describe(), L_end, optimum, L_end - optimum, frac(name),
-                     "yes" if f.converged_fraction == 1.0 else "no", tr.status()[0]])
+        L_end = tail_mean(tr["L"], tail)
+        dist = L_end - np.asarray([optima[r] for r in owners[name]])
+        conv = m.capability(name, "L").converged_fraction
+        opt_rows.append([name, leaves[name][3], runs[name].trajectory.K, str(Spread.of(L_end)), str(Spread.of(dist)),
+                         str(Spread.of(fracs[name][0], fracs[name][1])), f"{conv:.2f}",
+                         f"{int(tr.ok.sum())}/{tr.K} ok"])
+    seed_rows = []
+    for r, cl in per_seed:
+        seed_rows.append([seeds[r]] + [f"{c.verdict} ({c.margin:+.3g} / {c.resolution:.2g})" if math.isfinite(c.margin)
+                                       else c.label for c in cl])
+    search_rows = []
+    for r in live:
+        for row in searched[r][1]:
+            search_rows.append([seeds[r], *row])
     tables = [
-        Table("optimizers: where each ended (tail means) and how far from the global optimum of L",
-              ("optimizer", "init", "schedule", "final L", "optimum H", "distance", f"tail {T}/{T}(0)",
-               "C(L) estimate converged", "status"), tuple(rows)),
-        Table(f"search for B: candidates of fixed norm around theta_A, run {steps} steps as one population "
-              f"(A ended at L = {float(L_pop[best]):.4f})",
-              ("norm", "candidates", "settled", f"settled >= {p.worse_by:g} worse", "settled better than A", "chosen"),
+        Table(f"optimizers over {len(live)} seeds: where each ended (tail means) and how far from the global "
+              f"optimum of L (median ±se IQR over copies)",
+              ("optimizer", "start", "copies", "final L", "distance to optimum", f"tail {T}/{T}(0)",
+               "C(L) converged (share)", "status"), tuple(opt_rows)),
+        Table("claims per seed: verdict (margin / resolution)", ("seed",) + CLAIM_SHORT, tuple(seed_rows)),
+        Table(f"search for B per seed: {p.candidates} candidates of fixed norm around theta_A, run {steps} steps "
+              f"as one population", ("seed", "norm", "candidates", "settled", f"settled >= {p.worse_by:g} worse",
+                                     "settled better than A", f"copies of B (at most {p.b_copies})"),
               tuple(search_rows)),
     ]
-    tables.append(scan_constant_lr(data, theta_a, p, steps, options, cap("A", "L"), cap("A", T)))
+    if "A" in runs and live:
+        tables.append(scan_constant_lr(reps[live[0]], p, steps, options, m, T))
+
     arrays = {}
     for name, r in runs.items():
         for obj, v in r.trajectory.values.items():
             arrays[f"{name}/{obj}"] = v
-    arrays["A-population/final_L"] = L_pop
     choices = {"true objective": TRUE_OBJECTIVES[T], "estimator": str(options.estimator),
+               "replication": f"{len(seeds)} scenario seeds {seeds[0]}..{seeds[-1]} (seed + r), run as batched "
+                              f"populations with one dataset per copy",
                "settled": f"tail mean of {T} < {p.settle:g} * {T}(0)", "agreement tolerance": p.agree,
-               "B chosen": "the settled candidate >= worse_by above A whose G(0) is closest to A's",
-               "A chosen": f"lowest tail loss among {p.init_population} random starts that settled"}
+               "A chosen": f"lowest tail loss among {p.init_population} random starts that settled, per seed",
+               "B copies": f"every settled candidate >= {p.worse_by:g} worse than A (first {p.b_copies} per seed) at "
+                           f"the first norm that yields any",
+               "normalized alignment": "alpha scaled by A's best improvements of L and of the true objective "
+                                       "(median over A's copies): one factor for A, B and C",
+               "claim decision": "per seed: margin against 2 standard errors (hierarchy.decision); pooled over seeds"}
     report = build_report("harris-abc", graph, runs, options.estimator, seed=options.seed, steps=steps,
                           choices=choices, claims=claims, tables=tables, notes=notes, measurements=m,
-                          node_attributes={n: {"final_L": r[3], "distance_to_optimum": r[5]}
-                                           for n, r in zip(("A", "B", "C"), rows) if n in runs},
+                          node_attributes={n: {"copy_seeds": [seeds[r] for r in owners[n]]} for n in runs},
                           edge_attributes={})
     from .plots import plot_objectives
 
     series = {name: {obj: r.trajectory[obj] for obj in ("L", T)} for name, r in runs.items()}
     plots = {"objectives.png": lambda path: plot_objectives(
-        path, series, ["L", T], title=f"harris-abc (seed {options.seed})", reference={"L": optimum})}
+        path, series, ["L", T], title=f"harris-abc (seeds {seeds[0]}..{seeds[-1]}; median and IQR over copies)")}
     return ScenarioResult(report, graph, arrays, plots)
+
+
+def scan_constant_lr(rep: dict, p: HarrisParams, steps: int, options: RunOptions, m, T: str) -> Table:
+    """C's claim "capability-limited on both objectives" against its learning rate, on the first
+    seed: every constant rate of ``lr_c_scan`` from that seed's theta_A, run as one population
+    (per-copy learning rates), decided like the main claim against that seed's A."""
+    lrs = np.asarray(p.lr_c_scan, dtype=float)
+    pop = GradientDescent(rep["data"], hidden=(p.width,), schedule=Constant(1.0), population=len(lrs),
+                          init=np.tile(rep["theta_a"], (len(lrs), 1)), lr_scale=lrs)
+    tr = _run_population(pop, steps, node_seed(options.seed, "C-scan"), "constant-rate scan", options.progress)
+    est = options.estimator
+    cL, cT = capability(tr["L"], est, rep["data"].conditional_entropy()), capability(tr[T], est, 0.0)
+    a_L = _subset(m.capability("A", "L").capability, [0])
+    a_T = _subset(m.capability("A", T).capability, [0])
+    frac, frac_se = tail_fraction(tr[T], est.tail)
+    rows = []
+    for k, lr in enumerate(lrs):
+        if not tr.ok[k]:
+            rows.append([lr, math.nan, math.nan, math.nan, math.nan, tr.status()[k], "undecided (diverged)"])
+            continue
+        claim = Claim.all_of("C capability-limited", [
+            Claim.compare("T", {}, a_T.median - cT.value[k], combined_error(a_T.standard_error, cT.error[k])),
+            Claim.compare("L", {}, a_L.median - cL.value[k], combined_error(a_L.standard_error, cL.error[k]))])
+        rows.append([lr, float(tail_mean(tr["L"][k], est.tail)), float(frac[k]), f"{cL.value[k]:.4g} ±{cL.error[k]:.2g}",
+                     f"{cT.value[k]:.4g} ±{cT.error[k]:.2g}", "settles" if frac[k] < p.settle else "keeps moving",
+                     f"{claim.label} (margin {claim.margin:+.3g} / {claim.resolution:.2g})"])
+    return Table(f"C against its constant learning rate (seed {rep['seed']}, from its theta_A; A has C(L) = "
+                 f"{a_L.median:.4g} ±{a_L.standard_error:.2g}, C({T}) = {a_T.median:.4g} ±{a_T.standard_error:.2g})",
+                 ("lr", "tail L", f"tail {T}/{T}(0)", "C(L) ±se", f"C({T}) ±se", "behaviour",
+                  "capability-limited on both"), tuple(rows))

@@ -156,7 +156,11 @@ class MazeExampleParams(ThresholdParams):
     ``stop_min_steps``; ``full_training_reference`` also trains the same copies to the end.
     Thresholds of the definitions (hierarchy.inner_alignment.Thresholds): ``impact``,
     ``capability``, ``similarity``, ``drop``, ``alpha``, ``alpha_change``;
-    ``optimum_tolerance`` for attaining the mesa-objective's optimum. ``similarity_reference``:
+    ``optimum_tolerance`` for attaining the mesa-objective's optimum. Planning budget:
+    ``deploy_planning_horizon`` moves of look-ahead of the deployed planners on the
+    deployment distributions (0: exact planning, as in training; Example 6). The
+    mesa-objective's own impact alignment is measured by an exact planner on the learned
+    reward with ``mesa_budget_factor`` x cells moves (an ample budget). ``similarity_reference``:
     the evidence's behavioral-objective similarity compares the system's recovered
     objective with the one IRL recovers from the base-objective optimizer on the same
     mazes (``"optimizer"``: the same lens on both sides, so IRL's own confounds cancel) or
@@ -185,12 +189,18 @@ class MazeExampleParams(ThresholdParams):
     full_training_reference: bool = False
     similarity_reference: str = "optimizer"
     optimum_tolerance: float = 1e-6
+    deploy_planning_horizon: int = 0
+    mesa_budget_factor: int = 4
 
     def __attrs_post_init__(self):
         _check_positive(self, ("population", "train_mazes", "eval_mazes", "irl_mazes", "probe_mazes", "size",
-                               "deploy_size"))
+                               "deploy_size", "mesa_budget_factor"))
         if self.irl_steps < 0 or self.larger_by < 0 or self.stop_min_steps < 0:
             raise ParameterError("irl_steps, larger_by and stop_min_steps must be >= 0")
+        h = self.deploy_planning_horizon
+        if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 0:
+            raise ParameterError(f"deploy_planning_horizon={h!r} must be a number of moves >= 1, or 0 for exact "
+                                 f"planning")
         if self.similarity_reference not in ("optimizer", "base"):
             raise ParameterError(f"similarity_reference={self.similarity_reference!r} is unknown; use optimizer or base")
         self.train_distribution()
@@ -252,6 +262,15 @@ class Example4Params(MazeExampleParams):
 
 
 @attrs.frozen
+class Example6Params(Example1Params):
+    """Example 6 (seed 002's aside on Example 1: a pure capability failure): Example 1's training and
+    deployment mazes, but the deployed planners look only 8 moves ahead (the planning budget;
+    training planned exactly), too few for mazes whose exits lie about 17 moves away."""
+
+    deploy_planning_horizon: int = 8
+
+
+@attrs.frozen
 class Example5Params(ThresholdParams):
     """Parameters of ``maze-example-5`` (``--set name=value``): ``population`` replicators, each
     trained (limit search) on ``train_mazes`` mazes of ``train_size``; ``eval_mazes`` fresh
@@ -287,9 +306,28 @@ TITLES = {
     3: "fully optimized, not impact-aligned mesa-optimizer (proxy deployed without green by the exit)",
     4: "imperfectly optimized mesa-objective (training stopped early)",
     5: "the self-replicator: a generalization failure of a system that is not a mesa-optimizer",
+    6: "Example 1's planner with too small a planning budget: a pure capability failure",
 }
 
-PARAMS = {1: Example1Params, 2: Example2Params, 3: Example3Params, 4: Example4Params, 5: Example5Params}
+#: Short names of the examples, for tables.
+SHORT = {1: "1 exit learned", 2: "2 proxy, green kept", 3: "3 proxy, shifted", 4: "4 stopped early",
+         5: "5 self-replicator", 6: "6 capability fails"}
+
+PARAMS = {1: Example1Params, 2: Example2Params, 3: Example3Params, 4: Example4Params, 5: Example5Params,
+          6: Example6Params}
+
+#: How the run reads seed 002 where the text leaves a choice or the run simplifies it.
+READINGS = {
+    2: "simplified: seed 002's Example 2 keeps other green cells in deployment, and the proxy's \"if not out, "
+       "try again\" keeps it impact aligned there; the planner's learned reward is per cell and has no memory, so "
+       "it cannot try again, and the run deploys it on mazes whose only green cell is the one by the exit",
+    5: "optimization-focused: 'not applicable' (there is no inner optimizer whose alignment Wentworth's rule "
+       "judges), not 'aligned [generalization (outer)]'; the failure that appears only after the shift is kept as "
+       "the verdict's kind, so both readings can be read off the cell",
+    6: "the mesa-objective (the learned reward) is judged apart from the system's capability: objective- and "
+       "optimization-focused read what an exact planner on the learned reward with an ample move budget "
+       "achieves; the deployed planner itself looks only a few moves ahead",
+}
 
 #: Seed 002's verdicts, per example and definition: (verdict, kind or None); absent = no claim.
 SEED_002 = {
@@ -307,13 +345,18 @@ SEED_002 = {
     (5, "objective-focused"): ("not applicable", None),
     (5, "generalization-focused"): ("misaligned", None),
     (5, "optimization-focused"): ("not applicable", None),
+    (6, "objective-focused"): ("aligned", "capability"),
+    (6, "optimization-focused"): ("aligned", "capability"),
 }
 
 
 def seed_002_expectation(number: int, definition: str) -> Optional[tuple]:
     """Seed 002's verdict on Example ``number`` under ``definition`` as (verdict, kind), or None
-    where the seed makes no claim (Example 4 generalization-focused: its author is unsure;
-    alpha-robust: seed 000's measure, not one of seed 002's camps).
+    where the seed makes no claim (Examples 4 and 6 generalization-focused: its author is
+    unsure; alpha-robust: seed 000's measure, not one of seed 002's camps). Example 6 is
+    seed 002's aside on Example 1 ("if the capabilities don't generalize, it's definitely
+    still inner aligned by the objective-focused and optimization-focused approaches,
+    since the mesa-objective remains aligned"): aligned, the failure a capability one.
 
     Example:
         >>> seed_002_expectation(3, "optimization-focused")
@@ -873,6 +916,6 @@ def _register(number: int, default_steps: int):
     return run
 
 
-for _n in (1, 2, 3, 4):
+for _n in (1, 2, 3, 4, 6):
     _register(_n, 40)
 _register(5, 100)

@@ -35,15 +35,17 @@ from agents.mlp import describe_loss
 from agents.perturbations import (Capacity, ChangeObjective, InitNoise, InitScale, Resample, ScaleLR, Shift,
                                   run_family)
 from agents.schedules import Decay
-from hierarchy.alignment import alignment, normalized_alignment
+from hierarchy.alignment import Normalization, alignment, normalized_alignment
 from hierarchy.capability import capability, tail_length
+from hierarchy.decision import combined_error
 from hierarchy.errors import ParameterError
+from hierarchy.figures import Spread
 from hierarchy.graph import DelegationGraph, OptimizerNode
 from hierarchy.objective import Objective
 from hierarchy.perturbation import Family, changes_objective, kind_of
 from hierarchy.report import Claim, Table, build_report
 from hierarchy.robustness import (alignment_generalization, alignment_robustness, capability_generalization,
-                                  capability_robustness, inner_alignment, relative_change, robustness)
+                                  capability_robustness, harris_inner_alignment, relative_change, robustness)
 from hierarchy.run import ChainRun, node_seed
 
 from .progress import progress_bar
@@ -122,20 +124,51 @@ def objective_name(perturbation) -> str:
     return getattr(perturbation, "objective_name", "L") if changes_objective(perturbation) else "L"
 
 
-def trial_figures(tr, L: str, T: str, estimator) -> dict:
-    """Per-copy figures of one trial: C(L), C(T), alpha, normalized alignment, final L, tail T / T(0)
-    (NaN for diverged copies)."""
+def reference_scale(name: str, L, T):
+    """The :class:`~hierarchy.alignment.Normalization` of run ``name`` (values [K, T] of its good
+    copies), or None where it improves neither objective (the normalized alignment is then undefined)."""
+    try:
+        return Normalization.of(name, L, T)
+    except ParameterError:
+        return None
+
+
+def trial_figures(tr, L: str, T: str, estimator, normalization) -> dict:
+    """Per-copy figures of one trial: C(L), C(T), alpha, normalized alignment (on ``normalization``,
+    the baseline A's scale), final L, tail T / T(0), and ``"<figure> error"``: the estimator's
+    standard error of each of the first four (NaN for diverged copies)."""
     ok = tr.ok
     n = tail_length(tr.T, estimator.tail)
     nan = lambda v: np.where(ok, v, np.nan)
+    cL, cT = capability(tr[L], estimator), capability(tr[T], estimator)
+    a = alignment(tr[L], tr[T], estimator)
+    if normalization is not None:
+        na = normalized_alignment(tr[L], tr[T], normalization, estimator)
+    else:
+        na = attrs.evolve(a, value=np.full(a.value.shape, np.nan), error=np.full(a.value.shape, np.nan))
     return {
-        "C(L)": nan(capability(tr[L], estimator).value),
-        "C(T)": nan(capability(tr[T], estimator).value),
-        "alpha": nan(alignment(tr[L], tr[T], estimator).value),
-        "normalized": nan(normalized_alignment(tr[L], tr[T], estimator).value),
+        "C(L)": nan(cL.value), "C(L) error": nan(cL.error),
+        "C(T)": nan(cT.value), "C(T) error": nan(cT.error),
+        "alpha": nan(a.value), "alpha error": nan(a.error),
+        "normalized": nan(na.value), "normalized error": nan(na.error),
         "final L": nan(tr[L][:, -n:].mean(axis=1)),
         "tail T/T(0)": nan(tr[T][:, -n:].mean(axis=1) / tr[T][:, 0]),
     }
+
+
+def change_error(x, x_error, x_perturbed, x_perturbed_error) -> np.ndarray:
+    """Per-copy standard error of r = |x' - x| / |x| by the delta method (independent errors):
+    sqrt(e'^2 + (x' / x)^2 e^2) / |x|; NaN where x = 0 or a value is undefined.
+
+    Example:
+        >>> round(float(change_error(2.0, 0.2, 3.0, 0.1)), 6)  # sqrt(0.1^2 + 1.5^2 * 0.2^2) / 2
+        0.158114
+    """
+    x, e = np.asarray(x, dtype=np.float64), np.asarray(x_error, dtype=np.float64)
+    xp, ep = np.asarray(x_perturbed, dtype=np.float64), np.asarray(x_perturbed_error, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        out = np.sqrt(ep ** 2 + (xp / x) ** 2 * e ** 2) / np.abs(x)
+    return np.where(np.isfinite(x) & np.isfinite(xp) & (x != 0), out, np.nan)
 
 
 def _median(v) -> float:
@@ -176,6 +209,9 @@ def run(options: RunOptions, p: RobustnessParams) -> ScenarioResult:
                                     role="designer (human)", description="intends the cross-entropy L")}
     nodes, edges, runs, arrays = [], [], {}, {}
     figs, Lname = {}, {}
+    # the shared scale of the normalized alignment: the baseline run A's best improvement of L and of T
+    base_tr = fam.trajectories[fam.names.index(BASELINE)]
+    reference = reference_scale(BASELINE, base_tr["L"][base_tr.ok], base_tr[T][base_tr.ok])
     for name, pert, spec, tr in zip(fam.names, fam.perturbations, fam.specs, fam.trajectories):
         L = objective_name(pert)
         Lname[name] = L
@@ -189,7 +225,10 @@ def run(options: RunOptions, p: RobustnessParams) -> ScenarioResult:
                                    description=pert.describe() if name != BASELINE else "optimizer A, unperturbed"))
         edges.append((designers[L].name, name))
         runs[name] = ChainRun((designers[L].name, name), tr)
-        figs[name] = trial_figures(tr, L, T, est)
+        # a changed objective L' is not recorded on A's run: its own run scales it (named so)
+        norm = reference if L == "L" else reference_scale(f"{name} (own run: A does not record {L})",
+                                                          tr[L][tr.ok], tr[T][tr.ok])
+        figs[name] = trial_figures(tr, L, T, est, norm)
         for obj, v in tr.values.items():
             arrays[f"{name}/{obj}"] = v
     graph = DelegationGraph(list(designers.values()) + nodes, edges)
@@ -215,11 +254,13 @@ def run(options: RunOptions, p: RobustnessParams) -> ScenarioResult:
                       alignment_generalization(base_f["alpha"], pick("alpha", general_names), tol),
                       robustness("normalized alpha -> normalized alpha'", base_f["normalized"],
                                  pick("normalized", general_names), tol, "Definition 4: alignment generalization")]
+    keys = ["C(L)", "C(T)", "alpha", "normalized"]
+    summary_keys = (keys if robust_names else []) + (keys if general_names else [])  # the figure of each summary
     inner = []
     if dataset_names:
-        inner = [inner_alignment(base_f["normalized"], pick("normalized", dataset_names), tol, p.min_alpha,
-                                 quantity="normalized alpha"),
-                 inner_alignment(base_f["alpha"], pick("alpha", dataset_names), tol, None, quantity="alpha")]
+        inner = [harris_inner_alignment(base_f["normalized"], pick("normalized", dataset_names), tol, p.min_alpha,
+                                        quantity="normalized alpha"),
+                 harris_inner_alignment(base_f["alpha"], pick("alpha", dataset_names), tol, None, quantity="alpha")]
 
     # -- tables ----------------------------------------------------------------------------
     rows = []
@@ -266,44 +307,80 @@ def run(options: RunOptions, p: RobustnessParams) -> ScenarioResult:
 
     # -- claims ----------------------------------------------------------------------------
     claims = []
-    for r in summaries:
+
+    def change_se(change, key) -> float:
+        """Standard error of a member's median change: bootstrap over copies and the per-copy delta-method error."""
+        b, f = figs[BASELINE], figs[change.name]
+        return Spread.of(change.per_copy, change_error(b[key], b[f"{key} error"], f[key], f[f"{key} error"])).standard_error
+
+    def within(change, key, what) -> Claim:
+        return Claim.compare(f"{change.name}: {what} changes by at most {tol:g}",
+                             {f"change of {what} ({change.name})": change.change}, tol - change.change,
+                             change_se(change, key), rule="")
+
+    for r, key in zip(summaries, summary_keys):
         what = ("generalizes to every new objective of the family" if r.definition.startswith("Definition 4")
                 else "is robust under every perturbation of the family")
-        claims.append(Claim.check(
-            f"{r.definition}: {r.quantity} {what} (worst relative change <= {tol:g})",
-            {"worst relative change": r.worst, "median": r.median, "tolerance": tol},
-            lambda n, r=r: r.holds, rule=f"every member's change defined and <= {tol:g}"))
+        joined = Claim.all_of(f"{r.definition}: {r.quantity} {what} (worst relative change <= {tol:g})",
+                              [within(c, key, r.quantity) for c in r.changes])
+        claims.append(attrs.evolve(joined, numbers={"worst relative change": r.worst, "worst member": r.worst_name,
+                                                    "median": r.median, "tolerance": tol} | joined.numbers,
+                                   rule=f"every member's change <= {tol:g}: tolerance - change against 2 standard "
+                                        f"errors (bootstrap over copies and the delta-method error of the per-copy "
+                                        f"change); the least decided member's margin"))
     if inner:
         ia, ib = inner
-        claims.append(Claim.check(
+        levels = [Claim.compare(f"{v}: normalized alpha >= {p.min_alpha:g}",
+                                {f"normalized alpha ({v})": _median(figs[n]["normalized"])},
+                                _median(figs[n]["normalized"]) - p.min_alpha,
+                                Spread.of(figs[n]["normalized"], figs[n]["normalized error"]).standard_error)
+                  for v, n in [("baseline", BASELINE)] + [(d, d) for d in dataset_names]]
+        joined = Claim.all_of(
             f"seed 000: A is inner-aligned over the dataset variations: the (normalized) alpha stays >= "
             f"{p.min_alpha:g} and changes by at most {tol:g}",
-            {"minimum normalized alpha": ia.minimum, "required minimum": p.min_alpha,
-             "worst change of normalized alpha": ia.worst_change, "tolerance": tol,
-             "worst change of raw alpha (for comparison)": ib.worst_change},
-            lambda n: ia.aligned,
-            rule="minimum >= required minimum and every change defined and <= tolerance"))
+            levels + [within(c, "normalized", "normalized alpha") for c in ia.robustness.changes])
+        claims.append(attrs.evolve(
+            joined, numbers={"minimum normalized alpha": ia.minimum, "at": ia.minimum_name,
+                             "required minimum": p.min_alpha, "worst change of normalized alpha": ia.worst_change,
+                             "tolerance": tol, "worst change of raw alpha (for comparison)": ib.worst_change,
+                             "Harris verdict (thresholds on the medians)": ia.verdict},
+            rule=f"Harris's rule over the baseline and the dataset variations, each number against 2 standard "
+                 f"errors: every member's normalized alpha - {p.min_alpha:g} > resolution and every change "
+                 f"within {tol:g} by more than its resolution; the least decided part's margin"))
     shifts = [s for s in sorted(p.shifts) if f"shift {s:g}" in figs]
     if len(shifts) >= 2:
         ch = [_median(relative_change(base_f["alpha"], figs[f"shift {s:g}"]["alpha"])) for s in shifts]
-        claims.append(Claim.check(
-            "a larger dataset shift changes alignment more: the change of alpha grows with the shift",
-            {f"change at shift {s:g}": c for s, c in zip(shifts, ch)},
-            lambda n: all(a <= b for a, b in zip(ch, ch[1:])), rule="non-decreasing in the shift amount"))
+        alpha_rob = next((r for r in summaries if r.quantity == "alpha" and r.definition.startswith("Definition 3")),
+                         None)
+        se = [change_se(alpha_rob.change(f"shift {s:g}"), "alpha") if alpha_rob else float("nan") for s in shifts]
+        steps_up = [Claim.compare(f"change at shift {b:g} >= change at shift {a:g}", {}, cb - ca,
+                                  combined_error(sa, sb))
+                    for a, b, ca, cb, sa, sb in zip(shifts, shifts[1:], ch, ch[1:], se, se[1:])]
+        joined = Claim.all_of("a larger dataset shift changes alignment more: the change of alpha grows with the shift",
+                              steps_up)
+        claims.append(attrs.evolve(
+            joined, numbers={f"change at shift {s:g}": c for s, c in zip(shifts, ch)},
+            rule="increasing in the shift amount: each step's increase of the change against 2 standard errors "
+                 "(of the two medians, combined); the least decided step's margin"))
         c0 = _median(relative_change(base_f["C(L)"], figs[f"shift {shifts[0]:g}"]["C(L)"]))
-        claims.append(Claim.check(
+        cap_rob = next((r for r in summaries if r.quantity == "C(L)" and r.definition.startswith("Definition 3")),
+                       None)
+        claims.append(Claim.compare(
             f"seed 000's worry: a slight change of dataset (shift {shifts[0]:g}) changes capability C(L) by more "
             f"than the tolerance",
-            {"change of C(L)": c0, "tolerance": tol}, lambda n: c0 > tol, rule=f"change > {tol:g}"))
+            {"change of C(L)": c0, "tolerance": tol}, c0 - tol,
+            change_se(cap_rob.change(f"shift {shifts[0]:g}"), "C(L)") if cap_rob else float("nan"),
+            rule=f"change - {tol:g} against 2 standard errors (bootstrap over copies and the delta-method error)"))
 
     notes = []
     if general_names:
         notes.append("Definition 4 compares C_{A'}(L') with C_A(L) although L' and L are measured in different "
                      "units (Brier score vs nats): the relative change is what the definition asks for; the "
                      "normalized alignment is the scale-free comparison")
-    failing = [c for c in claims if not c.holds]
-    if failing:
-        notes.append(f"{len(failing)} of {len(claims)} claims are not supported by this run (marked FAILS above)")
+    failing = [c for c in claims if c.holds is False]
+    undecided = [c for c in claims if c.holds is None]
+    if failing or undecided:
+        notes.append(f"of {len(claims)} claims, {len(failing)} fail and {len(undecided)} are undecided on this run")
     choices = {
         "true objective": TRUE_OBJECTIVES[T], "estimator": str(est),
         "tolerance": f"{tol:g}: a figure is 'close' when |x' - x| / |x| <= {tol:g} (definitions.md leaves it open)",

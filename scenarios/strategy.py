@@ -26,6 +26,7 @@ import numpy as np
 
 from agents.strategy_game import StrategyTrainer, run_case
 from hierarchy.errors import ParameterError
+from hierarchy.figures import Spread
 from hierarchy.graph import DelegationGraph, OptimizerNode
 from hierarchy.measure import measure
 from hierarchy.objective import Objective
@@ -60,6 +61,26 @@ class StrategyParams:
 
 def _majority(labels, label) -> float:
     return float(np.mean([x == label for x in labels]))
+
+
+def ratio_claim(text: str, name: str, values, errors, threshold: float, above: bool, extra: dict = None) -> Claim:
+    """Claim "ratio >= threshold" (``above``) or "ratio < threshold" over a population of copies.
+
+    margin = median over copies - threshold (or threshold - median), against twice the
+    standard error of the median (:class:`~hierarchy.figures.Spread`: bootstrap over the
+    copies combined with each copy's sampling error over the evaluated games,
+    :func:`agents.strategy_game.ratio_of_means_error`). One value: its own error.
+
+    Example:
+        >>> ratio_claim("r high", "r", [0.95, 0.97, 0.96], [0.01, 0.01, 0.01], 0.8, True).verdict
+        'holds'
+    """
+    sp = Spread.of(values, errors)
+    margin = sp.median - threshold if above else threshold - sp.median
+    return Claim.compare(text, {name: sp.median, f"standard error of the {name}": sp.standard_error,
+                                f"threshold of the {name}": threshold, **(extra or {})}, margin, sp.standard_error,
+                         rule=f"{name} {'>=' if above else '<'} {threshold:g}: margin against 2 standard errors "
+                              f"(bootstrap over copies and the sampling error over games)")
 
 
 @scenario("strategy-game", "seed 004: troop count (outer) vs Aurora-only training (inner misalignment)",
@@ -104,34 +125,52 @@ def run(options: RunOptions, p: StrategyParams) -> ScenarioResult:
     t = cases["troops"].deployment
     d_dep = cases["destroyed"].deployment
     d_train = cases["destroyed"].classifications["Aurora"]
+    bt, ot = p.behavior_threshold, p.outer_threshold
+    attack = lambda opp: float(np.median(cases["destroyed"].evaluations[opp].attack_rate[opp]))
     claims = [
-        Claim.check("troop count is outer misaligned: optimized robustly (behavioral ratio high on deployment) "
-                    "but its optimum misses the intended goal (outer ratio low)",
-                    {"median behavioral ratio (Brotherhood)": float(np.median(t.behavioral_ratio)),
-                     "outer ratio": float(t.outer_ratio), "fraction of copies labelled outer": _majority(t.labels, "outer")},
-                    lambda n: n["fraction of copies labelled outer"] > 0.5,
-                    rule=f"majority labelled outer (behavioral ratio >= {p.behavior_threshold:g}, "
-                         f"outer ratio < {p.outer_threshold:g})"),
-        Claim.check("destroyed villages, trained against Aurora only, is pseudo-aligned: aligned at war with Aurora, "
-                    "inner misaligned at war with Brotherhood",
-                    {"fraction aligned (Aurora)": _majority(d_train.labels, "aligned"),
-                     "fraction inner (Brotherhood)": _majority(d_dep.labels, "inner"),
-                     "median attack rate on Aurora (training)": float(np.median(
-                         cases["destroyed"].evaluations["Aurora"].attack_rate["Aurora"])),
-                     "median attack rate on Brotherhood (deployment)": float(np.median(
-                         cases["destroyed"].evaluations["Brotherhood"].attack_rate["Brotherhood"])),
-                     "outer ratio": float(d_dep.outer_ratio)},
-                    lambda n: n["fraction aligned (Aurora)"] > 0.5 and n["fraction inner (Brotherhood)"] > 0.5,
-                    rule="majority aligned on Aurora and majority labelled inner on Brotherhood"),
+        Claim.all_of(
+            "troop count is outer misaligned: optimized robustly (behavioral ratio high on deployment) "
+            "but its optimum misses the intended goal (outer ratio low)",
+            [ratio_claim("troops, at war with Brotherhood: the trained policies reach the troop-count optimum",
+                         "median behavioral ratio (Brotherhood)", t.behavioral_ratio, t.behavioral_error, bt, True,
+                         {"share of copies labelled outer": _majority(t.labels, "outer")}),
+             ratio_claim("troops: the troop-count optimum misses the intended goal (Brotherhood)", "outer ratio",
+                         [t.outer_ratio], [t.outer_error], ot, False)],
+            rule="the median over copies of the behavioral ratio >= its threshold and the outer ratio < its "
+                 "threshold, each margin against 2 standard errors"),
+        Claim.all_of(
+            "destroyed villages, trained against Aurora only, is pseudo-aligned: aligned at war with Aurora, "
+            "inner misaligned at war with Brotherhood",
+            [ratio_claim("destroyed, at war with Aurora (training): the policies reach the base objective's optimum",
+                         "median behavioral ratio (Aurora)", d_train.behavioral_ratio, d_train.behavioral_error, bt,
+                         True, {"share of copies labelled aligned (Aurora)": _majority(d_train.labels, "aligned"),
+                                "median attack rate on Aurora (training)": attack("Aurora")}),
+             ratio_claim("destroyed: its optimum serves the intended goal at war with Aurora", "outer ratio (Aurora)",
+                         [d_train.outer_ratio], [d_train.outer_error], ot, True),
+             ratio_claim("destroyed, at war with Brotherhood (deployment): the policies miss the base objective's "
+                         "optimum", "median behavioral ratio (Brotherhood)", d_dep.behavioral_ratio,
+                         d_dep.behavioral_error, bt, False,
+                         {"share of copies labelled inner (Brotherhood)": _majority(d_dep.labels, "inner"),
+                          "median attack rate on Brotherhood (deployment)": attack("Brotherhood")}),
+             ratio_claim("destroyed: its optimum serves the intended goal at war with Brotherhood (so the failure is "
+                         "inner, not outer)", "outer ratio (Brotherhood)", [d_dep.outer_ratio], [d_dep.outer_error],
+                         ot, True)],
+            rule="aligned on Aurora (median behavioral ratio and outer ratio >= thresholds) and inner on Brotherhood "
+                 "(median behavioral ratio < threshold, outer ratio >= threshold), each margin against 2 standard "
+                 "errors"),
     ]
     tables = [Table("behaviour after training (medians over copies) and the classification of each copy",
                     ("base objective", "at war with", "troops", "destroyed", "attack rate on enemy",
                      "behavioral ratio", "outer ratio", "copies"), tuple(rows))]
     notes = [f"rule: {cases['destroyed'].deployment.rule}"]
-    notes += [f"claim not supported by this run: {c.text}" for c in claims if not c.holds]
+    notes += [f"claim {c.label} on this run: {c.text}" for c in claims if c.holds is not True]
     report = build_report("strategy-game", graph, runs, options.estimator, seed=options.seed, steps=steps,
                           choices={"estimator": str(options.estimator),
                                    "behavior threshold": p.behavior_threshold, "outer threshold": p.outer_threshold,
-                                   "base-objective optimizer": "best of the scripted plans (troop kind x attack margin)"},
+                                   "base-objective optimizer": "best of the scripted plans (troop kind x attack margin)",
+                                   "claims": "over the population of trained copies: the median behavioral ratio "
+                                             "(bootstrap over copies and each copy's error over the evaluated games) "
+                                             "and the outer ratio (its error over the games; the system and both "
+                                             "optima play the same games) against their thresholds"},
                           claims=claims, tables=tables, notes=notes, measurements=m, node_attributes=node_attrs)
     return ScenarioResult(report, graph, trajectory_arrays(runs), objective_plots(graph, runs, "strategy-game training"))

@@ -128,6 +128,45 @@ def _edge_identity(m, chain_leaf: str, parent: str, child: str, po: str, co: str
     return float(err.max())
 
 
+def every_copy_positive(text: str, name: str, figure: Spread) -> Claim:
+    """Claim "x_k > 0 in every copy k" of a figure with per-copy errors: the conjunction of the
+    copies' claims x_k > 2 e_k (:meth:`hierarchy.report.Claim.all_of`: fails when one copy is
+    clearly <= 0, undecided when one is within its error). Margin and resolution: the
+    least decided copy's. An undefined copy leaves it undecided (undefined).
+
+    Example:
+        >>> every_copy_positive("x > 0", "x", Spread.of([1.0, 2.0], [0.1, 0.1])).verdict
+        'holds'
+        >>> every_copy_positive("x > 0", "x", Spread.of([1.0, -2.0], [0.1, 0.1])).verdict
+        'fails'
+    """
+    v = np.asarray(figure.per_copy, dtype=np.float64)
+    e = np.asarray(figure.error_per_copy, dtype=np.float64) if len(figure.error_per_copy) else np.zeros(v.shape)
+    if v.size == 0:
+        return Claim.compare(text, {f"smallest {name}": math.nan}, math.nan, math.nan)
+    parts = [Claim.compare(f"{name} of copy {k} > 0", {}, float(x), float(s), rule="")
+             for k, (x, s) in enumerate(zip(v, e))]
+    joined = Claim.all_of(text, parts, rule=f"every copy's {name} > 2 of its standard errors")
+    return attrs.evolve(joined, numbers={f"smallest {name}": float(np.nanmin(v)) if np.isfinite(v).any() else math.nan,
+                                         f"copies with {name} undefined": float(np.sum(~np.isfinite(v))),
+                                         "copies": float(v.size)},
+                        rule=f"every copy's {name} > 2 of its own standard errors (the limit estimator's); the "
+                             f"least decided copy's margin and resolution")
+
+
+def every_copy_defined(text: str, figure: Spread) -> Claim:
+    """Claim "defined in every copy": a count, exact. margin = defined - (K - 1/2) (counts are
+    integers: positive iff every copy is defined).
+
+    Example:
+        >>> every_copy_defined("a defined", Spread.of([1.0, float("nan")])).verdict
+        'fails'
+    """
+    K, n = figure.K, figure.n
+    return Claim.exact(text, {f"copies defined ({text})": float(n), "copies": float(K)}, margin=n - (K - 0.5),
+                       rule="copies defined = copies (an integer count: margin defined - (copies - 1/2))")
+
+
 @scenario("researcher-agent-subagent", "seed 003: researcher -> agent -> planner sub-agent on the maze, "
           "capability propagated as the product of alignments", ThreeLevelsParams, default_steps=40)
 def run(options: RunOptions, p: ThreeLevelsParams) -> ScenarioResult:
@@ -165,36 +204,39 @@ def run(options: RunOptions, p: ThreeLevelsParams) -> ScenarioResult:
     C = {o: m.capability("planner", o).capability for o in ("exit_distance", "seen_exit_distance", "mesa")}
     e1 = _edge_identity(m, "planner", "researcher", "agent", "exit_distance", "seen_exit_distance")
     e2 = _edge_identity(m, "planner", "agent", "planner", "seen_exit_distance", "mesa")
-    mesa_C = np.asarray(C["mesa"].per_copy)
-    gdL = np.asarray(m.capability("gradient-descent", "L").capability.per_copy)
-    gdG = np.asarray(m.capability("gradient-descent", "G").capability.per_copy)
     bound = p.max_discrepancy
+    gd_C = {o: m.capability("gradient-descent", o).capability for o in ("L", "G")}
     claims = [
-        Claim.check("capability propagates up the chain: C_researcher = alpha(researcher -> agent) * "
+        Claim.exact("capability propagates up the chain: C_researcher = alpha(researcher -> agent) * "
                     "alpha(agent -> planner) * C_planner (each side computed independently)",
                     {"C_researcher (median)": prod.direct.median, "product side (median)": prod.product.median,
                      "alpha researcher->agent (median)": a1.alignment.median,
                      "alpha agent->planner (median)": a2.alignment.median, "C_planner (median)": C["mesa"].median,
-                     "relative discrepancy (worst copy)": prod.discrepancy},
-                    lambda n: n["relative discrepancy (worst copy)"] < bound, rule=f"relative discrepancy < {bound:g}"),
-        Claim.check("each edge carries capability up one level: C_researcher = alpha(researcher -> agent) * C_agent "
+                     "relative discrepancy (worst copy)": prod.discrepancy, "float-rounding bound": bound},
+                    margin=bound - prod.discrepancy,
+                    rule=f"an identity up to float rounding: worst copy's relative discrepancy < {bound:g}"),
+        Claim.exact("each edge carries capability up one level: C_researcher = alpha(researcher -> agent) * C_agent "
                     "and C_agent = alpha(agent -> planner) * C_planner, copy by copy",
-                    {"worst relative error, researcher -> agent": e1, "worst relative error, agent -> planner": e2},
-                    lambda n: max(n.values()) < bound, rule=f"relative error < {bound:g}"),
-        Claim.check("the planner makes progress on its own mesa-objective in every copy, so both alignments are "
-                    "defined", {"smallest C_planner": float(np.nanmin(mesa_C)),
-                                "share of copies with alpha(agent -> planner) defined": a2.defined_fraction,
-                                "share of copies with alpha(researcher -> agent) defined": a1.defined_fraction},
-                    lambda n: n["smallest C_planner"] > 0 and n["share of copies with alpha(agent -> planner) defined"] == 1
-                    and n["share of copies with alpha(researcher -> agent) defined"] == 1,
-                    rule="min C_planner > 0 and every alpha defined"),
-        Claim.check("the gradient-descent run that trained the reward network lowered its loss L and its true "
-                    "objective G in every copy, and its own delegation product holds",
-                    {"smallest C(L)": float(np.nanmin(gdL)), "smallest C(G)": float(np.nanmin(gdG)),
-                     "alpha designer->gradient-descent (median)": m.alignment("designer", "gradient-descent").alignment.median,
-                     "relative discrepancy": gd_prod.discrepancy},
-                    lambda n: n["smallest C(L)"] > 0 and n["smallest C(G)"] > 0 and n["relative discrepancy"] < bound,
-                    rule=f"C(L) > 0, C(G) > 0, discrepancy < {bound:g}"),
+                    {"worst relative error, researcher -> agent": e1, "worst relative error, agent -> planner": e2,
+                     "float-rounding bound": bound},
+                    margin=bound - max(e1, e2) if math.isfinite(e1) and math.isfinite(e2) else math.nan,
+                    rule=f"an identity up to float rounding: worst relative error < {bound:g}"),
+        Claim.all_of("the planner makes progress on its own mesa-objective in every copy, so both alignments are "
+                     "defined",
+                     [every_copy_positive("C_planner > 0 in every copy", "C_planner", C["mesa"]),
+                      every_copy_defined("alpha(agent -> planner) defined in every copy", a2.alignment),
+                      every_copy_defined("alpha(researcher -> agent) defined in every copy", a1.alignment)],
+                     rule="every copy's C_planner > 0 against its error, and every alpha defined (a count)"),
+        Claim.all_of("the gradient-descent run that trained the reward network lowered its loss L and its true "
+                     "objective G in every copy, and its own delegation product holds",
+                     [every_copy_positive("C(L) > 0 in every copy", "C(L)", gd_C["L"]),
+                      every_copy_positive("C(G) > 0 in every copy", "C(G)", gd_C["G"]),
+                      Claim.exact("delegation product of the training chain",
+                                  {"alpha designer->gradient-descent (median)":
+                                       m.alignment("designer", "gradient-descent").alignment.median,
+                                   "relative discrepancy": gd_prod.discrepancy},
+                                  margin=bound - gd_prod.discrepancy, rule=f"relative discrepancy < {bound:g}")],
+                     rule=f"every copy's C(L) and C(G) > 0 against their errors, discrepancy < {bound:g}"),
     ]
     edges = Table("alignment of each level with the one above (Definition 2) on the deployment run, median [IQR] "
                   "over copies",
@@ -223,7 +265,7 @@ def run(options: RunOptions, p: ThreeLevelsParams) -> ScenarioResult:
     mesa_table = Table("the planner's mesa-objective: learned reward at canonical cells (median [IQR] over copies)",
                        ("cell", "learned reward"), tuple([k, str(Spread.of(v))] for k, v in probe.items()))
     tables = [edges, product, behaviour, mesa_table]
-    notes = [f"claim not supported by this run: {c.text}" for c in claims if not c.holds]
+    notes = [f"claim {c.label} on this run: {c.text}" for c in claims if c.holds is not True]
     choices = {"estimator": str(options.estimator), "training distribution": _describe(train),
                "deployment distribution": _describe(deploy),
                "objectives": "raw (moves; minus learned reward): alpha is not scale-free, the normalized alpha is "

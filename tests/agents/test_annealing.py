@@ -65,8 +65,8 @@ def test_jumps_are_reproducible_and_copies_independent_of_K(data):
     small = Annealing(data, population=1, **kw).run(120, np.random.SeedSequence(5))
     other = Annealing(data, population=4, **kw).run(120, np.random.SeedSequence(6))
     for name in ("L", "G", "G1", "J"):
-        assert np.array_equal(big[name], again[name])
-        assert np.array_equal(big[name][:1], small[name])
+        assert np.array_equal(big[name], again[name])  # same machine, same K: bit for bit
+        np.testing.assert_allclose(big[name][:1], small[name], rtol=1e-12, atol=1e-15)  # other K: to rounding
     assert not np.allclose(big["L"], other["L"])
     plain = GradientDescent(data, population=4, hidden=(4,), schedule=Decay(1.0, 30.0)).run(120, np.random.SeedSequence(5))
     assert not np.allclose(big["L"], plain["L"])  # the jumps do move the parameters

@@ -135,9 +135,11 @@ def test_a_diverging_copy_is_frozen_and_leaves_the_others_untouched(datasets):
     assert tr.status()[1] == "diverged at step 1"
     assert np.isfinite(tr["L"][1, 0]) and np.all(np.isnan(tr["L"][1, 1:])) and np.all(np.isnan(tr["G1"][1, 1:]))
     calm = GradientDescent(data, hidden=(4, 3), population=2, schedule=Constant(10.0), init=theta[[0, 2]]).run(12, 0)
+    # other batch size: equal up to float rounding (the code promises no more across K)
     for name in ("L", "G", "G1"):
-        assert np.array_equal(tr[name][[0, 2]], calm[name])
-    assert np.array_equal(tr.meta["final_parameters"][[0, 2]], calm.meta["final_parameters"])
+        np.testing.assert_allclose(tr[name][[0, 2]], calm[name], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(tr.meta["final_parameters"][[0, 2]], calm.meta["final_parameters"], rtol=1e-12,
+                               atol=1e-15)
     # frozen: the diverged copy's parameters after 12 steps are those after 1 step
     one = wild.run(1, 0)
     assert np.array_equal(tr.meta["final_parameters"][1], one.meta["final_parameters"][1], equal_nan=True)
@@ -158,8 +160,8 @@ def test_same_seed_same_numbers_and_copies_independent_of_K(datasets):
     small = GradientDescent(datasets[1], hidden=(5,), population=2).run(30, np.random.SeedSequence(8))
     other = GradientDescent(datasets[1], hidden=(5,), population=2).run(30, np.random.SeedSequence(9))
     for name in ("L", "G", "G1"):
-        assert np.array_equal(big[name], again[name])
-        assert np.array_equal(big[name][:2], small[name])
+        assert np.array_equal(big[name], again[name])  # same machine, same K: bit for bit
+        np.testing.assert_allclose(big[name][:2], small[name], rtol=1e-12, atol=1e-15)  # other K: to rounding
     assert not np.allclose(small["L"], other["L"])
 
 

@@ -202,9 +202,15 @@ def test_a_perturbation_that_changes_nothing_gives_relative_change_zero():
     est = Estimator()
     base_C = capability(run["baseline"]["L"], est).value
     base_a = alignment(run["baseline"]["L"], run["baseline"]["G"], est).value
+    # Identical trials at different positions of one batched population agree up to float
+    # rounding only (a batched product may differ in its last bits with the copy's position:
+    # 1.1e-15 seen on AMD EPYC), so "changes nothing" means a relative change at rounding level.
+    rounding = 1e-12
     for name in fam.names:
-        assert np.all(relative_change(base_C, capability(run[name]["L"], est).value) == 0.0)
-        assert np.all(relative_change(base_a, alignment(run[name]["L"], run[name]["G"], est).value) == 0.0)
+        rc_C = relative_change(base_C, capability(run[name]["L"], est).value)
+        rc_a = relative_change(base_a, alignment(run[name]["L"], run[name]["G"], est).value)
+        assert np.all(np.isfinite(rc_C)) and np.all(rc_C <= rounding), (name, rc_C)
+        assert np.all(np.isfinite(rc_a)) and np.all(rc_a <= rounding), (name, rc_a)
 
 
 def test_run_family_checks_names():

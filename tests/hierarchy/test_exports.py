@@ -21,7 +21,7 @@ def report_and_graph(K=1):
          OptimizerNode("flat", Objective("G", "gradient"), leaf=QuadraticGD(A, 0.1, K=K, x0=[0.0, 0.0]))],
         [("human", "A"), ("human", "flat")])
     runs = run_graph(g, 50, seed=1)
-    claim = Claim.check("alpha > 0", {"alpha": 1.0}, lambda n: n["alpha"] > 0)
+    claim = Claim.compare("alpha > 0", {"alpha": 1.0}, margin=1.0, standard_error=0.1, rule="alpha against 2 se")
     r = build_report("toy", g, runs, Estimator(), seed=1, steps=50, claims=[claim],
                      node_attributes={"A": {"verdict": "aligned"}}, edge_attributes={("human", "A"): {"note": "x"}})
     return g, r
@@ -77,7 +77,8 @@ def test_dot_lists_every_node_and_edge():
 def test_report_json_is_strict_and_complete():
     g, r = report_and_graph()
     d = json.loads(r.to_json())
-    assert d["claims"][0] == {"text": "alpha > 0", "numbers": {"alpha": 1.0}, "holds": True, "rule": ""}
+    assert d["claims"][0] == {"text": "alpha > 0", "numbers": {"alpha": 1.0}, "holds": True, "verdict": "holds",
+                              "margin": 1.0, "resolution": 0.2, "rule": "alpha against 2 se", "undefined": False}
     assert d["estimator"]["kind"] == "limit"
     assert {c["objective"] for c in d["capabilities"]} == {"L", "G"}
     flat = [a for a in d["alignments"] if a["child"] == "flat"][0]

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from hierarchy import Estimator, alignment, capability, delegation_product, normalized_alignment
-from hierarchy.alignment import progress_scale
+from hierarchy.alignment import Normalization, progress_scale
 from hierarchy.capability import capability_limit, tail_length
 
 from .leaves import QuadraticGD
@@ -145,8 +145,9 @@ def test_delegation_product_telescopes(depth, T, K, seed, est):
 def test_normalized_alignment_invariant_under_affine_maps(pair, kb, cb, km, cm, est):
     Lb, Lm = pair
     assert np.all(progress_scale(Lb) > 0.005) and np.all(progress_scale(Lm) > 0.005)  # float-resolvable scales
-    a = normalized_alignment(Lb, Lm, est)
-    b = normalized_alignment(kb * Lb + cb, km * Lm + cm, est)
+    # the reference is the run itself here; mapped runs are measured against the mapped reference
+    a = normalized_alignment(Lb, Lm, Normalization.of("ref", Lb, Lm), est)
+    b = normalized_alignment(kb * Lb + cb, km * Lm + cm, Normalization.of("ref", kb * Lb + cb, km * Lm + cm), est)
     assume(np.all(np.abs(a.mesa[a.defined]) > 1e-6))
     d = a.defined & b.defined
     assert np.allclose(b.value[d], a.value[d], rtol=1e-6, atol=1e-6)
@@ -159,6 +160,6 @@ def test_normalized_alignment_independent_of_true_objective_choice():
     raw1 = alignment(tr["L"], tr["G"]).value[0]
     raw3 = alignment(tr["L"], 3 * tr["G"] + 1).value[0]
     assert raw3 == pytest.approx(raw1 / 3)
-    n1 = normalized_alignment(tr["L"], tr["G"]).value[0]
-    n3 = normalized_alignment(tr["L"], 3 * tr["G"] + 1).value[0]
+    n1 = normalized_alignment(tr["L"], tr["G"], Normalization.of("self", tr["L"], tr["G"])).value[0]
+    n3 = normalized_alignment(tr["L"], 3 * tr["G"] + 1, Normalization.of("self", tr["L"], 3 * tr["G"] + 1)).value[0]
     assert n3 == pytest.approx(n1, rel=1e-12)

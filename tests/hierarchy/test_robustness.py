@@ -15,7 +15,7 @@ from hierarchy.perturbation import (Composed, Family, Identity, Replace, changes
                                     compose, kind_of)
 from hierarchy.robustness import (NOT_ROBUST, ROBUST, UNDEFINED, alignment_generalization,
                                   alignment_robustness, capability_generalization, capability_robustness,
-                                  inner_alignment, paired_change, relative_change, robustness, verdict)
+                                  harris_inner_alignment, paired_change, relative_change, robustness, verdict)
 
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
 nonzero = finite.filter(lambda x: abs(x) > 1e-3)
@@ -139,10 +139,11 @@ def test_tolerance_and_empty_family_are_checked():
        variations=st.lists(st.lists(positive, min_size=4, max_size=4), min_size=1, max_size=5),
        tol=st.floats(0, 2), level=st.floats(0, 100))
 def test_inner_alignment_against_brute_force(base, variations, tol, level):
+    """The family is the baseline and its variations (the baseline counts for the minimum)."""
     K = len(base)
     var = {f"v{i}": np.array(v[:K]) for i, v in enumerate(variations)}
-    ia = inner_alignment(base, var, tol, level)
-    medians = {k: float(np.median(v)) for k, v in var.items()}
+    ia = harris_inner_alignment(base, var, tol, level)
+    medians = {"baseline": float(np.median(base))} | {k: float(np.median(v)) for k, v in var.items()}
     changes = {k: float(np.median(np.abs(v - base) / base)) for k, v in var.items()}
     assert ia.minimum == pytest.approx(min(medians.values()))
     assert medians[ia.minimum_name] == ia.minimum
@@ -151,7 +152,19 @@ def test_inner_alignment_against_brute_force(base, variations, tol, level):
     # float ties at the threshold aside, the verdict is the rule
     if abs(max(changes.values()) - tol) > 1e-12 and abs(min(medians.values()) - level) > 1e-12:
         assert ia.aligned == expected
-    assert inner_alignment(base, var, tol, None).aligned == (ia.robustness.holds)
+        assert ia.verdict == ("aligned" if expected else "misaligned")
+    assert harris_inner_alignment(base, var, tol, None).aligned == (ia.robustness.holds)
+
+
+def test_inner_alignment_with_an_undefined_member():
+    nan = float("nan")
+    ia = harris_inner_alignment([1.0, 1.0], {"a": [1.05, 1.0], "b": [nan, nan]}, 0.2, 0.5)
+    assert ia.verdict == "undefined" and not ia.aligned and ia.undefined == ("b",)
+    # a defined failure decides: the undefined member could only make it worse
+    bad = harris_inner_alignment([1.0, 1.0], {"a": [2.0, 2.0], "b": [nan, nan]}, 0.2, 0.5)
+    assert bad.verdict == "misaligned" and bad.failures == ("alpha not robust",)
+    zero = harris_inner_alignment(0.0, {"a": 0.0}, 0.2, None)
+    assert zero.verdict == "undefined" and math.isnan(zero.worst_change)  # no scale at 0: NaN, not 0
 
 
 # -- the perturbation algebra -------------------------------------------------------------------
