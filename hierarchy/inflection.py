@@ -430,8 +430,8 @@ def bootstrap_medians(values, n_boot: int, seed, errors=None) -> np.ndarray:
     independently.
 
     With ``errors`` [W, S] (each value's own standard error, e.g. the limit estimator's),
-    every resampled value is moved by a normal draw of that standard deviation before the
-    median is taken, and a value whose error is not finite (a limit out of reach) is left
+    in every sample each seed's value is first moved by a normal draw of that standard
+    deviation (one draw per seed and sample), then the seeds are resampled, and a value whose error is not finite (a limit out of reach) is left
     out at its x. This is conservative: the random part of such an error is already in the
     seeds' spread; the draw stands for what each finite run leaves unknown of its limit.
 
@@ -450,9 +450,11 @@ def bootstrap_medians(values, n_boot: int, seed, errors=None) -> np.ndarray:
         f, fe = row[ok], e[i][ok]
         if f.size:
             idx = rng.integers(0, f.size, size=(int(n_boot), f.size))
-            draw = f[idx]
-            if np.any(fe > 0):
-                draw = draw + fe[idx] * rng.standard_normal(draw.shape)
+            if np.any(fe > 0):  # one draw per seed and sample: a seed drawn twice keeps its one error
+                moved = f[None, :] + fe[None, :] * rng.standard_normal((int(n_boot), f.size))
+                draw = np.take_along_axis(moved, idx, axis=1)
+            else:
+                draw = f[idx]
             out[:, i] = np.median(draw, axis=1)
     return out
 
@@ -468,7 +470,9 @@ class Inflection:
     """An inflection estimate with its bootstrap uncertainty and its per-seed replication.
 
     ``observed``: the analysis of the median curve. ``support``: the fraction of the
-    bootstrap median curves on which an inflection is detected. ``locations``: the break
+    testable bootstrap median curves (``tested`` of ``n_boot``: at least MIN_POINTS finite
+    points and not constant; NaN when none is) on which an inflection is detected.
+    ``locations``: the break
     x of each of those. ``interval``: the 5th, 50th and 95th percentiles of the
     locations (nearest grid points; NaN when none). ``found``: observed inflection and
     ``support >= min_support``. ``bootstrap``: {statistic: tuple over the bootstrap
@@ -487,6 +491,7 @@ class Inflection:
     found: bool
     bootstrap: dict = attrs.field(factory=dict)
     per_seed: tuple = ()
+    tested: int = -1
 
     @property
     def seed_n(self) -> int:
@@ -539,6 +544,8 @@ class Inflection:
         fmt = lambda v: f"{to_x(v):g}"
         at = lambda v: f"{name} {fmt(v)}"
         boot = f"detected in {self.support:.0%} of {self.n_boot} bootstrap samples over seeds"
+        if 0 <= self.tested < self.n_boot:
+            boot += f" (of the {self.tested} that could be tested)"
         seeds = self.describe_seeds()
         if self.found:
             lo, mid, hi = self.interval
@@ -559,7 +566,9 @@ def inflection(x, values, n_boot: int = 1000, seed=0, margin: float = 2.0, min_s
     bootstrap median curve (:func:`bootstrap_medians`, moved by ``errors`` when given).
     Found when the median curve shows one and at least ``min_support`` of the bootstrap
     samples do. Besides, every column of ``values`` (one seed's own curve) is tested by the
-    same rule: ``seed_hits`` of ``seed_n`` show it, with a Wilson 95% interval.
+    same rule: ``seed_hits`` of ``seed_n`` show it, with a Wilson 95% interval. The support
+    counts only the bootstrap curves that could be tested (``tested``), so values left
+    out for an infinite error do not count as evidence either way.
 
     Parameters
     ----------
@@ -603,20 +612,22 @@ def inflection(x, values, n_boot: int = 1000, seed=0, margin: float = 2.0, min_s
         raise ParameterError(f"values have {v.shape[0]} points of x but x has {x.size}; give one row per x")
     observed = detect_inflection(x, median_curve(v), margin, min_fall)
     locs = []
+    tested = 0
     stats = {k: [] for k in STATISTICS}
     for curve in bootstrap_medians(v, n_boot, seed, errors):
         cp = detect_inflection(x, curve, margin, min_fall)
+        tested += cp.analysed
         for k in STATISTICS:
             stats[k].append(cp.statistic(k))
         if cp.inflection:
             locs.append(cp.break_x)
-    support = len(locs) / int(n_boot)
+    support = len(locs) / tested if tested else math.nan
     interval = (tuple(float(q) for q in np.percentile(locs, [5, 50, 95], method="nearest")) if locs
                 else (math.nan,) * 3)
     per_seed = tuple(detect_inflection(x, v[:, s], margin, min_fall) for s in range(v.shape[1]))
     return Inflection(observed, support, tuple(locs), interval, int(n_boot), float(min_support),
                       bool(observed.inflection and support >= min_support),
-                      {k: tuple(s) for k, s in stats.items()}, per_seed)
+                      {k: tuple(s) for k, s in stats.items()}, per_seed, tested)
 
 
 # -- synthetic curves: the detector's test bench --------------------------------------------

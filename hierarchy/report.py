@@ -16,7 +16,7 @@ import numpy as np
 from .decision import FAILS, HOLDS, POOLED_RULE, UNDECIDED, Z, SeedCount, decide, pooled_verdict
 from .errors import ParameterError
 from .estimator import Estimator
-from .figures import Spread, format_number, _json_float
+from .figures import SPREAD_LEGEND, Spread, format_number, _json_float
 from .measure import Measurements
 
 
@@ -322,7 +322,9 @@ class Report:
         parts.append(render_table("capability (Definition 1), alignment (Definition 2), delegation product "
                                   "(relative discrepancy)", cols, rows))
         if any("*" in c for r in rows for c in r[1:-2]):
-            parts.append("* the limit estimate has not converged (tail drift above tolerance) for some copies")
+            parts.append(f"* the limit estimate has not converged for some copies (its error is above "
+                         f"{self.estimator.tolerance:g} |C|)")
+        parts.append(SPREAD_LEGEND)
         for t in self.tables:
             parts.append(t.render())
         if self.claims:

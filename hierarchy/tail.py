@@ -24,8 +24,8 @@ sources of error, combined into one standard error:
    * motion not resolved (|d2| <= 2 * its batch-means standard error): remaining = |d2|,
      the observed motion bounds it;
    * d1, d2 of one sign with r < ``R_MAX`` = 0.9: Aitken's remaining change;
-   * d1, d2 of one sign with r >= 0.9 (no visible slowing down): remaining = inf, the
-     limit is out of reach of this run;
+   * d1, d2 of one sign with r >= 0.9 (no visible slowing down): remaining = +inf (falling)
+     or -inf (rising), the limit is out of reach of this run;
    * a reversal (d1, d2 of opposite signs, d2 resolved): remaining = |d2|.
 
 The estimator's standard error is sqrt(se_batch^2 + remaining^2), per copy. A copy is
@@ -149,10 +149,10 @@ def remaining_change(L, lower_bound=None) -> tuple:
         lim = np.where(decaying, m3 - d2 * r / (1.0 - np.where(decaying, r, 0.0)), np.nan)
         # tail mean over (T/2, T] is m3: remaining measured from it
         rem = np.where(decaying, m3 - lim, np.abs(d2))
-        rem = np.where(stalled, np.inf, rem)
+        rem = np.where(stalled, np.where(d2 > 0, np.inf, -np.inf), rem)
         if lower_bound is not None:
             room = np.maximum(m3 - float(lower_bound), 0.0)
-            falling = np.where(stalled, d2 > 0, rem > 0)
+            falling = np.where(stalled, d2 > 0, decaying & (rem > 0))
             rem = np.where(falling, np.minimum(rem, room), rem)
     finite = np.isfinite(rows).all(axis=-1)
     rem = np.where(finite, rem, np.nan)

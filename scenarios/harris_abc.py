@@ -93,12 +93,25 @@ def tail_mean(values: np.ndarray, tail: float) -> np.ndarray:
 
 
 def tail_fraction(values: np.ndarray, tail: float, lower_bound=0.0) -> tuple:
-    """(tail mean / value at step 0, its standard error) per row: how far an objective fell,
-    with the limit estimator's error (:func:`hierarchy.tail.limit_error`) scaled alike."""
+    """(tail mean / value at step 0, its upward error, its downward error) per row.
+
+    How far an objective fell, with the limit estimator's error (:mod:`hierarchy.tail`)
+    split by direction: an objective still falling (remaining change > 0) can only end
+    lower, so the change still to come counts in the downward error only, and a rising one
+    in the upward error only; the batch-means error counts in both. A claim "stays below a
+    threshold" compares its margin with the upward error, "stays above" with the downward.
+    """
     v = np.atleast_2d(np.asarray(values, dtype=np.float64))
-    err = limit_error(v, tail, lower_bound)[0]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return tail_mean(v, tail) / v[:, 0], err / np.abs(v[:, 0])
+    _, se, rem, lim = limit_error(v, tail, lower_bound)
+    # where the remaining change is only a bound on unresolved or reversing motion (no
+    # extrapolated limit, finite), it counts both ways
+    both = np.isnan(lim) & np.isfinite(rem)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        r_up = np.where(both, np.abs(rem), np.maximum(-rem, 0.0))
+        r_down = np.where(both, np.abs(rem), np.maximum(rem, 0.0))
+        up = np.sqrt(se ** 2 + r_up ** 2) / np.abs(v[:, 0])
+        down = np.sqrt(se ** 2 + r_down ** 2) / np.abs(v[:, 0])
+        return tail_mean(v, tail) / v[:, 0], up, down
 
 
 def _run_population(leaf, steps, seed, desc, enabled):
@@ -211,9 +224,9 @@ def seed_claims(p: HarrisParams, T: str, fig: dict) -> list:
     c1 = Claim.all_of(
         f"A and B both drive the true objective {T} to near zero (tail mean below {p.settle:g} of {T}(0))",
         [Claim.compare("A settles", {"A tail fraction": med("A/frac")}, p.settle - med("A/frac"), se("A/frac"),
-                       f"{p.settle:g} - A's tail fraction against 2 se"),
+                       f"{p.settle:g} - A's tail fraction against 2 upward se"),
          Claim.compare("B settles", {"B tail fraction": med("B/frac")}, p.settle - med("B/frac"), se("B/frac"),
-                       f"{p.settle:g} - B's median tail fraction against 2 se")],
+                       f"{p.settle:g} - B's median tail fraction against 2 upward se")],
         rule="both settle (B's copies and theta_A are selected among settled runs, so this checks the selection)")
     # 2. A and B equally capable on T
     ca, cb = med(f"A/C({T})"), med(f"B/C({T})")
@@ -241,7 +254,8 @@ def seed_claims(p: HarrisParams, T: str, fig: dict) -> list:
     # 5. C never settles
     c5 = Claim.compare(f"C never settles: its tail mean of {T} stays above {p.settle:g} of {T}(0)",
                        {"C tail fraction": med("C/frac"), "threshold": p.settle},
-                       med("C/frac") - p.settle, se("C/frac"), f"C's tail fraction - {p.settle:g} against 2 se")
+                       med("C/frac_down") - p.settle, se("C/frac_down"),
+                       f"C's tail fraction - {p.settle:g} against 2 downward se (a falling tail may still settle)")
     # 6. delegation product
     c6 = Claim.exact(f"delegation product: C_designer(L) = alpha * C_optimizer({T}) on every edge",
                      {"largest discrepancy": f["discrepancy"], "bound": p.max_discrepancy},
@@ -315,7 +329,8 @@ def run(options: RunOptions, p: HarrisParams) -> ScenarioResult:
             for obj in ("L", T):
                 fig[f"{name}/C({obj})"] = _subset(m.capability(name, obj).capability, idx)
             fig[f"{name}/alpha"] = _subset(m.alignment("designer", name).alignment, idx)
-            fig[f"{name}/frac"] = Spread.of(fracs[name][0][idx], fracs[name][1][idx])
+            fig[f"{name}/frac"] = Spread.of(fracs[name][0][idx], fracs[name][1][idx])  # upward error
+            fig[f"{name}/frac_down"] = Spread.of(fracs[name][0][idx], fracs[name][2][idx])
         disc = [float(np.nanmax(discrepancy[name][idx])) for name in runs
                 for idx in [[k for k, o in enumerate(owners[name]) if o == r]]
                 if idx and np.isfinite(discrepancy[name][idx]).any()]
@@ -413,7 +428,7 @@ def scan_constant_lr(rep: dict, p: HarrisParams, steps: int, options: RunOptions
     cL, cT = capability(tr["L"], est, rep["data"].conditional_entropy()), capability(tr[T], est, 0.0)
     a_L = _subset(m.capability("A", "L").capability, [0])
     a_T = _subset(m.capability("A", T).capability, [0])
-    frac, frac_se = tail_fraction(tr[T], est.tail)
+    frac = tail_fraction(tr[T], est.tail)[0]
     rows = []
     for k, lr in enumerate(lrs):
         if not tr.ok[k]:
