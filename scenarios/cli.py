@@ -4,7 +4,7 @@
     mesastack run SCENARIO [--seed N] [--steps T] [--out DIR] [--estimator limit|finite] [--tail W]
                            [--horizon N] [--set NAME=VALUE ...] [--no-progress]
                            [--resume] [--executor inprocess|dask] [--scheduler ADDRESS] [--workers N]
-    mesastack compare-definitions [--seed N] [--out DIR] [--quick] [--set NAME=VALUE ...]
+    mesastack compare-definitions [--seed N] [--seeds N] [--out DIR] [--quick] [--set NAME=VALUE ...]
                                   [--estimator limit|finite] [--tail W] [--no-progress]
 
 A user mistake prints one line (``mesastack: error: ...``) and exits with status 2;
@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compare-definitions",
                        help="run seed 002's maze examples and tabulate every definition of inner alignment on them")
     c.add_argument("--seed", type=int, default=0, help="the one seed every random number flows from (default 0)")
+    c.add_argument("--seeds", type=int, default=1,
+                   help="run the examples on N scenario seeds (--seed, --seed + 1, ...) and report each cell's "
+                        "agreement with seed 002 as a rate over seeds (default 1)")
     c.add_argument("--out", default=None, help="output directory (default runs/compare-definitions)")
     c.add_argument("--quick", action="store_true",
                    help="a smaller population and fewer evaluation mazes (training unchanged)")
@@ -86,14 +89,29 @@ def _compare(args) -> int:
     options = RunOptions(seed=args.seed, estimator=Estimator(args.estimator, tail=args.tail),
                          progress=not args.no_progress)
     prepare_output(out)  # fail before a long run, not after
-    comparison = compare_definitions(options, params)
+    comparison = compare_definitions(options, params, seeds=args.seeds)
     print(comparison.result.report.render())
     written = write_result(comparison.result, out)
     print(f"\nwrote {len(written)} files to {out}/: " + ", ".join(p.name for p in written))
     differ = comparison.disagreements()
-    print(f"{len(differ)} cells disagree with seed 002 (findings, listed in the notes above)" if differ
-          else "every cell where seed 002 states a verdict agrees with this run")
+    print(f"{len(differ)} cells do not agree with seed 002 on every seed (split, undecided or disagreeing; findings, "
+          f"listed in the notes above)" if differ
+          else "every cell where seed 002 states a verdict agrees with this run on every seed")
     return 0
+
+
+def closing_lines(claims) -> str:
+    """The run's last lines: each replicated claim's seed counts and pooled verdict, then the
+    tally of verdicts (a claim that fails or stays undecided is a finding, not hidden)."""
+    lines = []
+    for c in claims:
+        if c.seeds is not None:
+            lines.append(f"{c.text.split(':')[0]}: {c.seeds.describe()} -> {c.label}")
+    tally = {v: sum(c.verdict == v for c in claims) for v in ("holds", "fails", "undecided")}
+    if claims:
+        lines.append(f"claims: {tally['holds']} hold, {tally['fails']} fail, {tally['undecided']} undecided "
+                     f"(of {len(claims)}; each decided by its margin against its resolution, reported above)")
+    return "\n".join(lines)
 
 
 def main(argv=None) -> int:
@@ -125,9 +143,7 @@ def main(argv=None) -> int:
         print(result.report.render())
         written = write_result(result, out)
         print(f"\nwrote {len(written)} files to {out}/: " + ", ".join(p.name for p in written))
-        failed = [c for c in result.report.claims if not c.holds]
-        if failed:
-            print(f"{len(failed)} of {len(result.report.claims)} claims FAIL on this run (a finding, reported above)")
+        print(closing_lines(result.report.claims))
         return 0
     except MesastackError as exc:
         print(f"mesastack: error: {exc}", file=sys.stderr)

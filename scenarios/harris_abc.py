@@ -352,8 +352,6 @@ def run(options: RunOptions, p: HarrisParams) -> ScenarioResult:
         notes.append(f"the search for B found no settled-worse perturbation on seeds {no_b} (norms "
                      f"{', '.join(map(str, p.search_norms))}, {p.candidates} candidates each): their claims about B "
                      f"are undecided (undefined)")
-    for c in claims:
-        notes.append(f"{c.text.split(':')[0]}: {c.seeds.describe()} -> pooled verdict {c.label}")
 
     # tables: optimizers over seeds, claims per seed, B's search per seed, C's learning-rate scan
     opt_rows = []
