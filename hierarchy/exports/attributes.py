@@ -5,11 +5,12 @@ Attribute names (documented in README):
 * graph: ``scenario``, ``seed``, ``steps``, ``estimator``, and each open choice as ``choice:<name>``.
 * node: ``label``, ``role``, ``objective``, ``objective_description``, ``description``,
   ``is_leaf``; per chain through it and objective it holds, ``capability[<objective>]@<leaf>``
-  (the median over copies; leaves also carry their other recorded objectives);
-  ``converged_fraction[<objective>]@<leaf>``; on leaves ``product_discrepancy``;
+  (the median over copies; leaves also carry their other recorded objectives) and its
+  standard error ``capability_se[<objective>]@<leaf>``; ``converged_fraction[<objective>]@<leaf>``; on leaves ``product_discrepancy``;
   plus any ``node_attributes`` of the report.
 * edge: ``id`` (``parent->child``), ``base_objective``, ``mesa_objective``, ``alignment``,
-  ``normalized_alignment``, ``alignment_defined``, and with K > 1 ``alignment_q25`` /
+  ``alignment_se`` (its standard error), ``normalized_alignment``, ``normalization`` (its
+  reference), ``alignment_defined``, and with K > 1 ``alignment_q25`` /
   ``alignment_q75``; plus any ``edge_attributes`` of the report.
 
 Undefined numbers (NaN) are left out rather than written, and flagged by ``*_defined``.
@@ -78,6 +79,7 @@ def annotated_graph(graph: DelegationGraph, report=None) -> nx.DiGraph:
         for name in holders:
             if name in out:
                 _put(out.nodes[name], f"capability[{f.objective}]@{f.chain}", f.capability.median)
+                _put(out.nodes[name], f"capability_se[{f.objective}]@{f.chain}", f.capability.standard_error)
                 _put(out.nodes[name], f"converged_fraction[{f.objective}]@{f.chain}", f.converged_fraction)
     for p in report.products:
         _put(out.nodes[p.chain[-1]], "product_discrepancy", p.discrepancy)
@@ -88,7 +90,9 @@ def annotated_graph(graph: DelegationGraph, report=None) -> nx.DiGraph:
         _put(e, "base_objective", f.base_objective)
         _put(e, "mesa_objective", f.mesa_objective)
         _put(e, "alignment", f.alignment.median)
+        _put(e, "alignment_se", f.alignment.standard_error)
         _put(e, "normalized_alignment", f.normalized.median)
+        _put(e, "normalization", f.normalization)
         _put(e, "alignment_defined", f.alignment.defined)
         if f.alignment.K > 1:
             _put(e, "alignment_q25", f.alignment.q25)
