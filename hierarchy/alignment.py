@@ -43,7 +43,7 @@ class AlignmentEstimate:
     """Per-copy alignment: ``value`` [K] (NaN where undefined), ``defined`` [K], the two
     capabilities, and ``error`` [K]: the estimator's standard error of alpha by the delta
     method, |alpha| * sqrt((e_base / C_base)^2 + (e_mesa / C_mesa)^2), from the two
-    capabilities' errors (NaN under the ``finite`` estimator)."""
+    capabilities' errors (0 under the ``finite`` estimator)."""
 
     value: np.ndarray
     defined: np.ndarray

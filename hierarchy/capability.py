@@ -85,8 +85,9 @@ class CapabilityEstimate:
 
     ``value`` [K] (NaN for diverged copies); ``drift`` [K] (NaN under ``finite``);
     ``error`` [K]: the estimator's standard error of the limit (:mod:`hierarchy.tail`:
-    batch means and the change still to come; NaN under ``finite``, which does not claim a
-    limit); ``remaining`` [K]: the change still to come, signed; ``converged`` [K]:
+    batch means and the change still to come; 0 under ``finite``, whose finite-T average
+    is exact for the horizon it states);
+    ``remaining`` [K]: the change still to come, signed; ``converged`` [K]:
     ``error`` <= tolerance * |value| under ``limit``, always True under ``finite``.
     """
 
@@ -111,9 +112,11 @@ def capability(L, estimator: Estimator = Estimator(), lower_bound=None) -> Capab
     """
     L = _values(L)
     if estimator.kind == "finite":
+        # the literal finite-T average is exactly what it states: no estimator error (claims
+        # then concern the finite horizon, and only the spread over copies is uncertain)
         v = capability_finite(L)
         nan = np.full(v.shape, np.nan)
-        return CapabilityEstimate(v, nan, np.isfinite(v), estimator, nan.copy(), nan.copy())
+        return CapabilityEstimate(v, nan, np.isfinite(v), estimator, np.where(np.isfinite(v), 0.0, np.nan), nan)
     v, drift = capability_limit(L, estimator.tail)
     err, _, rem, _ = limit_error(L, estimator.tail, lower_bound)
     with np.errstate(invalid="ignore"):

@@ -115,13 +115,19 @@ class Claim:
         for c in parts:
             nums.update(c.numbers)
         failing = [c for c in parts if c.verdict == FAILS]
+        undecided = [c for c in parts if c.verdict == UNDECIDED]
+
+        def decidedness(c):  # |margin| / resolution; undefined or infinite resolution = least decided
+            if not math.isfinite(c.margin) or not math.isfinite(c.resolution):
+                return -math.inf if math.isnan(c.margin) else 0.0
+            return abs(c.margin) / c.resolution if c.resolution > 0 else math.inf
+
         if failing:
             key, verdict = failing[0], FAILS
+        elif undecided:
+            key, verdict = min(undecided, key=decidedness), UNDECIDED
         else:
-            ratio = lambda c: (c.margin / c.resolution if c.resolution > 0 else
-                               (math.inf if c.margin > 0 else -math.inf)) if math.isfinite(c.margin) else -math.inf
-            key = min(parts, key=ratio)
-            verdict = HOLDS if all(c.verdict == HOLDS for c in parts) else UNDECIDED
+            key, verdict = min(parts, key=decidedness), HOLDS
         rules = "; ".join(c.rule for c in parts if c.rule)
         return cls(text, nums, verdict, key.margin, key.resolution,
                    (rule + ": " if rule else "every part: ") + rules,
