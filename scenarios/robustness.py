@@ -273,7 +273,8 @@ def run(options: RunOptions, p: RobustnessParams) -> ScenarioResult:
                      _ok(ch["C(L)"], tol), _ok(ch["C(T)"], tol), _ok(ch["alpha"], tol)])
     t_trials = Table(
         f"per perturbation (medians over {p.copies} copies; relative change |x' - x| / |x| against A, per copy then "
-        f"median; 'ok' = change <= tolerance {tol:g}; run = the batched population it ran in)",
+        f"median; 'ok' = change <= tolerance {tol:g}; run = the batched population it ran in; normalized = on the "
+        f"scale of reference {BASELINE}, the baseline run)",
         ("perturbation", "kind", "run", "base objective", "C(L)", f"C({T})", "alpha", "normalized", "rel dC(L)",
          f"rel dC({T})", "rel dalpha", "rel dnormalized", "C(L) ok", f"C({T}) ok", "alpha ok"), tuple(rows))
     end_rows = []
@@ -392,6 +393,14 @@ def run(options: RunOptions, p: RobustnessParams) -> ScenarioResult:
         "inner alignment": f"over the dataset variations ({', '.join(dataset_names)}): on the scale-free "
                            f"normalized alignment, minimum >= {p.min_alpha:g} and every change <= {tol:g}; the raw "
                            f"alpha's minimum and worst change are shown beside it",
+        "normalization reference": f"the baseline run {BASELINE}: every normalized alignment divides each capability "
+                                   f"by {BASELINE}'s best improvement L(0) - min L of that objective (one scale for "
+                                   f"all trials, so orderings of the raw alpha are kept); a trial with a changed "
+                                   f"objective L' uses its own run's improvement of L' (named so: {BASELINE} does "
+                                   f"not record L')",
+        "claims": "each number against 2 standard errors: a member's change is the median over copies of the "
+                  "per-copy relative change, its error the bootstrap over copies combined with the delta-method "
+                  "error of the per-copy change from the estimator's errors of both figures",
         "robustness vs generalization": "a change of objective is compared by Definition 4, every other "
                                         "perturbation by Definition 3",
         "batching": "; ".join(f"run {j + 1}: {len(b.members)} trials x {p.copies} copies" for j, b in

@@ -119,7 +119,7 @@ def test_true_objectives_obey_norm_inequalities(datasets, seed, scale, width):
     tr = gd.run(2, seed)
     P = gd.parameter_count()
     G, G1 = tr["G"], tr["G1"]
-    assert np.all(G >= 0) and np.all(G <= G1**2 * (1 + 1e-12)) and np.all(G1**2 <= P * G * (1 + 1e-12))
+    assert np.all(G <= G1**2 * (1 + 1e-12)) and np.all(G1**2 <= P * G * (1 + 1e-12))
 
 
 # -- divergence ------------------------------------------------------------------------
@@ -215,8 +215,8 @@ def test_check_leaf_and_progress_callback(datasets):
 
 
 def test_threads_are_restored_after_a_run(datasets):
-    before = torch.get_num_threads()
-    GradientDescent(datasets[0], hidden=(3,), threads=1).run(3, 0)
+    before = torch.get_num_threads()  # 1: the agents' conftest pins it
+    GradientDescent(datasets[0], hidden=(3,), threads=before + 1).run(3, 0)  # a different count, so a leak shows
     assert torch.get_num_threads() == before
 
 

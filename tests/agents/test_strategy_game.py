@@ -233,7 +233,7 @@ def test_training_is_deterministic_and_copies_do_not_depend_on_population():
 def test_trajectory_records_L_and_G():
     pol, tr = train_policy("troops", ("Aurora",), steps=30, seed=0, population=2, episodes=32)
     assert tr["L"].shape == tr["G"].shape == (2, 31)
-    assert np.all(np.isfinite(tr["G"])) and np.all(tr["G"] >= 0)
+    assert np.all(np.isfinite(tr["G"]))
     assert np.all(tr["L"][:, -1] < tr["L"][:, 0])  # L = -troops falls
     assert check_leaf(StrategyTrainer("troops", ("Aurora",), population=2, episodes=8), steps=2).K == 2
 
@@ -315,3 +315,49 @@ def test_without_appearance_features_training_on_aurora_generalizes():
     case = run_case("destroyed", ("Aurora",), "Brotherhood", steps=60, seed=0, population=4, eval_episodes=256, rules=same)
     assert case.deployment.labels == ("aligned",) * 4, case.deployment.behavioral_ratio
     assert np.all(case.evaluations["Brotherhood"].attack_rate["Brotherhood"] > 0.95)
+
+
+# ----- the sampling error of the ratios the claims are decided on ------------------------------
+
+
+def test_ratio_of_means_error_matches_its_sampling_spread():
+    """The delta-method error of mean(x) / mean(y) for paired games, against the spread of the ratio
+    over many independent replications (numpy, no project code), and 0 for identical games."""
+    from agents.strategy_game import ratio_of_means_error
+
+    rng = np.random.default_rng(np.random.SeedSequence(4))
+    n, reps = 400, 4000
+    y = rng.poisson(5.0, size=(reps, n)).astype(float) + 1.0
+    x = 0.5 * y + rng.normal(0.0, 1.0, size=(reps, n))  # correlated with y, as common games make them
+    ratios = x.mean(1) / y.mean(1)
+    predicted = ratio_of_means_error(x, y)
+    assert np.median(predicted) == pytest.approx(ratios.std(ddof=1), rel=0.05)
+    assert float(ratio_of_means_error(y[0], y[0])) == 0.0
+    assert np.isnan(ratio_of_means_error(np.ones(1), np.ones(1)))
+
+
+def test_classification_carries_the_errors_of_both_ratios():
+    case = run_case("destroyed", ("Aurora",), "Brotherhood", steps=5, seed=1, population=2, episodes=16, eval_episodes=64)
+    c, ev = case.deployment, case.evaluations["Brotherhood"]
+    ref = case.optima["Brotherhood"]["destroyed"].evaluation.per_episode["destroyed"][0]
+    x = ev.per_episode["destroyed"]
+    assert x.shape == (2, 64) and np.allclose(x.mean(1), ev.destroyed)
+    q = x.mean(1) / ref.mean()
+    assert np.allclose(c.behavioral_ratio, q)
+    # the paired delta method, written out
+    se = (x - q[:, None] * ref).std(1, ddof=1) / (np.sqrt(64) * ref.mean())
+    assert np.allclose(c.behavioral_error, se)
+    assert c.outer_error >= 0.0 and np.isfinite(c.outer_error)
+
+
+def test_strategy_scenario_claims_are_three_valued():
+    from scenarios.registry import RunOptions, run_scenario
+
+    res = run_scenario("strategy-game", RunOptions(steps=5, progress=False,
+                                                   params={"population": "2", "episodes": "16", "eval_episodes": "64"}))
+    assert len(res.report.claims) == 2
+    for c in res.report.claims:
+        d = c.to_dict()
+        m, r = d["margin"], d["resolution"]
+        expected = "undecided" if m is None or r is None else ("holds" if m > r else "fails" if m < -r else "undecided")
+        assert d["verdict"] == expected and "2 standard errors" in d["rule"], d

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hierarchy import alignment, capability, Estimator
 from hierarchy.exports import read_graph
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,24 +46,48 @@ def test_run_writes_every_file(short_run):
     assert not [p for p in out.iterdir() if p.name.startswith(".mesastack")]
 
 
+def limit_capability(L, tail):
+    """The limit estimator written out: L(0) minus the mean of the last ceil(tail * T) values."""
+    n = max(2, int(np.ceil(tail * L.shape[1])))
+    return L[:, 0] - L[:, -n:].mean(axis=1)
+
+
 def test_report_json_can_be_recomputed_from_trajectories(short_run):
     out, _ = short_run
     rep = json.loads((out / "report.json").read_text())
     arrays = np.load(out / "trajectories.npz")
     assert rep["scenario"] == "harris-abc" and rep["estimator"]["kind"] == "limit"
-    assert isinstance(rep["claims"], list) and all({"text", "numbers", "holds"} <= c.keys() for c in rep["claims"])
-    est = Estimator("limit", tail=rep["estimator"]["tail"])
+    tail = rep["estimator"]["tail"]
     for a in rep["alignments"]:
         leaf = a["chain"]
-        alpha = alignment(arrays[f"{leaf}/L"], arrays[f"{leaf}/{a['mesa_objective']}"], est).value[0]
-        assert alpha == pytest.approx(a["alignment"]["median"], rel=1e-12)
+        alpha = (limit_capability(arrays[f"{leaf}/L"], tail)
+                 / limit_capability(arrays[f"{leaf}/{a['mesa_objective']}"], tail))
+        assert np.median(alpha) == pytest.approx(a["alignment"]["median"], rel=1e-12)
     for c in rep["capabilities"]:
-        v = capability(arrays[f"{c['chain']}/{c['objective']}"], est).value[0]
-        assert v == pytest.approx(c["capability"]["median"], rel=1e-12)
+        v = limit_capability(arrays[f"{c['chain']}/{c['objective']}"], tail)
+        assert np.median(v) == pytest.approx(c["capability"]["median"], rel=1e-12)
     assert rep["max_discrepancy"] < 1e-9
     g = read_graph(out / "graph.graphml")
     assert g.edges["designer", "A"]["alignment"] == pytest.approx(
         [a for a in rep["alignments"] if a["child"] == "A"][0]["alignment"]["median"])
+
+
+def test_report_json_claims_are_three_valued(short_run):
+    """Every claim carries verdict, margin, resolution and rule, and its verdict follows from them:
+    holds when margin > resolution, fails when margin < -resolution, undecided otherwise."""
+    out, _ = short_run
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["claims"]
+    for c in rep["claims"]:
+        assert {"text", "numbers", "holds", "verdict", "margin", "resolution", "rule"} <= c.keys()
+        m, res = c["margin"], c["resolution"]
+        if c.get("seeds"):
+            continue  # pooled over seeds: decided from the seed counts (checked where that is built)
+        if m is None or res is None:
+            assert c["verdict"] == "undecided"
+        else:
+            assert c["verdict"] == ("holds" if m > res else "fails" if m < -res else "undecided"), c
+        assert c["holds"] == {"holds": True, "fails": False, "undecided": None}[c["verdict"]]
 
 
 def test_same_seed_same_numbers(short_run, tmp_path):

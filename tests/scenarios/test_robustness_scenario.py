@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hierarchy import Estimator, alignment, capability, normalized_alignment
 from hierarchy.run import node_seed
 from scenarios.registry import RunOptions, run_scenario
 
@@ -29,10 +28,23 @@ def table(report, prefix):
     return next(t for t in report.tables if t.title.startswith(prefix))
 
 
-def per_copy(arrays, name, L, est):
+def limit_C(v):
+    """The limit estimator written out: L(0) minus the mean of the last quarter."""
+    n = int(np.ceil(0.25 * v.shape[1]))
+    return v[:, 0] - v[:, -n:].mean(axis=1)
+
+
+def scale(v):
+    """A run's best improvement L(0) - min L, median over copies."""
+    return np.median(v[:, 0] - v.min(axis=1))
+
+
+def per_copy(arrays, name, L):
     Lv, Gv = arrays[f"{name}/{L}"], arrays[f"{name}/G"]
-    return {"C(L)": capability(Lv, est).value, "C(G)": capability(Gv, est).value,
-            "alpha": alignment(Lv, Gv, est).value, "normalized": normalized_alignment(Lv, Gv, est).value}
+    alpha = limit_C(Lv) / limit_C(Gv)
+    # normalized on the baseline A's scale; a changed objective L' (not recorded on A) on its own run's
+    ref_L, ref_G = (arrays["A/L"], arrays["A/G"]) if L == "L" else (Lv, Gv)
+    return {"C(L)": limit_C(Lv), "C(G)": limit_C(Gv), "alpha": alpha, "normalized": alpha * scale(ref_G) / scale(ref_L)}
 
 
 def test_family_and_batching(result):
@@ -58,13 +70,12 @@ def test_baseline_is_optimizer_a_on_harris_abc_data(result):
 
 
 def test_per_perturbation_table_recomputed_from_arrays(result):
-    est = Estimator()
     t = table(result.report, "per perturbation")
-    base = per_copy(result.arrays, "A", "L", est)
+    base = per_copy(result.arrays, "A", "L")
     tol = 0.2
     for row in t.rows:
         name, L = row[0], row[3]
-        f = per_copy(result.arrays, name, L, est)
+        f = per_copy(result.arrays, name, L)
         for j, key in enumerate(("C(L)", "C(G)", "alpha", "normalized")):
             assert row[4 + j] == pytest.approx(np.median(f[key]), rel=1e-12)
             change = np.median(np.abs(f[key] - base[key]) / np.abs(base[key]))
@@ -96,14 +107,31 @@ def test_inner_alignment_and_claims(result):
     dataset = ["resample 1", "shift 0.05", "shift 0.2"]
     inner = {r[0]: r for r in table(result.report, "inner alignment").rows}
     norm = inner["normalized alpha"]
-    assert norm[2] == pytest.approx(min(rows[n][7] for n in dataset)) and rows[norm[3]][7] == norm[2]
+    row_of = lambda n: rows["A" if n == "baseline" else n]
+    # Harris's family: the baseline A and the dataset variations
+    assert norm[2] == pytest.approx(min(rows[n][7] for n in dataset + ["A"])) and row_of(norm[3])[7] == norm[2]
     alpha = inner["alpha"]
     assert alpha[5] == pytest.approx(max(rows[n][10] for n in dataset)) and rows[alpha[6]][10] == alpha[5]
     claim = next(c for c in result.report.claims if c.text.startswith("seed 000: A is inner-aligned"))
     assert norm[5] == pytest.approx(max(rows[n][11] for n in dataset))
-    assert claim.holds == (norm[2] >= 0.5 and norm[5] <= 0.2) == (norm[8] == "inner-aligned")
+    medians_pass = norm[2] >= 0.5 and norm[5] <= 0.2
+    # three-valued: a claim that holds clears every threshold by its resolution, so the medians pass;
+    # one that fails misses one by its resolution, so they do not; undecided leaves either open
+    if claim.verdict == "holds":
+        assert medians_pass
+    if claim.verdict == "fails":
+        assert not medians_pass
     shift = next(c for c in result.report.claims if c.text.startswith("a larger dataset shift"))
-    assert shift.holds == (rows["shift 0.05"][10] <= rows["shift 0.2"][10])
+    if shift.verdict == "holds":
+        assert rows["shift 0.05"][10] < rows["shift 0.2"][10]
+    if shift.verdict == "fails":
+        assert rows["shift 0.05"][10] > rows["shift 0.2"][10]
+    for c in result.report.claims:
+        d = c.to_dict()
+        m, res = d["margin"], d["resolution"]
+        expected = "undecided" if m is None or res is None else (
+            "holds" if m > res else "fails" if m < -res else "undecided")
+        assert d["verdict"] == expected and d["rule"], d
     assert any(t.title.startswith("strong alignment") for t in result.report.tables)  # --horizon honoured
     assert "tolerance" in result.report.choices and "true objective" in result.report.choices
 
@@ -121,10 +149,10 @@ def test_cli_writes_the_files(tmp_path):
     assert rep["estimator"]["kind"] == "finite"
     summary = json.loads((tmp_path / "robustness.json").read_text())
     arrays = np.load(tmp_path / "trajectories.npz")
-    est = Estimator("finite")
     first = summary["summaries"][0]  # C(L) under Definition 3, finite estimator
-    base = capability(arrays["A/L"], est).value
+    finite_C = lambda v: v[:, 0] - v.mean(axis=1)  # (1/T) sum_t [L(0) - L(t)], written out
+    base = finite_C(arrays["A/L"])
     for c in first["changes"]:
-        mine = np.median(np.abs(capability(arrays[f"{c['name']}/L"], est).value - base) / np.abs(base))
+        mine = np.median(np.abs(finite_C(arrays[f"{c['name']}/L"]) - base) / np.abs(base))
         assert c["change"] == pytest.approx(mine, rel=1e-12, abs=1e-15)
     assert not any(s["quantity"].startswith("C(L) ->") for s in summary["summaries"])  # no objective change asked
