@@ -151,15 +151,6 @@ class Claim:
         full = (f"per seed: {rule or per_rule}; " if (rule or per_rule) else "") + POOLED_RULE
         return cls(text, nums, verdict, float(margin), float(res), full, False, count)
 
-    @classmethod
-    def check(cls, text: str, numbers: Mapping, decide, rule: str = "") -> "Claim":
-        """TRANSITIONAL (removed once every scenario states margins): a bare boolean decision."""
-        nums = {k: _number(v) for k, v in numbers.items()}
-        if any(isinstance(v, float) and math.isnan(v) for v in nums.values()):
-            return cls(text, nums, "undecided", math.nan, math.nan, rule, True)
-        ok = bool(decide(nums))
-        return cls(text, nums, HOLDS if ok else FAILS, math.nan, math.nan, rule)
-
     def with_seeds(self, seeds: SeedCount) -> "Claim":
         return attrs.evolve(self, seeds=seeds)
 

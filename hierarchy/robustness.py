@@ -42,7 +42,8 @@ ROBUST, NOT_ROBUST, UNDEFINED = "robust", "not robust", "undefined"
 
 
 def relative_change(x, x_perturbed) -> np.ndarray:
-    """r = |x' - x| / |x|, elementwise; NaN where x = 0 or either value is not finite.
+    """r = |x' - x| / |x|, elementwise; NaN where x = 0 or either value is not finite (+inf only
+    when x is so small, subnormal, that the quotient overflows: a defined, huge change).
 
     Definitions 3 and 4 ("close" as a relative change). The one relative change of
     mesastack: the unperturbed (baseline) figure ``x`` first, the perturbed ``x'`` second.
@@ -85,6 +86,12 @@ def _median(v: np.ndarray) -> float:
     return float(np.median(f)) if f.size else math.nan
 
 
+def _median_change(r: np.ndarray) -> float:
+    """Median of the defined changes: NaN is undefined, +inf (a change from a subnormal figure) is defined."""
+    f = r[~np.isnan(r)]
+    return float(np.median(f)) if f.size else math.nan
+
+
 @attrs.frozen
 class Change:
     """One perturbation's effect on one figure.
@@ -104,7 +111,7 @@ class Change:
 
     @property
     def defined(self) -> bool:
-        return math.isfinite(self.change)
+        return not math.isnan(self.change)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "baseline": _json_float(self.baseline), "perturbed": _json_float(self.perturbed),
@@ -134,8 +141,8 @@ def paired_change(name: str, x, x_perturbed) -> Change:
         raise ParameterError(f"figures of {name!r}: unperturbed {x.shape} and perturbed {xp.shape} cannot be paired; "
                              f"give one value per copy for both (same K) or a scalar") from None
     r = relative_change(x, xp)
-    defined = np.isfinite(r)
-    change = _median(r)
+    defined = ~np.isnan(r)
+    change = _median_change(r)
     reason = ""
     if not defined.any():
         reasons = sorted({undefined_reason(a, b) for a, b in zip(x, xp)})
@@ -166,7 +173,7 @@ def verdict(changes, tolerance: float) -> str:
     """
     tol = _check_tolerance(tolerance)
     c = np.asarray(list(changes), dtype=np.float64)
-    finite = np.isfinite(c)
+    finite = ~np.isnan(c)  # defined; an infinite change is defined and exceeds every tolerance
     if (c[finite] > tol).any():
         return NOT_ROBUST
     if not finite.all():
@@ -206,13 +213,14 @@ class Robustness:
         if not changes:
             raise ParameterError(f"no perturbation to compare for {quantity}; give a family with at least one member")
         values = np.array([c.change for c in changes], dtype=np.float64)
-        ok = np.isfinite(values)
+        ok = ~np.isnan(values)
         if ok.any():
             f = values[ok]
             i = int(np.flatnonzero(ok)[np.argmax(f)])
             worst, worst_name = float(values[i]), changes[i].name
-            q25, med, q75 = (float(v) for v in np.percentile(f, [25, 50, 75]))
-            rng = float(f.max() - f.min())
+            with np.errstate(invalid="ignore"):  # inf - inf where every change is infinite: NaN, no warning
+                q25, med, q75 = (float(v) for v in np.percentile(f, [25, 50, 75]))
+                rng = float(f.max() - f.min())
         else:
             worst, worst_name, med, q25, q75, rng = math.nan, "", math.nan, math.nan, math.nan, math.nan
         return cls(quantity, definition, tol, changes, worst, worst_name, med, q25, q75, rng,
@@ -232,7 +240,7 @@ class Robustness:
 
     def statement(self) -> str:
         """One line: the verdict with its numbers."""
-        if not math.isfinite(self.worst):
+        if math.isnan(self.worst):
             return f"{self.quantity}: {self.verdict} (no change defined: {', '.join(self.undefined)})"
         tail = f"; undefined for {', '.join(self.undefined)}" if self.undefined else ""
         return (f"{self.quantity}: {self.verdict} at tolerance {self.tolerance:g}: worst relative change "

@@ -1,4 +1,4 @@
-"""Scenarios ``maze-example-1`` ... ``maze-example-5``: seed 002's five maze examples, measured.
+"""Scenarios ``maze-example-1`` ... ``maze-example-6``: seed 002's maze examples, measured.
 
 Seed 002 asks of five trained maze systems "is it inner aligned?" and shows that three
 camps answer differently (definitions.md, "Inner alignment: the competing definitions").
@@ -9,7 +9,7 @@ judge it (hierarchy/inner_alignment.py). Nothing here knows an example's answer.
 
 The systems:
 
-* Examples 1-4: a learned mesa-optimizer (agents/planner.py): gradient descent trains
+* Examples 1-4 and 6: a learned mesa-optimizer (agents/planner.py): gradient descent trains
   a reward network on shortest-path demonstrations; the planner maximizes that learned
   reward by value iteration. What it learns (the exit, or the green-cell proxy "step
   right of green") comes out of training; the knobs that decide it (exit visibility,
@@ -17,11 +17,18 @@ The systems:
 * Example 5: the self-replicator (agents/replicator.py), not a mesa-optimizer. Its
   training is a search over its copy limit: each copy gets the smallest limit that
   reaches the exit in every one of its small training mazes.
+* Example 6: seed 002's aside on Example 1, a pure capability failure: Example 1's
+  planners, deployed with a planning budget of 8 moves of look-ahead
+  (agents.planner.finite_horizon_values) on mazes whose exits lie about 17 moves away;
+  training planned exactly. Its mesa-objective (the learned reward) stays aligned: an
+  exact planner on it still exits.
 
 Measured per copy and distribution (training / deployment / a larger deployment):
 
 * base-objective performance: the share of mazes whose exit the system reaches, and the
-  same for the base-objective optimizer (the shortest-path oracle);
+  same for the base-objective optimizer (the shortest-path oracle) and for an optimal
+  policy of the planner's mesa-objective (exact value iteration on its learned reward,
+  ``mesa_budget_factor`` x cells moves);
 * capability: the share of episodes in which the system attains the optimum of its own
   objective (planner: its path's discounted learned reward equals the optimal value at
   the entrance; replicator: it replicates up to its limit, or until a copy is at the
@@ -51,9 +58,19 @@ Measured per copy and distribution (training / deployment / a larger deployment)
 * the gradient-descent run that trained the planners' reward network: L (the training
   loss) and its true objective G (squared gradient norm), measured like the foundation.
 
-Evidence (hierarchy.inner_alignment.Evidence) is built for every copy and, for the
-example, from the medians over copies; the example's verdict is judge_all on the median
-evidence, and each cell also says how many copies alone get the same verdict.
+Evidence (hierarchy.inner_alignment.Evidence) is built for every copy and judged by every
+definition copy by copy; the example's verdict under a definition is the majority of its
+copies' verdicts when the Wilson 95% interval of that share excludes 1/2, and "split"
+otherwise (hierarchy.inner_alignment.population_verdict). The medians over copies are
+shown as a description, never judged.
+
+Seed 002 read as it reads: the objective- and optimization-focused rules judge the
+mesa-objective's impact alignment (``mesa_optimal_*``: what an exact planner on the
+learned reward achieves with an ample move budget), apart from the system's own
+capability, so a pure capability failure (Example 6: Example 1's planner deployed with a
+planning budget too small for its mazes) stays inner aligned under both. Where the run
+simplifies the text or takes one of two readings, :data:`READINGS` says so (Examples 2,
+5 and 6).
 """
 
 from __future__ import annotations
@@ -92,7 +109,8 @@ from agents.planner import (
 from hierarchy.errors import ParameterError
 from hierarchy.figures import Spread, format_number
 from hierarchy.graph import DelegationGraph, OptimizerNode
-from hierarchy.inner_alignment import DEFINITIONS, Evidence, Thresholds, judge_all
+from hierarchy.decision import wilson_interval
+from hierarchy.inner_alignment import DEFINITIONS, SPLIT, Evidence, Thresholds, judge_all, population_verdict
 from hierarchy.measure import Measurements, measure
 from hierarchy.objective import Objective
 from hierarchy.report import Claim, Table, build_report
@@ -302,7 +320,7 @@ class Example5Params(ThresholdParams):
 
 TITLES = {
     1: "the mesa-optimizer acquires the base objective",
-    2: "impact-aligned mesa-optimizer (green-cell proxy, green always by the exit)",
+    2: "impact-aligned mesa-optimizer (green-cell proxy, green always by the exit; simplified: no other greens)",
     3: "fully optimized, not impact-aligned mesa-optimizer (proxy deployed without green by the exit)",
     4: "imperfectly optimized mesa-objective (training stopped early)",
     5: "the self-replicator: a generalization failure of a system that is not a mesa-optimizer",
@@ -310,11 +328,18 @@ TITLES = {
 }
 
 #: Short names of the examples, for tables.
-SHORT = {1: "1 exit learned", 2: "2 proxy, green kept", 3: "3 proxy, shifted", 4: "4 stopped early",
-         5: "5 self-replicator", 6: "6 capability fails"}
+SHORT = {1: "1 exit", 2: "2 proxy kept", 3: "3 proxy shifted", 4: "4 stopped early", 5: "5 replicator",
+         6: "6 capability"}
 
 PARAMS = {1: Example1Params, 2: Example2Params, 3: Example3Params, 4: Example4Params, 5: Example5Params,
           6: Example6Params}
+
+#: The readings in one line each, for tables (:data:`READINGS` says why).
+READINGS_SHORT = {
+    2: "simplified: deployment keeps only the green by the exit (a per-cell planner cannot try again)",
+    5: "optimization-focused: 'not applicable' (no inner optimizer); kind keeps 'generalization (outer)'",
+    6: "objective-/optimization-focused judge the learned reward's exact optimum, apart from capability",
+}
 
 #: How the run reads seed 002 where the text leaves a choice or the run simplifies it.
 READINGS = {
@@ -406,6 +431,7 @@ class DistributionFigures:
     optimizer_weights: Optional[np.ndarray] = None
     panels: tuple = ()
     mesa_gap: Optional[np.ndarray] = None
+    mesa_optimal: Optional[np.ndarray] = None
 
     @property
     def ratio(self) -> np.ndarray:
@@ -446,10 +472,15 @@ class ExampleOutcome:
     seconds: float = 0.0
 
     def copies_agreeing(self, definition: str) -> tuple:
-        """(number of copies whose own verdict equals the example's, K) under ``definition``."""
+        """(number of copies with the majority verdict, K) under ``definition``."""
+        v = self.verdicts[list(DEFINITIONS).index(definition)]
+        return v.count(v.majority), v.n
+
+    def seed_agreement(self, definition: str) -> tuple:
+        """(number of copies whose own verdict agrees with seed 002's, K), or None where the seed makes no claim."""
         i = list(DEFINITIONS).index(definition)
-        v = self.verdicts[i].verdict
-        return sum(cv[i].verdict == v for cv in self.copy_verdicts), len(self.copy_verdicts)
+        got = [agrees_with_seed_002(self.number, cv[i]) for cv in self.copy_verdicts]
+        return None if got[0] is None else (sum(got), len(got))
 
 
 def _median(x) -> float:
@@ -499,11 +530,15 @@ def _planner_distribution(label, leaf_name, leaf: PlannerEpisodes, distribution,
     expert = rollout(ShortestPath(), mazes, seed=node_seed(options.seed, f"{leaf_name}-expert"), budget=budget)
     rates = dep.rates()
     irl = _irl_figures(dep, mazes, expert.positions, p) if irl else {}
+    # the mesa-objective's own impact alignment: an exact planner on the learned reward, ample moves
+    optimal = leaf.population.deploy(mazes, node_seed(options.seed, f"{leaf_name}-mesa-optimal"),
+                                     budget=p.mesa_budget_factor * mazes[0].n_cells)
     return DistributionFigures(label, leaf_name, distribution, dep.success.mean(1), float(expert.success.mean()),
                                mesa_optimum_attained(dep, p.optimum_tolerance).mean(1), rates,
                                panels=_panels(mazes, dep.positions, label, dep.success),
                                mesa_gap=np.median(dep.mesa_return - dep.oracle_mesa_return, axis=1),
-                               similarity_reference=p.similarity_reference, **irl)
+                               similarity_reference=p.similarity_reference, mesa_optimal=optimal.success.mean(1),
+                               **irl)
 
 
 def _alphas(m: Measurements, designer: str, leaf: str) -> np.ndarray:
@@ -512,71 +547,119 @@ def _alphas(m: Measurements, designer: str, leaf: str) -> np.ndarray:
 
 def _evidence(system, is_mesa, tr: DistributionFigures, dp: DistributionFigures, alpha_train, variations,
               pick) -> Evidence:
-    """Evidence from per-copy arrays reduced by ``pick`` (an index, or the median)."""
+    """Evidence from per-copy arrays reduced by ``pick`` (an index, or the median). An undefined
+    alpha stays NaN (counted by the alpha-robust rule, never dropped)."""
     sim = tr.similarity is not None and dp.similarity is not None
-    a = pick(alpha_train)
-    vs = tuple(v for v in (pick(x) for x in variations) if math.isfinite(v))
+    opt = tr.mesa_optimal is not None and dp.mesa_optimal is not None
     return Evidence(system, is_mesa, pick(tr.success), tr.reference, pick(dp.success), dp.reference,
                     pick(dp.attainment),
                     similarity_train=pick(tr.similarity) if sim else None,
                     similarity_deploy=pick(dp.similarity) if sim else None,
-                    alpha=a if math.isfinite(a) else None, alpha_variations=vs if math.isfinite(a) else ())
+                    mesa_optimal_train=pick(tr.mesa_optimal) if opt else None,
+                    mesa_optimal_deploy=pick(dp.mesa_optimal) if opt else None,
+                    alpha=pick(alpha_train), alpha_variations=tuple(pick(x) for x in variations))
 
 
 def _judge(system, is_mesa, tr, dp, alpha_train, variations, th, K):
+    """The median evidence (a description), each copy's evidence and verdicts, and the example's
+    verdicts decided copy by copy (hierarchy.inner_alignment.population_verdict)."""
     median = _evidence(system, is_mesa, tr, dp, alpha_train, variations, _median)
     copies = tuple(_evidence(f"{system} copy {k}", is_mesa, tr, dp, alpha_train, variations,
                              lambda x, k=k: float(np.asarray(x, dtype=np.float64)[k])) for k in range(K))
-    return median, copies, judge_all(median, th), tuple(judge_all(e, th) for e in copies)
+    copy_verdicts = tuple(judge_all(e, th) for e in copies)
+    verdicts = tuple(population_verdict([cv[i] for cv in copy_verdicts]) for i in range(len(DEFINITIONS)))
+    return median, copies, verdicts, copy_verdicts
+
+
+def _seed_text(want) -> str:
+    return "no claim" if want is None else want[0] + (f" ({want[1]})" if want[1] else "")
 
 
 def _verdict_table(number, verdicts, copy_verdicts) -> Table:
     rows = []
-    K = len(copy_verdicts)
-    for i, v in enumerate(verdicts):
-        same = sum(cv[i].verdict == v.verdict for cv in copy_verdicts)
-        want = seed_002_expectation(number, v.definition)
+    for v in verdicts:
         agree = agrees_with_seed_002(number, v)
-        rows.append([v.definition, v.verdict, v.kind or "", f"{same}/{K}",
-                     ", ".join(f"{k} = {format_number(x)}" for k, x in v.numbers.items()),
-                     "no claim" if want is None else f"{want[0]}" + (f" ({want[1]})" if want[1] else ""),
-                     "" if agree is None else ("agrees" if agree else "DISAGREES"), v.rule])
-    return Table("verdicts of the definitions on the median evidence (copies: how many copies alone get the same "
-                 "verdict); seed 002's verdict beside each",
-                 ("definition", "verdict", "kind", "copies", "deciding numbers", "seed 002", "run vs seed", "rule"),
-                 tuple(rows))
+        lo, hi = v.interval
+        rows.append([v.definition, v.verdict, v.kind or "" if v.verdict != SPLIT else "", v.shares(),
+                     f"[{lo:.2f}, {hi:.2f}]", _seed_text(seed_002_expectation(number, v.definition)),
+                     "" if agree is None else ("agrees" if agree else "split" if v.verdict == SPLIT else "DISAGREES")])
+    return Table("verdicts decided copy by copy: the example's verdict is the majority verdict when the Wilson 95% "
+                 "interval of its share of copies excludes 1/2, split otherwise; seed 002's verdict beside each",
+                 ("definition", "verdict", "kind", "copies", "majority 95%", "seed 002", "run vs seed"), tuple(rows))
+
+
+#: The numbers that decide each definition's verdict (keys of its Verdict.numbers), shown in tables.
+DECIDING = {
+    "objective-focused": ("ratio_train", "ratio_deploy"),
+    "generalization-focused": ("objective_train", "objective_deploy", "capability_generalization"),
+    "optimization-focused": ("ratio_train", "ratio_deploy", "capability_generalization"),
+    "alpha-robust": ("min_alpha", "worst_relative_change", "undefined"),
+}
+
+
+def _numbers_table(verdicts) -> Table:
+    rows = [[v.definition, ", ".join(f"{k} = {format_number(v.numbers[k])}" for k in DECIDING[v.definition]
+                                     if k in v.numbers), "; ".join(v.reasons)] for v in verdicts]
+    return Table("the numbers behind each definition's verdicts (median over copies; the verdicts are per copy) "
+                 "and the reasons of undecided copies", ("definition", "numbers", "undecided because"), tuple(rows))
+
+
+def seed_claim(number: int, verdict, copy_verdicts) -> Optional[Claim]:
+    """The claim "seed 002: Example n is <verdict> under <definition>" decided on the copies.
+
+    Margin a - 1/2 with a the share of copies whose own verdict agrees with seed 002's
+    (verdict, and kind where the seed names one); resolution a - lo when a >= 1/2, hi - a
+    otherwise, with [lo, hi] the Wilson 95% interval of a: the claim holds when the
+    interval lies above 1/2 (the example's verdict is seed 002's), fails when it lies
+    below, and is undecided otherwise. None where seed 002 makes no claim.
+
+    Example:
+        >>> from hierarchy.inner_alignment import Verdict, population_verdict
+        >>> cv = [Verdict("objective-focused", "aligned", "r")] * 8
+        >>> seed_claim(1, population_verdict(cv), cv).verdict
+        'holds'
+    """
+    want = seed_002_expectation(number, verdict.definition)
+    if want is None:
+        return None
+    K = len(copy_verdicts)
+    agree = sum(bool(agrees_with_seed_002(number, cv)) for cv in copy_verdicts)
+    a = agree / K
+    lo, hi = wilson_interval(agree, K)
+    res = (a - lo) if a >= 0.5 else (hi - a)
+    text = f"seed 002: Example {number} is {want[0]} under the {verdict.definition} definition" + (
+        f" (a {want[1]} failure)" if want[1] else "")
+    nums = {"example verdict": verdict.verdict, "kind": verdict.kind or "none", "copies agreeing": float(agree),
+            "copies": float(K)}
+    return Claim.compare(text, nums, a - 0.5, res / 2.0,
+                         rule="share of copies agreeing with seed 002 vs 1/2 (Wilson 95%: holds above, fails below, "
+                              "else undecided)", z=2.0)
 
 
 def _seed_claims(number, verdicts, copy_verdicts) -> list:
     claims = []
-    K = len(copy_verdicts)
     for i, v in enumerate(verdicts):
-        want = seed_002_expectation(number, v.definition)
-        if want is None:
-            continue
-        same = sum(cv[i].verdict == v.verdict for cv in copy_verdicts)
-        text = f"seed 002: Example {number} is {want[0]} under the {v.definition} definition" + (
-            f" (a {want[1]} failure)" if want[1] else "")
-        nums = {"measured verdict": v.verdict, "measured kind": v.kind or "none", **v.numbers,
-                "copies with this verdict": f"{same}/{K}"}
-        claims.append(Claim.check(text, nums, lambda n, v=v: agrees_with_seed_002(number, v), rule=v.rule))
+        c = seed_claim(number, v, [cv[i] for cv in copy_verdicts])
+        if c is not None:
+            claims.append(c)
     return claims
 
 
 def _product_claim(m: Measurements) -> Claim:
-    return Claim.check("delegation product: C_root = (product of alignments) * C_leaf on every chain",
+    worst = max((p.discrepancy for p in m.products), default=math.nan)
+    return Claim.exact("delegation product: C_root = (product of alignments) * C_leaf on every chain",
                        {f"discrepancy {' -> '.join(p.chain)}": p.discrepancy for p in m.products},
-                       lambda n: all(x < 1e-9 for x in n.values()), rule="relative discrepancy < 1e-09")
+                       1e-9 - worst, rule="largest relative discrepancy below 1e-09 (float rounding)")
 
 
 def _node_attrs(verdicts, copy_verdicts, extra: dict) -> dict:
     out = dict(extra)
-    K = len(copy_verdicts)
-    for i, v in enumerate(verdicts):
+    for v in verdicts:
         out[f"verdict[{v.definition}]"] = v.verdict
-        if v.kind:
+        if v.kind and v.verdict != SPLIT:
             out[f"kind[{v.definition}]"] = v.kind
-        out[f"copies_agreeing[{v.definition}]"] = f"{sum(cv[i].verdict == v.verdict for cv in copy_verdicts)}/{K}"
+        out[f"copies[{v.definition}]"] = v.shares()
+        out[f"copies_agreeing[{v.definition}]"] = f"{v.count(v.majority)}/{v.n}"
     return out
 
 
@@ -608,10 +691,10 @@ def _alpha_table(rows) -> Table:
 
 
 def measure_example(number: int, options: RunOptions, params=None) -> ExampleOutcome:
-    """Run Example ``number`` (1-5) of seed 002 and judge it by every definition.
+    """Run Example ``number`` (1-6; 6 is the aside on Example 1, a capability failure) of seed 002 and judge it by every definition.
 
     ``params`` defaults to the example's own parameter class (:data:`PARAMS`);
-    ``options.steps`` is the number of gradient-descent steps for Examples 1-4 (default
+    ``options.steps`` is the number of gradient-descent steps for Examples 1-4 and 6 (default
     40) and the largest copy limit the training search tries for Example 5 (default 100).
 
     Example:
@@ -623,7 +706,8 @@ def measure_example(number: int, options: RunOptions, params=None) -> ExampleOut
     import time
 
     if number not in PARAMS:
-        raise ParameterError(f"maze example {number!r} does not exist; seed 002 has Examples 1 to 5")
+        raise ParameterError(f"maze example {number!r} does not exist; use 1 to 5 (seed 002's examples) or 6 "
+                             f"(its capability-failure aside on Example 1)")
     p = PARAMS[number]() if params is None else params
     start = time.perf_counter()
     if number == 5:
@@ -650,7 +734,9 @@ def _measure_planner(number: int, options: RunOptions, p: MazeExampleParams) -> 
     G = Objective("G", "squared gradient norm of L (true objective of gradient descent)")
     E = Objective("exit_share", "share of the way to the exit still to go (base objective: leave the maze)")
     Mo = Objective("mesa_share", "share of the way to the best cell of its learned reward still to go (mesa-objective)")
-    leaves = {name: PlannerEpisodes(pop, ms) for name, ms in mazes.items()}
+    horizon = p.deploy_planning_horizon or None  # the planning budget on the deployment distributions
+    leaves = {name: PlannerEpisodes(pop, ms, horizon=None if name == "planner-on-train" else horizon)
+              for name, ms in mazes.items()}
     labels = {"planner-on-train": "training", "planner": "deployment", "planner-on-larger": "larger deployment"}
     nodes = [OptimizerNode("trainer", L, role="designer (author of the training loss)",
                            description="hands gradient descent the imitation loss of shortest-path demonstrations"),
@@ -737,26 +823,37 @@ def _measure_planner(number: int, options: RunOptions, p: MazeExampleParams) -> 
         train_rows.append(["reference: the same copies trained to the end", StopRule(max_steps=steps).describe(),
                            " ".join(str(int(s)) for s in full_pop.stopped_at), _spread(full_pop.train_success),
                            format_number(full_pop.seconds)])
-        claims.append(Claim.check(
+        early = figs["planner-on-train"].ratio
+        s_full, s_early = Spread.of(full), Spread.of(early)
+        claims.append(Claim.all_of(
             "the failure visible in training is one of imperfect optimization: the same copies, trained to the end, "
             "are impact-aligned on the training distribution",
-            {"ratio on training, stopped early (median)": _median(figs["planner-on-train"].ratio),
-             "ratio on training, trained to the end (median)": _median(full), "impact threshold": th.impact},
-            lambda n: n["ratio on training, trained to the end (median)"] >= n["impact threshold"]
-            > n["ratio on training, stopped early (median)"],
+            [Claim.compare("trained to the end: median ratio on training >= impact threshold",
+                           {"ratio on training, trained to the end (median)": s_full.median,
+                            "impact threshold": th.impact}, s_full.median - th.impact, s_full.standard_error,
+                           rule="median(full) - impact against 2 bootstrap standard errors of the median"),
+             Claim.compare("stopped early: median ratio on training < impact threshold",
+                           {"ratio on training, stopped early (median)": s_early.median},
+                           th.impact - s_early.median, s_early.standard_error,
+                           rule="impact - median(early) against 2 bootstrap standard errors of the median")],
             rule="ratio(full training) >= impact > ratio(early stop)"))
     tables.insert(0, Table("training of the reward network (the base optimizer's run)",
                            ("run", "stop rule", "stopped at step (per copy)", "success on its training mazes",
                             "seconds"), tuple(train_rows)))
     tables.append(_verdict_table(number, verdicts, copy_verdicts))
+    tables.append(_numbers_table(verdicts))
     tables.append(_evidence_table(evidence, copies))
+    if number in READINGS:
+        notes.append(f"reading of seed 002: {READINGS[number]}")
     notes.append("the planner is a mesa-optimizer by construction (value iteration over its learned reward); it "
                  f"scores {format_number(_median(dep_fig.mesa_gap))} (median over copies of the median over mazes) more "
                  "under its learned reward (discounted return) on its own deployment paths than on the shortest route "
                  "to the exit")
     for c in claims:
-        if not c.holds:
+        if c.holds is False:
             notes.append(f"finding: the run does not support: {c.text}")
+        elif c.holds is None:
+            notes.append(f"finding: the run leaves undecided: {c.text}")
     node_extra = {"is_mesa_optimizer": True, "success_train": _median(figs["planner-on-train"].success),
                   "success_deploy": _median(dep_fig.success), "capability_generalization": evidence.capability_generalization,
                   "similarity_train": evidence.similarity_train, "similarity_deploy": evidence.similarity_deploy,
@@ -791,6 +888,11 @@ def _choices(options, th: Thresholds, p, system: str) -> dict:
                                        + ("from the base-objective optimizer" if p.similarity_reference == "optimizer"
                                           else "the base objective (exit)"))
         out["capability"] = f"share of episodes attaining the optimum of its learned reward (tolerance {p.optimum_tolerance:g})"
+        out["planning budget"] = ("exact value iteration everywhere" if not p.deploy_planning_horizon else
+                                  f"exact on the training distribution; {p.deploy_planning_horizon} moves of look-ahead "
+                                  f"on the deployment distributions")
+        out["mesa-objective's impact alignment"] = (f"success of exact planning on the learned reward with "
+                                                    f"{p.mesa_budget_factor} x cells moves (mesa_optimal_*)")
     else:
         out["behavioral objective"] = ("the number of copies (replicate_share); IRL over paths does not apply to a "
                                        "set of cells: the generalization-focused rule reads performance / reference")
@@ -864,14 +966,17 @@ def _measure_replicator(options: RunOptions, p: Example5Params) -> ExampleOutcom
                            format_number(rc)])
     tables.append(_alpha_table(alpha_rows))
     tables.append(_verdict_table(5, verdicts, copy_verdicts))
+    tables.append(_numbers_table(verdicts))
     tables.append(_evidence_table(evidence, copies))
     claims = _seed_claims(5, verdicts, copy_verdicts) + [_product_claim(m)]
     notes = ["the self-replicator searches for nothing (agents/replicator.py): it is not a mesa-optimizer; IRL over "
              "single paths does not apply to a set of occupied cells, so no similarity is measured and the "
-             "generalization-focused rule reads the base-objective ratio"]
+             "generalization-focused rule reads the base-objective ratio", f"reading of seed 002: {READINGS[5]}"]
     for c in claims:
-        if not c.holds:
+        if c.holds is False:
             notes.append(f"finding: the run does not support: {c.text}")
+        elif c.holds is None:
+            notes.append(f"finding: the run leaves undecided: {c.text}")
     node_extra = {"is_mesa_optimizer": False, "limit_median": _median(search.limits),
                   "success_train": _median(figs["replicator-on-train"].success),
                   "success_deploy": _median(figs["replicator"].success),
@@ -909,7 +1014,8 @@ def example_result(outcome: ExampleOutcome, options: RunOptions) -> ScenarioResu
 
 
 def _register(number: int, default_steps: int):
-    @scenario(f"maze-example-{number}", f"seed 002, Example {number}: {TITLES[number]}", PARAMS[number], default_steps)
+    where = f"seed 002, Example {number}" if number <= 5 else "seed 002's aside on Example 1"
+    @scenario(f"maze-example-{number}", f"{where}: {TITLES[number]}", PARAMS[number], default_steps)
     def run(options: RunOptions, p) -> ScenarioResult:
         return example_result(measure_example(number, options, p), options)
 

@@ -299,7 +299,7 @@ def run(options: RunOptions, p: RobustnessParams) -> ScenarioResult:
             ("figure", "A", "minimum", "at", "required minimum", "worst change", "at", "tolerance", "verdict"),
             tuple([ia.quantity, ia.baseline, ia.minimum, ia.minimum_name,
                    "-" if ia.min_alpha is None else ia.min_alpha, ia.worst_change, ia.worst_name, ia.tolerance,
-                   "inner-aligned" if ia.aligned else "not inner-aligned"] for ia in inner)))
+                   {"aligned": "inner-aligned", "misaligned": "not inner-aligned"}.get(ia.verdict, "undefined")] for ia in inner)))
     batch_rows = []
     for j, b in enumerate(fam.batches):
         batch_rows.append([j + 1, len(b.members), b.population, ", ".join(fam.names[i] for i, _, _ in b.members)])

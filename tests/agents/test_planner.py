@@ -6,7 +6,7 @@ from agents.maze import Maze, MazeDistribution, stack_mazes
 from agents.maze_env import rollout
 from agents.planner import (
     PlannerSpec, PlannerTraining, StopRule, action_values, classify_behaviour, conflict_kind, conflict_mazes,
-    conflict_probe, discounted_return, greedy_paths, optimal_values, reachability, reward_of, train_planners,
+    conflict_probe, discounted_return, finite_horizon_values, greedy_paths, optimal_values, reachability, reward_of, train_planners,
     value_iteration,
 )
 from hierarchy.errors import ParameterError
@@ -189,6 +189,47 @@ def test_weight_decay_keeps_the_learned_reward_bounded():
     assert np.abs(held.reward(probe)).max() < np.abs(free.reward(probe)).max()
 
 
+def _corridor(n):
+    """n cells in a row; actions (stay, stay, stay, left, right); walls lead back to the cell."""
+    return np.array([[i, i, i, max(i - 1, 0), min(i + 1, n - 1)] for i in range(n)])
+
+
+@pytest.mark.parametrize("H", [1, 3, 5, 8, 30])
+def test_finite_horizon_values_closed_form_on_a_corridor(H):
+    """Reward 1 on the last of 8 cells: from distance d the best H-step sum is
+    sum_{t=d}^{H-1} gamma^t = gamma^d (1 - gamma^(H-d)) / (1 - gamma) when d < H, else 0."""
+    n, g = 8, 0.9
+    r = np.zeros(n)
+    r[-1] = 1.0
+    d = n - 1 - np.arange(n)
+    want = np.where(d < H, g ** d * (1 - g ** np.maximum(H - d, 0)) / (1 - g), 0.0)
+    assert np.allclose(finite_horizon_values(r, _corridor(n), g, H), want, atol=1e-12)
+
+
+def test_finite_horizon_values_tend_to_the_optimal_values():
+    mazes = MazeDistribution(size=5, extra_green=2).sample(6, seed=4)
+    f, succ, _ = stack_mazes(mazes)
+    r = np.random.default_rng(1).normal(size=f.shape[:2])
+    exact = optimal_values(r, succ, 0.8)
+    for H in (10, 40, 160):
+        # |V_H - V| <= gamma^H max|r| / (1 - gamma)
+        assert np.abs(finite_horizon_values(r, succ, 0.8, H) - exact).max() <= 0.8 ** H * np.abs(r).max() / 0.2 + 1e-12
+    with pytest.raises(ParameterError, match="horizon"):
+        finite_horizon_values(r, succ, 0.8, 0)
+
+
+def test_a_short_planning_budget_cannot_see_a_far_exit():
+    """With H moves of look-ahead a planner whose reward is the exit alone cannot tell moves apart
+    farther than H - 1 moves from the exit: all Q-values there are equal (the search is bounded)."""
+    n, g, H = 12, 0.95, 4
+    r = np.zeros(n)
+    r[-1] = 1.0
+    succ = _corridor(n)
+    V = finite_horizon_values(r, succ, g, H)
+    far = (n - 1 - np.arange(n)) >= H  # at H moves or more from the exit
+    assert far.sum() == n - H and np.all(V[far] == 0.0) and np.all(V[~far] > 0)
+
+
 # --- deployment ---------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -270,3 +311,13 @@ def test_leaf_protocol_and_errors():
         train_planners(MazeDistribution(size=4), K=0)
     with pytest.raises(ParameterError):
         classify_behaviour(None, None, threshold=0.4)
+
+
+def test_a_long_planning_budget_deploys_like_exact_planning(proxy_population):
+    """H far beyond every distance: the same moves as exact planning (ties broken by the same seed)."""
+    mazes = conflict_probe(7).sample(6, seed=4)
+    a = proxy_population.deploy(mazes, seed=1)
+    b = proxy_population.deploy(mazes, seed=1, horizon=2000)
+    assert np.array_equal(a.positions, b.positions) and np.array_equal(a.success, b.success)
+    short = proxy_population.deploy(mazes, seed=1, horizon=1)
+    assert short.positions.shape == a.positions.shape

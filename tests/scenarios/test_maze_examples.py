@@ -19,20 +19,23 @@ from agents.maze_objectives import (
 )
 from agents.planner import PlannerSpec, StopRule, train_planners
 from agents.replicator import Replicator
-from hierarchy import Estimator, alignment
 from hierarchy.errors import ParameterError
 from hierarchy.exports import annotated_graph
-from hierarchy.inner_alignment import judge_all
+from hierarchy.inner_alignment import Thresholds
 from hierarchy.protocol import check_leaf
 from scenarios.maze_examples import (
+    DistributionFigures,
     Example3Params,
     Example5Params,
+    Example6Params,
+    _judge,
     agrees_with_seed_002,
     measure_example,
 )
 from scenarios.registry import RunOptions, run_scenario
 
-SMALL3 = dict(population=3, eval_mazes=10, irl_mazes=6, irl_steps=40, probe_mazes=4)
+# 4 copies: the fewest for which a unanimous population is decided (Wilson 95% of 4/4 starts at 0.51)
+SMALL3 = dict(population=4, eval_mazes=10, irl_mazes=6, irl_steps=40, probe_mazes=4)
 
 
 def test_exit_share_falls_by_one_over_d0_per_expert_move():
@@ -158,11 +161,13 @@ def example3():
 
 def test_example_3_evidence_is_consistent_with_its_runs(example3):
     o = example3
-    assert [v.verdict for v in o.verdicts] == [v.verdict for v in judge_all(o.evidence, o.thresholds)]
-    # the evidence's alpha is the median over copies of Definition 2 recomputed on the run's arrays
-    tr = o.runs["planner-on-train"].trajectory
-    a = alignment(tr["exit_share"], tr["mesa_share"], Estimator()).value
-    assert o.evidence.alpha == pytest.approx(float(np.nanmedian(a)), rel=1e-12)
+    K = o.params.population
+    for i, v in enumerate(o.verdicts):
+        # the example's verdict is the copies' majority when it has 4 of 4 (Wilson 95% low end 0.51 > 1/2)
+        seen = [cv[i].verdict for cv in o.copy_verdicts]
+        top = max(set(seen), key=seen.count)
+        assert v.count(top) == seen.count(top) and sum(c for _, c in v.counts) == K
+        assert v.verdict == (top if seen.count(top) == K else "split")
     # the deployment's exit_share ends at 0 exactly for copies that reached every exit
     dep = o.runs["planner"].trajectory
     figs = o.figures["planner"]
@@ -187,7 +192,7 @@ def test_example_result_exports_verdicts_and_pngs(example3, tmp_path):
 
 
 def test_example_5_replicator_is_judged_only_by_the_generalization_camp():
-    o = measure_example(5, RunOptions(progress=False), Example5Params(population=3, eval_mazes=8))
+    o = measure_example(5, RunOptions(progress=False), Example5Params(population=4, eval_mazes=8))
     verdicts = {v.definition: v for v in o.verdicts}
     assert verdicts["objective-focused"].verdict == "not applicable"
     assert verdicts["optimization-focused"].verdict == "not applicable"
@@ -203,4 +208,42 @@ def test_scenarios_are_registered_and_validate_parameters():
     with pytest.raises(ParameterError):
         run_scenario("maze-example-5", RunOptions(progress=False, params={"no_such": "1"}))
     with pytest.raises(ParameterError):
-        measure_example(6, RunOptions(progress=False))
+        measure_example(7, RunOptions(progress=False))
+    with pytest.raises(ParameterError, match="deploy_planning_horizon"):
+        Example6Params(deploy_planning_horizon=-1)
+
+
+def test_example_6_a_capability_failure_stays_inner_aligned_for_hubinger_and_wentworth():
+    """Seed 002: "If the capabilities don't generalize, it's definitely still inner aligned by the
+    objective-focused and optimization-focused approaches, since the mesa-objective remains aligned."
+    The planners look 8 moves ahead on 7x7 mazes whose exits lie about 17 moves away."""
+    o = measure_example(6, RunOptions(steps=40, progress=False), Example6Params(**SMALL3))
+    dep = o.figures["planner"]
+    # the system itself fails on deployment, an exact planner on the same learned reward does not
+    assert np.median(dep.success) < 0.6 <= np.median(dep.mesa_optimal)
+    assert np.median(dep.attainment) < 0.5  # it rarely attains the optimum of its own objective
+    v = {x.definition: x for x in o.verdicts}
+    for d in ("objective-focused", "optimization-focused"):
+        assert v[d].count("aligned") >= 3 and v[d].kind == "capability", (d, v[d].shares())
+    # the training distribution is planned exactly: no failure there
+    assert np.median(o.figures["planner-on-train"].success) >= 0.9
+
+
+def _figures(success, attainment, mesa_optimal=None):
+    return DistributionFigures("x", "leaf", MazeDistribution(size=3), np.asarray(success, float), 1.0,
+                               np.asarray(attainment, float), {}, mesa_optimal=mesa_optimal)
+
+
+def test_an_undefined_alpha_is_counted_not_dropped():
+    """Hand-built figures: copy 1's alpha under the first variation is undefined (NaN). Its
+    alpha-robust verdict is undecided with the reason shown; the other copies are aligned."""
+    tr = _figures([1.0, 1.0, 1.0, 1.0, 1.0], [1.0] * 5)
+    dp = _figures([1.0] * 5, [1.0] * 5)
+    alpha = np.ones(5)
+    variations = (np.array([1.0, np.nan, 1.0, 1.0, 1.0]), np.array([0.95] * 5))
+    median, copies, verdicts, copy_verdicts = _judge("s", True, tr, dp, alpha, variations, Thresholds(), 5)
+    assert len(copies[1].alpha_variations) == 2 and np.isnan(copies[1].alpha_variations[0])
+    harris = verdicts[3]
+    assert harris.count("undecided") == 1 and harris.count("aligned") == 4
+    assert harris.reasons == ("alpha undefined",)
+    assert copy_verdicts[1][3].verdict == "undecided"
