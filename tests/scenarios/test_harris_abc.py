@@ -102,7 +102,12 @@ def test_b_is_every_settled_worse_candidate_and_each_copy_names_its_seed(result)
         assert tail_mean(L[k]) >= tail_mean(arrays["A/L"][a]) + 0.02 - 1e-9
 
 
-def test_the_closing_notes_state_the_replication(result):
+def test_the_closing_lines_state_the_replication(result):
+    from scenarios.cli import closing_lines
+
     res, _, _ = result
-    text = res.report.render()
-    assert re.search(r"C is capability-limited: holds on \d+ of 3 seeds, undecided on \d+, fails on \d+", text)
+    text = closing_lines(res.report.claims)
+    assert re.search(r"C is capability-limited: holds on \d+ of 3 seeds, undecided on \d+, fails on \d+ -> "
+                     r"(holds|fails|undecided)", text)
+    counts = re.search(r"claims: (\d+) hold, (\d+) fail, (\d+) undecided \(of 6", text)
+    assert counts and sum(map(int, counts.groups())) == 6
