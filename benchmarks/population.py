@@ -5,7 +5,7 @@ forward + backward + recording + update):
   tiny: vocabulary 8, context 2, hidden 8, 64 examples
   mid:  vocabulary 64, context 2, hidden 128, 2048 examples
 the naive side trains K separate ``nn.Module``s, each with its own ``torch.optim.SGD``
-and autograd; the batched side runs ``agents.gradient_descent.descend`` on one
+and autograd; the batched side runs ``agents.language_model.gradient_descent.descend`` on one
 ``PopulationMLP`` (records L, G, G1 every step: it does more work than the naive side).
 Both see the same data and the same dense one-hot inputs, one row per example (the
 batched side does not merge repeated contexts here, as GradientDescent does).
@@ -38,9 +38,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agents.gradient_descent import descend  # noqa: E402
-from agents.markov import MarkovChain  # noqa: E402
-from agents.mlp import PopulationMLP, init_parameters, layer_sizes, split_parameters  # noqa: E402
+from agents.language_model.gradient_descent import descend  # noqa: E402
+from agents.language_model.markov import MarkovChain  # noqa: E402
+from agents.language_model.mlp import PopulationMLP, init_parameters, layer_sizes, split_parameters  # noqa: E402
 
 MODELS = {
     "tiny": dict(vocab=8, order=2, hidden=8, examples=64),

@@ -18,8 +18,9 @@ from .protocol import Leaf, check_leaf
 from .report import Claim, Report, Table, build_report
 from .robustness import (Robustness, alignment_generalization, alignment_robustness, capability_generalization,
                          capability_robustness, harris_inner_alignment, relative_change)
-from .run import ChainRun, node_seed, run_chain, run_graph
+from .run import ChainRun, run_chain, run_graph
 from .trajectory import Trajectory
+from .seeding import named_seed
 
 __all__ = [
     "AlignmentEstimate", "alignment", "normalized_alignment", "CapabilityEstimate", "capability",
@@ -29,5 +30,5 @@ __all__ = [
     "Measurements", "measure", "Objective", "Leaf", "check_leaf", "Claim", "Report", "Table", "build_report",
     "Family", "Identity", "Perturbation", "compose", "Robustness", "alignment_generalization",
     "alignment_robustness", "capability_generalization", "capability_robustness", "harris_inner_alignment",
-    "relative_change", "ChainRun", "node_seed", "run_chain", "run_graph", "Trajectory",
+    "relative_change", "ChainRun", "named_seed", "run_chain", "run_graph", "Trajectory",
 ]

@@ -16,7 +16,7 @@ is a value with
 Perturbations compose: ``compose(p1, p2)`` (or ``p1 + p2``) applies p1, then p2. A
 :class:`Family` is a named tuple of perturbations with unique names: the set over which
 robustness is reported (worst case and spread). Concrete perturbations of gradient
-descent live in ``agents.perturbations``; this module is the protocol and the algebra.
+descent live in ``agents.language_model.perturbations``; this module is the protocol and the algebra.
 """
 
 from __future__ import annotations

@@ -16,19 +16,7 @@ import numpy as np
 from .errors import ObjectiveError, ParameterError
 from .graph import DelegationGraph
 from .trajectory import Trajectory
-
-
-def node_seed(seed: int, name: str) -> np.random.SeedSequence:
-    """The seed sequence of node ``name`` under scenario ``seed`` (stable across graphs).
-
-    Example:
-        >>> node_seed(0, "A").generate_state(1) == node_seed(0, "A").generate_state(1)
-        array([ True])
-    """
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ParameterError(f"seed {seed!r} is not a non-negative integer; pass e.g. --seed 0")
-    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "little")
-    return np.random.SeedSequence(int(seed), spawn_key=(key,))
+from .seeding import named_seed
 
 
 @attrs.frozen(eq=False)
@@ -99,7 +87,7 @@ def run_chain(graph: DelegationGraph, leaf: str, steps: int, seed: int = 0,
     if not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ParameterError(f"steps = {steps!r}; run at least one step (e.g. --steps 1000)")
     chain = graph.chain_to(leaf)
-    tr = graph.node(leaf).leaf.run(int(steps), node_seed(seed, leaf), progress)
+    tr = graph.node(leaf).leaf.run(int(steps), named_seed(seed, leaf), progress)
     if not isinstance(tr, Trajectory):
         raise ObjectiveError(f"leaf {leaf!r} returned {type(tr).__name__}, not a Trajectory; check it with hierarchy.check_leaf")
     return ChainRun(chain, evaluate_chain_objectives(graph, chain, tr))

@@ -3,7 +3,7 @@
 A **trial** is one point of a sweep (a width and a seed, a perturbation, ...): a stable
 filesystem-safe ``id``, JSON-able ``params``, and a ``batch_key``: trials with equal
 keys have the same shapes and may run as one batched population. Running a batch of
-trials is the caller's business (``scenarios.sweep_exec`` runs them in this process or
+trials is the caller's business (``scenarios.machinery.sweeps`` runs them in this process or
 on a Dask cluster); this module holds what does not depend on how they run:
 
 * the seed of a trial, derived from its id (never from its position in the list), so a
@@ -140,27 +140,6 @@ class TrialResult:
         same_f = all(a == b or (math.isnan(a) and math.isnan(b))
                      for a, b in ((self.figures[k], other.figures[k]) for k in self.figures))
         return same_f and all(np.array_equal(self.arrays[k], other.arrays[k], equal_nan=True) for k in self.arrays)
-
-
-def trial_seed(seed: int, trial_id: str) -> np.random.SeedSequence:
-    """The seed sequence of trial ``trial_id`` in a sweep with root ``seed``.
-
-    SeedSequence(seed, spawn_key=(k,)) with k the first 4 bytes (little-endian) of the
-    SHA-256 of the id: it depends on the id alone, never on the trial's position, so a
-    resumed, reordered or re-chunked sweep draws the same numbers.
-
-    Example:
-        >>> a = trial_seed(0, "w0016-s03").generate_state(2)
-        >>> bool((a == trial_seed(0, "w0016-s03").generate_state(2)).all())
-        True
-        >>> bool((a == trial_seed(1, "w0016-s03").generate_state(2)).all())
-        False
-    """
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ParameterError(f"seed {seed!r} is not a non-negative integer; pass e.g. --seed 0")
-    _check_id(None, None, trial_id)
-    key = int.from_bytes(hashlib.sha256(trial_id.encode()).digest()[:4], "little")
-    return np.random.SeedSequence(int(seed), spawn_key=(key,))
 
 
 def check_trials(trials: Sequence[Trial]) -> list:

@@ -1,6 +1,6 @@
 """Runnable scenarios assembled from agents, and the `mesastack` command."""
 
-from .api import run_hierarchy
-from .registry import RunOptions, ScenarioResult, get_scenario, list_scenarios, run_scenario
+from scenarios.machinery.api import run_hierarchy
+from scenarios.machinery.registry import RunOptions, ScenarioResult, get_scenario, list_scenarios, run_scenario
 
 __all__ = ["run_hierarchy", "RunOptions", "ScenarioResult", "get_scenario", "list_scenarios", "run_scenario"]

@@ -4,7 +4,7 @@ The comment on seed 000 asks whether annealing ("jump at random, jump further wh
 loss is higher, and lower the jumping rate over time") already gives weak alignment,
 at a short-term price (a strong-alignment question). Here optimizer A (seed 000's
 gradient descent, the data of ``harris-abc``) and annealing optimizers
-(``agents.annealing``: theta <- theta - eps_t grad L + sigma_t sqrt(L) xi,
+(``agents.language_model.annealing``: theta <- theta - eps_t grad L + sigma_t sqrt(L) xi,
 sigma_t = jump / (1 + t / jump_tau)) with a few jump sizes run on the same data from
 the same starts: a population of ``copies`` starts, copy k of every optimizer from the
 same theta_0. Both are measured on the base objective L and on their true objectives.
@@ -26,9 +26,9 @@ import math
 import attrs
 import numpy as np
 
-from agents.annealing import Annealing
-from agents.gradient_descent import GradientDescent
-from agents.schedules import Decay
+from agents.language_model.annealing import Annealing
+from agents.language_model.gradient_descent import GradientDescent
+from agents.language_model.schedules import Decay
 from hierarchy.alignment import Normalization, alignment, normalized_alignment
 from hierarchy.capability import capability, tail_length
 from hierarchy.errors import ParameterError
@@ -37,11 +37,11 @@ from hierarchy.figures import Spread
 from hierarchy.graph import DelegationGraph, OptimizerNode
 from hierarchy.objective import Objective
 from hierarchy.report import Claim, Table, build_report
-from hierarchy.run import node_seed
 
-from .progress import run_graph_with_progress
-from .markov_setup import MarkovSetup
-from .registry import RunOptions, ScenarioResult, scenario
+from scenarios.machinery.progress import run_graph_with_progress
+from scenarios.common.markov_setup import MarkovSetup
+from scenarios.machinery.registry import RunOptions, ScenarioResult, scenario
+from hierarchy.seeding import named_seed
 
 TRUE_OBJECTIVES = {
     "G": "G = sum_i (dL/dtheta_i)^2, the squared gradient norm (plain gradient descent's true objective; "
@@ -153,7 +153,7 @@ def run(options: RunOptions, p: AnnealingParams) -> ScenarioResult:
     optimum = data.conditional_entropy()
     decay = Decay(p.lr, p.tau)
     start = GradientDescent(data, hidden=(p.width,), schedule=decay, population=p.copies)
-    theta0 = start.initial_parameters(node_seed(options.seed, "A-population"))
+    theta0 = start.initial_parameters(named_seed(options.seed, "A-population"))
 
     TA, TJ = p.true_objective, p.anneal_true_objective
     obj_L = Objective("L", "mean cross-entropy of the next token on the training set (the designer's base objective)")

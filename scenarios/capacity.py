@@ -9,7 +9,7 @@ The sweep: hidden widths (default 1 to 256, doubling) times seeds (default 5 per
 width), on the data of ``harris-abc`` (a Markov chain of order 2 over 8 tokens, 256
 examples, the same chain and sample for the same ``--seed``), every run a full-batch
 gradient descent with the decaying learning rate of optimizer A. One trial per (width,
-seed): its initialization comes from its own id (``hierarchy.sweep.trial_seed``), and
+seed): its initialization comes from its own id (``hierarchy.sweep.named_seed``), and
 the seeds of one width run as one batched population (``batch_key`` = width), so the
 sweep resumes (``--resume``) and runs on Dask (``--executor dask``) unchanged.
 
@@ -50,9 +50,9 @@ import math
 import attrs
 import numpy as np
 
-from agents.gradient_descent import GradientDescent
-from agents.markov import TokenDataset
-from agents.schedules import Decay
+from agents.language_model.gradient_descent import GradientDescent
+from agents.language_model.markov import TokenDataset
+from agents.language_model.schedules import Decay
 from hierarchy.alignment import Normalization, alignment, normalized_alignment
 from hierarchy.capability import capability, tail_length
 from hierarchy.errors import ParameterError
@@ -63,13 +63,14 @@ from hierarchy.inflection import MIN_FALL, bootstrap_medians, inflection, median
 from hierarchy.measure import measure
 from hierarchy.objective import Objective
 from hierarchy.report import Claim, Table, build_report
-from hierarchy.run import ChainRun, node_seed
-from hierarchy.sweep import Trial, TrialResult, results_frame, trial_seed
+from hierarchy.run import ChainRun
+from hierarchy.sweep import Trial, TrialResult, results_frame
 from hierarchy.trajectory import Trajectory
 
-from .markov_setup import MarkovSetup
-from .registry import RunOptions, ScenarioResult, scenario
-from .sweep_exec import run_sweep
+from scenarios.common.markov_setup import MarkovSetup
+from scenarios.machinery.registry import RunOptions, ScenarioResult, scenario
+from scenarios.machinery.sweeps import run_sweep
+from hierarchy.seeding import named_seed
 
 TRUE_OBJECTIVES = {
     "G": "G = sum_i (dL/dtheta_i)^2, the squared gradient norm (default true objective of gradient descent)",
@@ -199,8 +200,8 @@ def trial_figures(L, G, G1, estimator: Estimator) -> dict:
 class CapacityBatch:
     """Runs one chunk of capacity trials (all of one width) as one gradient-descent population.
 
-    Copy k starts from ``GradientDescent(...).initial_parameters(trial_seed(seed, id_k))``
-    (rule of ``agents.mlp.init_parameters``), so a trial's numbers depend on its id, not on
+    Copy k starts from ``GradientDescent(...).initial_parameters(named_seed(seed, id_k))``
+    (rule of ``agents.language_model.mlp.init_parameters``), so a trial's numbers depend on its id, not on
     which other trials share its batch. Picklable: Dask workers receive it.
     """
 
@@ -216,14 +217,14 @@ class CapacityBatch:
         """The gradient-descent population of ``width`` whose copies are the trials ``ids``.
 
         Example:
-            >>> from agents.markov import MarkovChain
+            >>> from agents.language_model.markov import MarkovChain
             >>> data = MarkovChain.random(8, 2, 0.3, 0).sample(64, 1)
             >>> b = CapacityBatch(data, 10, 0, Decay(1.0, 2000.0), 1.0, "float64", Estimator())
             >>> b.leaf(4, ["w4-s0", "w4-s1"]).init.shape
             (2, 108)
         """
         one = GradientDescent(self.data, hidden=(int(width),), init_scale=self.init_scale, dtype=self.dtype)
-        init = np.concatenate([one.initial_parameters(trial_seed(self.seed, i)) for i in ids])
+        init = np.concatenate([one.initial_parameters(named_seed(self.seed, i)) for i in ids])
         return GradientDescent(self.data, hidden=(int(width),), schedule=self.schedule, population=len(ids),
                                init_scale=self.init_scale, init=init, dtype=self.dtype)
 
@@ -232,7 +233,7 @@ class CapacityBatch:
         if len(widths) != 1:
             raise ParameterError(f"a capacity batch holds one width, got {sorted(widths)}; batch trials by width")
         width = widths.pop()
-        tr = self.leaf(width, [t.id for t in chunk]).run(self.steps, trial_seed(self.seed, chunk[0].id))
+        tr = self.leaf(width, [t.id for t in chunk]).run(self.steps, named_seed(self.seed, chunk[0].id))
         out = []
         for k, t in enumerate(chunk):
             arrays = {name: tr[name][k] for name in RECORDED}
@@ -301,7 +302,7 @@ def plot_capacity(path, widths, curves: dict, inflections: dict, title: str = ""
         >>> path.stat().st_size > 0
         True
     """
-    from .plots import _pyplot
+    from scenarios.machinery.plots import _pyplot
 
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(curves), figsize=(4.4 * len(curves), 3.8), squeeze=False)
@@ -532,10 +533,10 @@ def run(options: RunOptions, p: CapacityParams) -> ScenarioResult:
     stream = {keyC: f"C-{T}", "C(L)": "C-L", keyA: f"alpha-{T}", keyN: f"alpha-{T}"}
     trends, inflections = {}, {}
     for label, mat in curves.items():
-        trends[label] = trend(x, mat, p.bootstrap, node_seed(options.seed, f"bootstrap-trend-{stream[label]}"),
+        trends[label] = trend(x, mat, p.bootstrap, named_seed(options.seed, f"bootstrap-trend-{stream[label]}"),
                               errors[label])
         inflections[label] = inflection(x, mat, p.bootstrap,
-                                        node_seed(options.seed, f"bootstrap-inflection-{stream[label]}"),
+                                        named_seed(options.seed, f"bootstrap-inflection-{stream[label]}"),
                                         p.bic_margin, p.min_support, p.min_fall, errors[label])
 
     # claims, decided on the measured numbers (margins against twice their standard errors)
@@ -543,7 +544,7 @@ def run(options: RunOptions, p: CapacityParams) -> ScenarioResult:
     claims = [
         flat_claim(f"capability on the true objective stays flat in width: C({T}) varies by at most "
                    f"{p.flat_tolerance:.0%} across widths", curves[keyC], errors[keyC], p.flat_tolerance,
-                   p.bootstrap, node_seed(options.seed, f"bootstrap-flat-{T}")),
+                   p.bootstrap, named_seed(options.seed, f"bootstrap-flat-{T}")),
         trend_claim(f"alignment rises with width: alpha(L | {T}) increases with width", trends[keyA]),
         _also(trend_claim(f"scale-free alignment rises with width: the normalized alignment (L | {T}) increases "
                           f"with width", trends[keyN]), same),

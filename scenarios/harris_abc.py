@@ -27,8 +27,8 @@ import math
 import attrs
 import numpy as np
 
-from agents.gradient_descent import GradientDescent
-from agents.schedules import Constant, Decay
+from agents.language_model.gradient_descent import GradientDescent
+from agents.language_model.schedules import Constant, Decay
 from hierarchy.capability import capability, tail_length
 from hierarchy.decision import combined_error
 from hierarchy.delegation import delegation_product
@@ -37,12 +37,12 @@ from hierarchy.figures import Spread
 from hierarchy.graph import DelegationGraph, OptimizerNode
 from hierarchy.objective import Objective
 from hierarchy.report import Claim, Table, build_report
-from hierarchy.run import node_seed
 from hierarchy.tail import limit_error
 
-from .markov_setup import MarkovSetup
-from .progress import progress_bar, run_graph_with_progress
-from .registry import RunOptions, ScenarioResult, scenario
+from scenarios.common.markov_setup import MarkovSetup
+from scenarios.machinery.progress import progress_bar, run_graph_with_progress
+from scenarios.machinery.registry import RunOptions, ScenarioResult, scenario
+from hierarchy.seeding import named_seed
 
 TRUE_OBJECTIVES = {
     "G": "G = sum_i (dL/dtheta_i)^2, the squared gradient norm (default true objective of gradient descent)",
@@ -141,11 +141,11 @@ def choose_a(reps_data, p: HarrisParams, steps: int, options: RunOptions, seeds)
     inits, datas = [], []
     for s, data in zip(seeds, reps_data):
         probe = GradientDescent(data, hidden=(p.width,), population=n)
-        inits.append(probe.initial_parameters(node_seed(s, "A-population")))
+        inits.append(probe.initial_parameters(named_seed(s, "A-population")))
         datas += [data] * n
     pop = GradientDescent(tuple(datas), hidden=(p.width,), schedule=p.decay(), population=len(datas),
                           init=np.concatenate(inits))
-    tr = _run_population(pop, steps, node_seed(options.seed, "A-population"), "choose A", options.progress)
+    tr = _run_population(pop, steps, named_seed(options.seed, "A-population"), "choose A", options.progress)
     tail = options.estimator.tail
     L_end = tail_mean(tr["L"], tail)
     frac = tail_mean(tr["G"], tail) / tr["G"][:, 0]
@@ -177,7 +177,7 @@ def search_b(reps, p: HarrisParams, steps: int, options: RunOptions) -> list:
         starts, datas, deltas = [], [], []
         for r in todo:
             rep = reps[r]
-            rng = np.random.default_rng(node_seed(rep["seed"], f"B-search-{i}"))
+            rng = np.random.default_rng(named_seed(rep["seed"], f"B-search-{i}"))
             d = rng.normal(size=(p.candidates, rep["theta_a"].size))
             d *= norm / np.linalg.norm(d, axis=1, keepdims=True)
             deltas.append(d)
@@ -185,7 +185,7 @@ def search_b(reps, p: HarrisParams, steps: int, options: RunOptions) -> list:
             datas += [rep["data"]] * p.candidates
         pop = GradientDescent(tuple(datas), hidden=(p.width,), schedule=p.decay(), population=len(datas),
                               init=np.concatenate(starts))
-        tr = _run_population(pop, steps, node_seed(options.seed, f"B-search-{i}"),
+        tr = _run_population(pop, steps, named_seed(options.seed, f"B-search-{i}"),
                              f"search for B (norm {norm:g})", options.progress)
         L_end = tail_mean(tr["L"], tail)
         frac = tail_mean(tr["G"], tail) / tr["G"][:, 0]
@@ -406,7 +406,7 @@ def run(options: RunOptions, p: HarrisParams) -> ScenarioResult:
                           choices=choices, claims=claims, tables=tables, notes=notes, measurements=m,
                           node_attributes={n: {"copy_seeds": [seeds[r] for r in owners[n]]} for n in runs},
                           edge_attributes={})
-    from .plots import plot_objectives
+    from scenarios.machinery.plots import plot_objectives
 
     series = {name: {obj: r.trajectory[obj] for obj in ("L", T)} for name, r in runs.items()}
     plots = {"objectives.png": lambda path: plot_objectives(
@@ -421,7 +421,7 @@ def scan_constant_lr(rep: dict, p: HarrisParams, steps: int, options: RunOptions
     lrs = np.asarray(p.lr_c_scan, dtype=float)
     pop = GradientDescent(rep["data"], hidden=(p.width,), schedule=Constant(1.0), population=len(lrs),
                           init=np.tile(rep["theta_a"], (len(lrs), 1)), lr_scale=lrs)
-    tr = _run_population(pop, steps, node_seed(options.seed, "C-scan"), "constant-rate scan", options.progress)
+    tr = _run_population(pop, steps, named_seed(options.seed, "C-scan"), "constant-rate scan", options.progress)
     est = options.estimator
     cL, cT = capability(tr["L"], est, rep["data"].conditional_entropy()), capability(tr[T], est, 0.0)
     a_L = _subset(m.capability("A", "L").capability, [0])

@@ -19,7 +19,7 @@ The systems:
   reaches the exit in every one of its small training mazes.
 * Example 6: seed 002's aside on Example 1, a pure capability failure: Example 1's
   planners, deployed with a planning budget of 8 moves of look-ahead
-  (agents.planner.finite_horizon_values) on mazes whose exits lie about 17 moves away;
+  (agents.maze.planner.finite_horizon_values) on mazes whose exits lie about 17 moves away;
   training planned exactly. Its mesa-objective (the learned reward) stays aligned: an
   exact planner on it still exits.
 
@@ -81,24 +81,21 @@ from typing import Optional, Sequence
 import attrs
 import numpy as np
 
-from agents.irl import designer_features, maxent_irl
-from agents.maze import (
-    MazeDistribution,
-    child_seed,
-)
-from agents.maze_env import ShortestPath, default_budget, rollout
-from agents.maze_episodes import (
+from agents.maze.irl import designer_features, maxent_irl
+from agents.maze.grid import MazeDistribution
+from agents.maze.env import ShortestPath, default_budget, rollout
+from agents.maze.episodes import (
     PlannerEpisodes,
     ReplicatorEpisodes,
     select_limits,
 )
-from agents.maze_objectives import (
+from agents.maze.objectives import (
     centered_cosine,
     mesa_optimum_attained,
     objective_similarity,
     weight_cosine,
 )
-from agents.planner import (
+from agents.maze.planner import (
     PlannerSpec,
     PlannerTraining,
     StopRule,
@@ -114,12 +111,13 @@ from hierarchy.inner_alignment import DEFINITIONS, SPLIT, Evidence, Thresholds, 
 from hierarchy.measure import Measurements, measure
 from hierarchy.objective import Objective
 from hierarchy.report import Claim, Table, build_report
-from hierarchy.run import ChainRun, evaluate_chain_objectives, node_seed
+from hierarchy.run import ChainRun, evaluate_chain_objectives
 from hierarchy.trajectory import Trajectory
 
-from .api import objective_plots, trajectory_arrays
-from .maze_plots import MazePanel, plot_maze_rows
-from .registry import RunOptions, ScenarioResult, scenario
+from scenarios.machinery.api import objective_plots, trajectory_arrays
+from scenarios.common.maze_plots import MazePanel, plot_maze_rows
+from scenarios.machinery.registry import RunOptions, ScenarioResult, scenario
+from hierarchy.seeding import child, named_seed
 
 # --- the five examples -------------------------------------------------------------------------------------
 
@@ -524,14 +522,14 @@ def _planner_distribution(label, leaf_name, leaf: PlannerEpisodes, distribution,
                           irl: bool = True) -> DistributionFigures:
     mazes = leaf.mazes
     budget = default_budget(mazes[0])
-    dep = leaf.deploy(budget, node_seed(options.seed, leaf_name))
+    dep = leaf.deploy(budget, named_seed(options.seed, leaf_name))
     chain = graph.chain_to(leaf_name)
     runs[leaf_name] = ChainRun(chain, evaluate_chain_objectives(graph, chain, leaf.trajectory(dep)))
-    expert = rollout(ShortestPath(), mazes, seed=node_seed(options.seed, f"{leaf_name}-expert"), budget=budget)
+    expert = rollout(ShortestPath(), mazes, seed=named_seed(options.seed, f"{leaf_name}-expert"), budget=budget)
     rates = dep.rates()
     irl = _irl_figures(dep, mazes, expert.positions, p) if irl else {}
     # the mesa-objective's own impact alignment: an exact planner on the learned reward, ample moves
-    optimal = leaf.population.deploy(mazes, node_seed(options.seed, f"{leaf_name}-mesa-optimal"),
+    optimal = leaf.population.deploy(mazes, named_seed(options.seed, f"{leaf_name}-mesa-optimal"),
                                      budget=p.mesa_budget_factor * mazes[0].n_cells)
     return DistributionFigures(label, leaf_name, distribution, dep.success.mean(1), float(expert.success.mean()),
                                mesa_optimum_attained(dep, p.optimum_tolerance).mean(1), rates,
@@ -725,10 +723,10 @@ def _measure_planner(number: int, options: RunOptions, p: MazeExampleParams) -> 
             if p.early_stop else StopRule(max_steps=steps))
     spec = PlannerSpec(n_mazes=p.train_mazes, stop=stop)
     gd = PlannerTraining(train, K, spec)
-    pop = gd.train(steps, node_seed(options.seed, "gradient-descent"))
-    mazes = {"planner-on-train": tuple(train.sample(p.eval_mazes, node_seed(options.seed, "training-mazes"))),
-             "planner": tuple(deploy.sample(p.eval_mazes, node_seed(options.seed, "deployment-mazes"))),
-             "planner-on-larger": tuple(larger.sample(p.eval_mazes, node_seed(options.seed, "larger-mazes")))}
+    pop = gd.train(steps, named_seed(options.seed, "gradient-descent"))
+    mazes = {"planner-on-train": tuple(train.sample(p.eval_mazes, named_seed(options.seed, "training-mazes"))),
+             "planner": tuple(deploy.sample(p.eval_mazes, named_seed(options.seed, "deployment-mazes"))),
+             "planner-on-larger": tuple(larger.sample(p.eval_mazes, named_seed(options.seed, "larger-mazes")))}
     L = Objective("L", "training loss gradient descent is given: NLL of the shortest-path expert's moves under the "
                        "soft planner + weight decay")
     G = Objective("G", "squared gradient norm of L (true objective of gradient descent)")
@@ -765,10 +763,10 @@ def _measure_planner(number: int, options: RunOptions, p: MazeExampleParams) -> 
 
     # reachability (seed 001): what each copy pursues where exit and proxy conflict
     probe = conflict_probe(train.size)
-    cm = conflict_mazes(probe, p.probe_mazes, node_seed(options.seed, "conflict-mazes"))
-    cseed = node_seed(options.seed, "conflict-deployment")
-    classes = classify_behaviour(pop.deploy(cm["decoy_nearer"], child_seed(cseed, 0)),
-                                 pop.deploy(cm["exit_nearer"], child_seed(cseed, 1)))
+    cm = conflict_mazes(probe, p.probe_mazes, named_seed(options.seed, "conflict-mazes"))
+    cseed = named_seed(options.seed, "conflict-deployment")
+    classes = classify_behaviour(pop.deploy(cm["decoy_nearer"], child(cseed, 0)),
+                                 pop.deploy(cm["exit_nearer"], child(cseed, 1)))
     fractions = {c: float(np.mean(classes == c)) for c in ("exit", "proxy", "nearer", "neither")}
 
     probe_r = pop.reward_probe()
@@ -815,10 +813,10 @@ def _measure_planner(number: int, options: RunOptions, p: MazeExampleParams) -> 
     full = None
     if p.full_training_reference and p.early_stop:
         full_pop = PlannerTraining(train, K, attrs.evolve(spec, stop=StopRule(max_steps=steps))).train(
-            steps, node_seed(options.seed, "gradient-descent"))
+            steps, named_seed(options.seed, "gradient-descent"))
         ref_leaf = PlannerEpisodes(full_pop, mazes["planner-on-train"])
         full_dep = ref_leaf.deploy(default_budget(mazes["planner-on-train"][0]),
-                                   node_seed(options.seed, "planner-on-train"))
+                                   named_seed(options.seed, "planner-on-train"))
         full = full_dep.success.mean(1) / figs["planner-on-train"].reference
         train_rows.append(["reference: the same copies trained to the end", StopRule(max_steps=steps).describe(),
                            " ".join(str(int(s)) for s in full_pop.stopped_at), _spread(full_pop.train_success),
@@ -918,10 +916,10 @@ def _measure_replicator(options: RunOptions, p: Example5Params) -> ExampleOutcom
     steps = int(options.steps if options.steps is not None else 100)
     K = p.population
     train, deploy, larger = p.train_distribution(), p.deploy_distribution(), p.larger_distribution()
-    search = select_limits(train, K, p.train_mazes, node_seed(options.seed, "limit-search"), steps)
-    mazes = {"replicator-on-train": tuple(train.sample(p.eval_mazes, node_seed(options.seed, "training-mazes"))),
-             "replicator": tuple(deploy.sample(p.eval_mazes, node_seed(options.seed, "deployment-mazes"))),
-             "replicator-on-larger": tuple(larger.sample(p.eval_mazes, node_seed(options.seed, "larger-mazes")))}
+    search = select_limits(train, K, p.train_mazes, named_seed(options.seed, "limit-search"), steps)
+    mazes = {"replicator-on-train": tuple(train.sample(p.eval_mazes, named_seed(options.seed, "training-mazes"))),
+             "replicator": tuple(deploy.sample(p.eval_mazes, named_seed(options.seed, "deployment-mazes"))),
+             "replicator-on-larger": tuple(larger.sample(p.eval_mazes, named_seed(options.seed, "larger-mazes")))}
     labels = {"replicator-on-train": "training", "replicator": "deployment", "replicator-on-larger": "larger deployment"}
     dists = {"replicator-on-train": train, "replicator": deploy, "replicator-on-larger": larger}
     E = Objective("exit_share", "share of the way to the exit still to go, nearest copy (base objective)")
@@ -935,10 +933,10 @@ def _measure_replicator(options: RunOptions, p: Example5Params) -> ExampleOutcom
     runs, figs = {}, {}
     for name, leaf in leaves.items():
         budget = default_budget(leaf.mazes[0])
-        dep = leaf.deploy(budget, node_seed(options.seed, name))
+        dep = leaf.deploy(budget, named_seed(options.seed, name))
         chain = graph.chain_to(name)
         runs[name] = ChainRun(chain, evaluate_chain_objectives(graph, chain, leaf.trajectory(dep)))
-        expert = rollout(ShortestPath(), leaf.mazes, seed=node_seed(options.seed, f"{name}-expert"), budget=budget)
+        expert = rollout(ShortestPath(), leaf.mazes, seed=named_seed(options.seed, f"{name}-expert"), budget=budget)
         succ = dep.success.mean(1)
         outcomes = {"exit": succ, "decoy": np.zeros(K), "elsewhere": 1.0 - succ}
         panels = tuple(MazePanel(leaf.mazes[j], f"maze {j}: exit {'reached' if dep.success[0, j] else 'missed'}",

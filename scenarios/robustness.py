@@ -29,12 +29,12 @@ import math
 import attrs
 import numpy as np
 
-from agents.gradient_descent import GradientDescent
-from agents.markov import MarkovChain
-from agents.mlp import describe_loss
-from agents.perturbations import (Capacity, ChangeObjective, InitNoise, InitScale, Resample, ScaleLR, Shift,
+from agents.language_model.gradient_descent import GradientDescent
+from agents.language_model.markov import MarkovChain
+from agents.language_model.mlp import describe_loss
+from agents.language_model.perturbations import (Capacity, ChangeObjective, InitNoise, InitScale, Resample, ScaleLR, Shift,
                                   run_family)
-from agents.schedules import Decay
+from agents.language_model.schedules import Decay
 from hierarchy.alignment import Normalization, alignment, normalized_alignment
 from hierarchy.capability import capability, tail_length
 from hierarchy.decision import combined_error
@@ -46,11 +46,12 @@ from hierarchy.perturbation import Family, changes_objective, kind_of
 from hierarchy.report import Claim, Table, build_report
 from hierarchy.robustness import (alignment_generalization, alignment_robustness, capability_generalization,
                                   capability_robustness, harris_inner_alignment, relative_change, robustness)
-from hierarchy.run import ChainRun, node_seed
+from hierarchy.run import ChainRun
 
-from .progress import progress_bar
-from .markov_setup import MarkovSetup
-from .registry import RunOptions, ScenarioResult, scenario
+from scenarios.machinery.progress import progress_bar
+from scenarios.common.markov_setup import MarkovSetup
+from scenarios.machinery.registry import RunOptions, ScenarioResult, scenario
+from hierarchy.seeding import named_seed
 
 TRUE_OBJECTIVES = {
     "G": "G = sum_i (dL/dtheta_i)^2, the squared gradient norm (default true objective of gradient descent)",
@@ -99,10 +100,10 @@ class RobustnessParams(MarkovSetup):
 
 def build_family(chain: MarkovChain, p: RobustnessParams, seed: int) -> Family:
     """The perturbation family of the scenario (see the module docstring), seeded from ``seed``."""
-    members = [Resample(chain, node_seed(seed, f"resample-{i}"), label=f"resample {i + 1}") for i in range(p.resamples)]
-    members += [Shift(chain, a, shift_seed=node_seed(seed, "shift"), seed=node_seed(seed, "shift-coupling"))
+    members = [Resample(chain, named_seed(seed, f"resample-{i}"), label=f"resample {i + 1}") for i in range(p.resamples)]
+    members += [Shift(chain, a, shift_seed=named_seed(seed, "shift"), seed=named_seed(seed, "shift-coupling"))
                 for a in p.shifts]
-    members += [InitNoise(n, node_seed(seed, "init-noise")) for n in p.init_norms]
+    members += [InitNoise(n, named_seed(seed, "init-noise")) for n in p.init_norms]
     members += [InitScale(f) for f in p.init_scales]
     members += [ScaleLR(f) for f in p.lr_scales]
     members += [Capacity((w,)) for w in p.widths if w != p.width]
@@ -201,7 +202,7 @@ def run(options: RunOptions, p: RobustnessParams) -> ScenarioResult:
                           options.progress) as bar:
             return batch.spec.run(n, seed, bar)
 
-    fam = run_family(base, family, steps, node_seed(options.seed, "A-population"), runner=runner, baseline=BASELINE)
+    fam = run_family(base, family, steps, named_seed(options.seed, "A-population"), runner=runner, baseline=BASELINE)
 
     # -- graph: a designer per base objective, one leaf per trial ---------------------------
     obj_T = Objective(T, TRUE_OBJECTIVES[T])

@@ -5,10 +5,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hierarchy import (DelegationGraph, Estimator, GraphError, LeafError, Objective, ObjectiveError, OptimizerNode,
-                       check_leaf, measure, node_seed, run_chain, run_graph)
+from hierarchy import DelegationGraph, Estimator, GraphError, LeafError, Objective, ObjectiveError, OptimizerNode, check_leaf, measure, run_chain, run_graph
 
 from .leaves import QuadraticGD
+from hierarchy.seeding import named_seed
 
 A = np.diag([1.0, 0.3])
 
@@ -53,7 +53,7 @@ def test_run_equals_manual_unroll():
     g = DelegationGraph([designer(), gd("A", 0.1), gd("B", 0.5)], [("human", "A"), ("human", "B")])
     runs = run_graph(g, steps=30, seed=7)
     for leaf in ("A", "B"):
-        manual = g.node(leaf).leaf.run(30, node_seed(7, leaf))
+        manual = g.node(leaf).leaf.run(30, named_seed(7, leaf))
         for obj in ("L", "G"):
             assert np.array_equal(runs[leaf].trajectory[obj], manual[obj])
 

@@ -11,9 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hierarchy.errors import FormatError, OutputError, ParameterError
-from hierarchy.sweep import (Trial, TrialResult, finished_ids, load_finished, load_trial, plan_batches,
-                             remove_leftovers, results_frame, reusable, signals_held, trial_seed, trials_dir,
-                             write_trial, write_trials)
+from hierarchy.sweep import Trial, TrialResult, finished_ids, load_finished, load_trial, plan_batches, remove_leftovers, results_frame, reusable, signals_held, trials_dir, write_trial, write_trials
+from hierarchy.seeding import named_seed
 
 
 def result(i, **figures):
@@ -39,12 +38,12 @@ def test_params_must_be_json_and_are_normalized():
 
 def test_trial_seed_depends_on_the_id_only():
     ids = [f"w{w}-s{s}" for w in (1, 2) for s in range(3)]
-    states = {i: tuple(trial_seed(4, i).generate_state(4)) for i in ids}
+    states = {i: tuple(named_seed(4, i).generate_state(4)) for i in ids}
     assert len(set(states.values())) == len(ids)  # distinct streams
     for i in reversed(ids):  # asked in another order: the same numbers
-        assert tuple(trial_seed(4, i).generate_state(4)) == states[i]
+        assert tuple(named_seed(4, i).generate_state(4)) == states[i]
     with pytest.raises(ParameterError):
-        trial_seed(-1, "a")
+        named_seed(-1, "a")
 
 
 def test_plan_batches_groups_by_key_and_chunks_in_order():

@@ -17,12 +17,13 @@ if str(ROOT) not in sys.path:
 
 import attrs  # noqa: E402
 
-from agents.markov import MarkovChain  # noqa: E402
-from agents.schedules import Decay  # noqa: E402
+from agents.language_model.markov import MarkovChain  # noqa: E402
+from agents.language_model.schedules import Decay  # noqa: E402
 from hierarchy.estimator import Estimator  # noqa: E402
-from hierarchy.run import node_seed  # noqa: E402
+from hierarchy.run import named_seed  # noqa: E402
 from scenarios.capacity import CapacityBatch, CapacityParams, capacity_trials  # noqa: E402
-from scenarios.sweep_exec import run_sweep  # noqa: E402
+from scenarios.machinery.sweeps import run_sweep  # noqa: E402
+from hierarchy.seeding import named_seed
 
 WIDTHS = (1, 2, 4, 8)
 SEEDS = 2
@@ -45,8 +46,8 @@ def sweep(steps: int, seed: int = 0):
     """The trials and the batch runner of the helper's sweep."""
     p = CapacityParams(widths=WIDTHS, seeds=SEEDS)
     est = Estimator()
-    data = MarkovChain.random(p.vocab, p.order, p.concentration, node_seed(seed, "markov-chain")).sample(
-        p.examples, node_seed(seed, "dataset"))
+    data = MarkovChain.random(p.vocab, p.order, p.concentration, named_seed(seed, "markov-chain")).sample(
+        p.examples, named_seed(seed, "dataset"))
     batch = CapacityBatch(data, steps, seed, Decay(p.lr, p.tau), p.init_scale, p.dtype, est)
     return capacity_trials(p, steps, seed, est), batch
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from hierarchy.run import node_seed
-from scenarios.registry import RunOptions, run_scenario
+from scenarios.machinery.registry import RunOptions, run_scenario
+from hierarchy.seeding import named_seed
 
 STEPS = 80
 PARAMS = {"copies": "3", "jumps": "0.01,0.1", "transient_horizon": "20"}
@@ -21,20 +21,20 @@ def rows(result):
 
 
 def test_same_data_same_start_independent_rerun(result):
-    from agents.annealing import Annealing
-    from agents.gradient_descent import GradientDescent
-    from agents.markov import MarkovChain
-    from agents.schedules import Decay
+    from agents.language_model.annealing import Annealing
+    from agents.language_model.gradient_descent import GradientDescent
+    from agents.language_model.markov import MarkovChain
+    from agents.language_model.schedules import Decay
 
-    chain = MarkovChain.random(8, 2, 0.3, node_seed(0, "markov-chain"))
-    data = chain.sample(256, node_seed(0, "dataset"))
+    chain = MarkovChain.random(8, 2, 0.3, named_seed(0, "markov-chain"))
+    data = chain.sample(256, named_seed(0, "dataset"))
     gd = GradientDescent(data, hidden=(3,), schedule=Decay(1.0, 2000.0), population=3)
-    theta0 = gd.initial_parameters(node_seed(0, "A-population"))
+    theta0 = gd.initial_parameters(named_seed(0, "A-population"))
     A = GradientDescent(data, hidden=(3,), schedule=Decay(1.0, 2000.0), population=3, init=theta0)
-    np.testing.assert_allclose(result.arrays["A/L"], A.run(STEPS, node_seed(0, "A"))["L"], rtol=1e-10)
+    np.testing.assert_allclose(result.arrays["A/L"], A.run(STEPS, named_seed(0, "A"))["L"], rtol=1e-10)
     for j in (0.01, 0.1):
         tr = Annealing(data, hidden=(3,), schedule=Decay(1.0, 2000.0), population=3, init=theta0, jump=j,
-                       jump_tau=2000.0).run(STEPS, node_seed(0, f"annealing {j:g}"))
+                       jump_tau=2000.0).run(STEPS, named_seed(0, f"annealing {j:g}"))
         for obj in ("L", "G", "J"):
             np.testing.assert_allclose(result.arrays[f"annealing {j:g}/{obj}"], tr[obj], rtol=1e-10)
         assert np.array_equal(result.arrays[f"annealing {j:g}/L"][:, 0], result.arrays["A/L"][:, 0])

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from agents.gradient_descent import GradientDescent
-from agents.markov import MarkovChain
-from agents.perturbations import InitNoise, ScaleLR
+from agents.language_model.gradient_descent import GradientDescent
+from agents.language_model.markov import MarkovChain
+from agents.language_model.perturbations import InitNoise, ScaleLR
 from hierarchy import DelegationGraph, Family, Identity, Objective, ObjectiveError, OptimizerNode
 from hierarchy.exports import read_graph
 from scenarios import run_hierarchy

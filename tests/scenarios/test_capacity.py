@@ -12,16 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents.markov import MarkovChain
-from agents.schedules import Decay
+from agents.language_model.markov import MarkovChain
+from agents.language_model.schedules import Decay
 from hierarchy.errors import OutputError, ParameterError
 from hierarchy.estimator import Estimator
 from hierarchy.inflection import Trend, inflection
 from hierarchy.sweep import Trial, load_finished
 from scenarios.capacity import (CapacityBatch, CapacityParams, capacity_trials, flat_claim, inflection_claim,
                                 product_claim, relative_variation, trend_claim, trial_figures)
-from scenarios.registry import RunOptions, run_scenario
-from scenarios.sweep_exec import torch_threads
+from scenarios.machinery.registry import RunOptions, run_scenario
+from scenarios.machinery.sweeps import torch_threads
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["--steps", "150", "--set", "widths=1,2,4,8,16", "--set", "seeds=3", "--set", "bootstrap=100"]

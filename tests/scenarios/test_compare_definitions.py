@@ -215,8 +215,8 @@ def test_hand_built_evidence_of_a_shifted_proxy_reads_as_seed_002_says():
 def test_a_disagreement_is_reported_not_forced():
     """With a capability threshold no system can meet, the generalization-focused camp calls the
     replicator's failure a capability one: 0 of 8 copies agree with seed 002 and the claim fails."""
-    from scenarios.compare import CompareParams, compare_definitions
-    from scenarios.registry import RunOptions
+    from scenarios.compare_definitions import CompareParams, compare_definitions
+    from scenarios.machinery.registry import RunOptions
 
     c = compare_definitions(RunOptions(progress=False),
                             CompareParams(population=8, replicator_eval_mazes=6, capability=1.5), examples=(5,))

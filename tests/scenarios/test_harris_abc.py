@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from scenarios.registry import RunOptions, run_scenario
+from scenarios.machinery.registry import RunOptions, run_scenario
 
 SEEDS = 3
 PARAMS = {"seeds": str(SEEDS), "init_population": "4", "candidates": "8", "search_norms": "0.6,1.0,1.5"}
@@ -103,7 +103,7 @@ def test_b_is_every_settled_worse_candidate_and_each_copy_names_its_seed(result)
 
 
 def test_the_closing_lines_state_the_replication(result):
-    from scenarios.cli import closing_lines
+    from scenarios.machinery.cli import closing_lines
 
     res, _, _ = result
     text = closing_lines(res.report.claims)

@@ -5,10 +5,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agents.maze import MazeDistribution
-from agents.maze_env import ShortestPath, rollout
-from agents.maze_episodes import PlannerEpisodes, ReplicatorEpisodes, select_limits
-from agents.maze_objectives import (
+from agents.maze.grid import MazeDistribution
+from agents.maze.env import ShortestPath, rollout
+from agents.maze.episodes import PlannerEpisodes, ReplicatorEpisodes, select_limits
+from agents.maze.objectives import (
     centered_cosine,
     exit_share_objective,
     mesa_optimum_attained,
@@ -17,8 +17,8 @@ from agents.maze_objectives import (
     replicate_share_objective,
     replicator_exit_objective,
 )
-from agents.planner import PlannerSpec, StopRule, train_planners
-from agents.replicator import Replicator
+from agents.maze.planner import PlannerSpec, StopRule, train_planners
+from agents.maze.replicator import Replicator
 from hierarchy.errors import ParameterError
 from hierarchy.exports import annotated_graph
 from hierarchy.inner_alignment import Thresholds
@@ -32,7 +32,8 @@ from scenarios.maze_examples import (
     agrees_with_seed_002,
     measure_example,
 )
-from scenarios.registry import RunOptions, run_scenario
+from scenarios.machinery.registry import RunOptions, run_scenario
+from hierarchy.seeding import child
 
 # 4 copies: the fewest for which a unanimous population is decided (Wilson 95% of 4/4 starts at 0.51)
 SMALL3 = dict(population=4, eval_mazes=10, irl_mazes=6, irl_steps=40, probe_mazes=4)
@@ -123,16 +124,15 @@ def test_replicator_objectives_on_hand_built_states():
 def test_select_limits_finds_the_smallest_sufficient_limit():
     d = MazeDistribution(size=4, green_by_exit="never")
     s = select_limits(d, K=3, n_mazes=4, seed=5, max_limit=16)
-    from agents.maze import child_seed
 
     flat = [m for ms in s.mazes for m in ms]
     for k in range(3):
         assert s.train_success[k] == 1.0
         # brute force, with the same random streams as the search: the limit succeeds, one fewer fails
-        ok = Replicator(int(s.limits[k])).run(flat, child_seed(np.random.SeedSequence(5), 1)).success
+        ok = Replicator(int(s.limits[k])).run(flat, child(np.random.SeedSequence(5), 1)).success
         assert ok.reshape(3, 4)[k].all()
         if s.limits[k] > 1:
-            fewer = Replicator(int(s.limits[k]) - 1).run(flat, child_seed(np.random.SeedSequence(5), 1)).success
+            fewer = Replicator(int(s.limits[k]) - 1).run(flat, child(np.random.SeedSequence(5), 1)).success
             assert not fewer.reshape(3, 4)[k].all()
 
 
@@ -142,8 +142,8 @@ def test_mesa_optimum_attained_matches_the_planners_own_values():
     att = mesa_optimum_attained(dep)
     assert att.shape == (2, 6)
     # a path the planner chose cannot beat the optimum: mesa return <= V(entrance) always
-    from agents.maze import stack_mazes
-    from agents.planner import optimal_values
+    from agents.maze.grid import stack_mazes
+    from agents.maze.planner import optimal_values
 
     _, succ, _ = stack_mazes(dep.mazes)
     for k in range(2):

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hierarchy.run import node_seed
-from scenarios.registry import RunOptions, run_scenario
+from scenarios.machinery.registry import RunOptions, run_scenario
+from hierarchy.seeding import named_seed
 
 ROOT = Path(__file__).resolve().parents[2]
 STEPS = 60
@@ -57,14 +57,14 @@ def test_family_and_batching(result):
 
 def test_baseline_is_optimizer_a_on_harris_abc_data(result):
     # independent rerun: the same chain, data and starts as harris-abc's population
-    from agents.gradient_descent import GradientDescent
-    from agents.markov import MarkovChain
-    from agents.schedules import Decay
+    from agents.language_model.gradient_descent import GradientDescent
+    from agents.language_model.markov import MarkovChain
+    from agents.language_model.schedules import Decay
 
-    chain = MarkovChain.random(8, 2, 0.3, node_seed(0, "markov-chain"))
-    data = chain.sample(256, node_seed(0, "dataset"))
+    chain = MarkovChain.random(8, 2, 0.3, named_seed(0, "markov-chain"))
+    data = chain.sample(256, named_seed(0, "dataset"))
     tr = GradientDescent(data, hidden=(3,), schedule=Decay(1.0, 2000.0), population=2).run(
-        STEPS, node_seed(0, "A-population"))
+        STEPS, named_seed(0, "A-population"))
     np.testing.assert_allclose(result.arrays["A/L"], tr["L"], rtol=1e-10)
     np.testing.assert_allclose(result.arrays["A/G"], tr["G"], rtol=1e-10)
 

@@ -12,7 +12,7 @@ import pytest
 
 from hierarchy.errors import OutputError, ParameterError
 from hierarchy.sweep import Trial, TrialResult, finished_ids, load_finished, trials_dir
-from scenarios.sweep_exec import run_sweep
+from scenarios.machinery.sweeps import run_sweep
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]

@@ -1,0 +1,378 @@
+"""Full-batch gradient descent on the MLP language model: the leaf of seed 000.
+
+    theta_{t+1} = theta_t - eps_t * s_k * grad L(theta_t)
+
+for every copy k of a population at once (``s_k`` a per-copy multiplier of the
+schedule eps_t). Each step records the base objective L (mean cross-entropy) and the
+two offered true objectives of gradient descent (definitions.md, "The true objective of
+gradient descent"):
+
+    G(t)  = sum_i (dL/dtheta_i (theta_t))^2     squared gradient norm (the default)
+    G1(t) = sum_i |dL/dtheta_i (theta_t)|       L1 sum of the gradient
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Optional, Union
+
+import attrs
+import numpy as np
+import torch
+
+from hierarchy.errors import ParameterError
+from hierarchy.protocol import Progress
+from hierarchy.trajectory import Trajectory
+
+from agents.language_model.markov import TokenDataset
+from agents.language_model.mlp import (PopulationMLP, check_loss, describe_loss, init_parameters, layer_sizes, parameter_count,
+                  parameter_layout, torch_dtype)
+from agents.language_model.schedules import Decay, Schedule, describe, schedule_values
+from hierarchy.seeding import as_seed, children
+
+#: ``progress`` is called after every this many steps (and after the last one).
+PROGRESS_EVERY = 100
+
+# A jump rule adds to theta after the gradient step: jump(t, theta, L, stuck), stuck None or a
+# bool [K] mask of copies that must not move (see annealing.py).
+JumpRule = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], None]
+
+
+def _as_data(value):
+    if isinstance(value, TokenDataset):
+        return value
+    if isinstance(value, (list, tuple)):
+        return tuple(value)
+    raise ParameterError(f"data={type(value).__name__}; give a TokenDataset or a tuple of K TokenDatasets (one per copy)")
+
+
+def _as_hidden(value) -> tuple:
+    if isinstance(value, (int, np.integer)):
+        value = (value,)
+    try:
+        return tuple(int(h) for h in value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"hidden={value!r}; give a tuple of layer widths such as (3,) or (8, 8)") from None
+
+
+def _optional_array(value):
+    return None if value is None else np.array(value, dtype=np.float64)
+
+
+@attrs.frozen(eq=False)
+class GradientDescent:
+    """A population of K copies of full-batch gradient descent on the MLP language model.
+
+    Fields:
+        data: a TokenDataset shared by all copies, or a tuple of K TokenDatasets (equal
+            N and vocab and order: a family of dataset perturbations run as one population).
+        hidden: hidden-layer widths (tanh units).
+        schedule: learning-rate schedule eps_t (``agents.language_model.schedules``).
+        population: K, the number of copies.
+        init_scale: weights of layer l ~ N(0, init_scale**2 / fan_in), biases 0.
+        init: optional [K, P] flat parameters replacing the random start (layout:
+            ``agents.language_model.mlp.parameter_layout``: W_1 row-major [n_0, n_1], b_1, W_2, b_2, ...).
+        lr_scale: optional per-copy multipliers s_k [K] of the schedule (positive).
+        dtype: "float64" or "float32".
+        record_true: record the true objectives G and G1 (False: only L).
+        loss: the objective trained on and recorded as L: "cross_entropy" (default) or
+            "brier" (``agents.language_model.mlp``); G and G1 are then the gradient sizes of that L.
+        label_smoothing: s in [0, 1): targets (1 - s) * onehot + s / V (0: plain one-hot).
+        threads: torch intra-op threads for the run (set at its start, restored at its
+            end; torch's setting is process-wide); None leaves torch's setting. Default
+            1: the per-step work of these models is small, and on a busy 2-core machine
+            two threads made the default workload 10 to 30 times slower. Give 2 (or
+            None) for wide models on an idle machine.
+
+    Examples sharing a context are merged before the run (``TokenDataset.context_counts``):
+    the same L and gradient, with up to N / M times less work for M distinct contexts.
+
+    Divergence: a copy whose L or G (L alone when ``record_true`` is False) turns
+    non-finite at step t stops moving (its update is masked; no other copy is touched),
+    ``diverged_at[k] = t``, and all its values from t on are NaN. The log-sum-exp is
+    computed stably and tanh is bounded, so a too-large learning rate makes L grow (to
+    1e300 and beyond) without turning it non-finite: that kind of divergence shows in L
+    itself, not in ``diverged_at``, which marks overflow.
+
+    Example:
+        >>> from agents.language_model.markov import MarkovChain
+        >>> data = MarkovChain.random(8, 2, 0.3, seed=0).sample(64, seed=1)
+        >>> gd = GradientDescent(data, hidden=(3,), population=2)
+        >>> tr = gd.run(50, np.random.SeedSequence(0))
+        >>> tr["L"].shape, bool(np.all(tr["L"][:, -1] < tr["L"][:, 0])), gd.records
+        ((2, 51), True, ('L', 'G', 'G1'))
+    """
+
+    data: Union[TokenDataset, tuple] = attrs.field(converter=_as_data)
+    hidden: tuple = attrs.field(default=(3,), converter=_as_hidden)
+    schedule: Schedule = attrs.field(default=Decay(1.0, 2000.0))
+    population: int = 1
+    init_scale: float = 1.0
+    init: Optional[np.ndarray] = attrs.field(default=None, converter=_optional_array)
+    lr_scale: Optional[np.ndarray] = attrs.field(default=None, converter=_optional_array)
+    dtype: str = "float64"
+    record_true: bool = True
+    loss: str = "cross_entropy"
+    label_smoothing: float = 0.0
+    threads: Optional[int] = 1
+
+    def __attrs_post_init__(self):
+        check_loss(self.loss, self.label_smoothing)
+        if self.threads is not None and (not isinstance(self.threads, (int, np.integer)) or self.threads < 1):
+            raise ParameterError(f"threads={self.threads!r}; give a positive number of torch threads, or None for torch's setting")
+        K = self.population
+        if not isinstance(K, (int, np.integer)) or K < 1:
+            raise ParameterError(f"population={K!r}; give a positive integer number of copies")
+        if isinstance(self.data, tuple):
+            if len(self.data) != K:
+                raise ParameterError(
+                    f"{len(self.data)} datasets for population={K}; give one dataset per copy (set population={len(self.data)})"
+                )
+            if not all(isinstance(d, TokenDataset) for d in self.data):
+                raise ParameterError("data holds something other than TokenDatasets; give a tuple of TokenDataset")
+            first = self.data[0]
+            for d in self.data[1:]:
+                if (d.N, d.vocab, d.order) != (first.N, first.vocab, first.order):
+                    raise ParameterError(
+                        f"datasets differ in (N, vocab, order): {(first.N, first.vocab, first.order)} vs {(d.N, d.vocab, d.order)}; "
+                        f"a population needs equal N, vocab and order (sample the same number of examples from each)"
+                    )
+        layer_sizes(1, self.hidden, 1)  # validates the widths
+        torch_dtype(self.dtype)
+        if not np.isfinite(self.init_scale) or self.init_scale < 0:
+            raise ParameterError(f"init_scale={self.init_scale!r}; give a non-negative finite number such as 1.0")
+        P = self.parameter_count()
+        if self.init is not None and self.init.shape != (K, P):
+            raise ParameterError(
+                f"init has shape {self.init.shape}; this model needs [population, parameters] = [{K}, {P}] (see parameter_layout)"
+            )
+        if self.init is not None and not np.all(np.isfinite(self.init)):
+            raise ParameterError("init holds NaN or inf; give finite starting parameters")
+        if self.lr_scale is not None:
+            if self.lr_scale.shape != (K,):
+                raise ParameterError(f"lr_scale has shape {self.lr_scale.shape}; give one multiplier per copy, shape ({K},)")
+            if not np.all(np.isfinite(self.lr_scale) & (self.lr_scale > 0)):
+                raise ParameterError("lr_scale has a non-positive or non-finite entry; every learning-rate multiplier must be > 0")
+        if not callable(self.schedule):
+            raise ParameterError(f"schedule={self.schedule!r}; give Constant(lr), Decay(lr0, tau) or a function of the step")
+
+    # -- shape of the model ------------------------------------------------------------
+    @property
+    def datasets(self) -> tuple:
+        """The dataset of each copy's task as a tuple (one shared dataset: a 1-tuple)."""
+        return self.data if isinstance(self.data, tuple) else (self.data,)
+
+    @property
+    def sizes(self) -> tuple:
+        """Layer widths (order * vocab, *hidden, vocab)."""
+        d = self.datasets[0]
+        return layer_sizes(d.order * d.vocab, self.hidden, d.vocab)
+
+    @property
+    def records(self) -> tuple:
+        """Objectives this leaf records: ("L", "G", "G1"), or ("L",) with record_true=False."""
+        return ("L", "G", "G1") if self.record_true else ("L",)
+
+    def parameter_count(self) -> int:
+        """P = sum_l (n_{l-1} + 1) n_l, the parameters of one copy (``agents.language_model.mlp.parameter_count``).
+
+        Example:
+            >>> from agents.language_model.markov import TokenDataset
+            >>> d = TokenDataset(np.array([[0, 1]]), np.array([1]), vocab=8)
+            >>> GradientDescent(d, hidden=(3,)).parameter_count()  # (16 + 1) * 3 + (3 + 1) * 8
+            83
+        """
+        return parameter_count(self.sizes)
+
+    def initial_parameters(self, seed) -> np.ndarray:
+        """Starting parameters [K, P]: ``init`` if given, else copy k drawn from child k of ``seed``.
+
+        Child k is ``children(seed, K)[k]`` (= a fresh ``seed.spawn(K)[k]``), so copy
+        k's start does not depend on K. Rule: ``agents.language_model.mlp.init_parameters``.
+
+        Example:
+            >>> from agents.language_model.markov import MarkovChain
+            >>> data = MarkovChain.random(8, 2, 0.3, seed=0).sample(64, seed=1)
+            >>> a = GradientDescent(data, population=3).initial_parameters(5)
+            >>> b = GradientDescent(data, population=1).initial_parameters(5)
+            >>> a.shape, bool(np.array_equal(a[:1], b))
+            ((3, 83), True)
+        """
+        if self.init is not None:
+            return self.init.copy()
+        return init_parameters(self.sizes, children(seed, self.population), self.init_scale)
+
+    # -- running -----------------------------------------------------------------------
+    def _network(self) -> PopulationMLP:
+        """The engine on each copy's distinct contexts with their next-token counts.
+
+        Examples sharing a context are merged (``TokenDataset.context_counts``): the same
+        L and gradient as the example-by-example sum, with up to N / M times less work.
+        Per-copy datasets are padded to a common number of rows with zero counts.
+        """
+        ds = self.datasets
+        V = ds[0].vocab
+        parts = [d.context_counts() for d in ds]
+        M = max(c.shape[0] for c, _ in parts)
+        xs = np.zeros((len(ds), M, ds[0].order * V))
+        counts = np.zeros((len(ds), M, V))
+        for i, (ctx, cnt) in enumerate(parts):  # once per run, not on the step path
+            m = ctx.shape[0]
+            xs[i, :m] = TokenDataset(ctx, np.zeros(m, dtype=np.int64), V).inputs(np.float64)
+            counts[i, :m] = cnt
+        if len(ds) == 1:
+            x, c = torch.from_numpy(xs[0]), torch.from_numpy(counts[0])
+        else:
+            x, c = torch.from_numpy(xs), torch.from_numpy(counts)
+        return PopulationMLP(self.sizes, x, c, self.population, self.dtype, self.loss, self.label_smoothing)
+
+    def _jump_rule(self, seed: np.random.SeedSequence, steps: int) -> Optional[JumpRule]:
+        """Extra move after each gradient step (none for plain gradient descent)."""
+        return None
+
+    def _extra_meta(self) -> dict:
+        return {}
+
+    def run(self, steps: int, seed, progress: Progress = None) -> Trajectory:
+        """Run ``steps`` steps of every copy; values [K, steps + 1] of L (and G, G1).
+
+        Index t holds the objectives at the parameters after t updates (index 0: the
+        start; the last index needs one more forward and backward pass). Meta:
+        initial_parameters and final_parameters [K, P], schedule (its description),
+        learning_rates (eps_0 .. eps_steps), hidden, layout, population, lr_scale,
+        init_scale, dtype, loss, conditional_entropy (per dataset) and optimum (the
+        same: the lowest L any model of the context can reach, when L is the plain
+        cross-entropy; None otherwise), seed.
+
+        Example:
+            >>> from agents.language_model.markov import MarkovChain
+            >>> data = MarkovChain.random(8, 2, 0.3, seed=0).sample(64, seed=1)
+            >>> tr = GradientDescent(data).run(3, np.random.SeedSequence(0))
+            >>> sorted(tr.values), tr.T, tr.meta["final_parameters"].shape
+            (['G', 'G1', 'L'], 4, (1, 83))
+        """
+        if not isinstance(steps, (int, np.integer)) or steps < 1:
+            raise ParameterError(f"steps={steps!r}; give a positive integer number of steps")
+        steps = int(steps)
+        seed = as_seed(seed)
+        lrs = schedule_values(self.schedule, steps + 1)  # eps_T too: jump rules may compare with it
+        theta0 = self.initial_parameters(seed)
+        before = torch.get_num_threads()
+        if self.threads is not None:
+            torch.set_num_threads(int(self.threads))
+        try:
+            net = self._network()
+            jump = self._jump_rule(seed, steps)
+            values, diverged_at, theta_final = descend(
+                net, theta0, lrs[:steps], self.lr_scale, steps, self.record_true, progress, jump
+            )
+        finally:
+            if self.threads is not None:
+                torch.set_num_threads(before)
+        entropy = np.array([d.conditional_entropy() for d in self.datasets])
+        values.update(self._derived_values(values, lrs))
+        meta = {
+            "initial_parameters": theta0,
+            "final_parameters": theta_final,
+            "schedule": describe(self.schedule),
+            "learning_rates": lrs,
+            "hidden": self.hidden,
+            "layout": parameter_layout(self.sizes),
+            "population": self.population,
+            "lr_scale": None if self.lr_scale is None else self.lr_scale.copy(),
+            "init_scale": self.init_scale,
+            "dtype": self.dtype,
+            "loss": describe_loss(self.loss, self.label_smoothing),
+            "conditional_entropy": entropy,
+            "optimum": entropy if (self.loss == "cross_entropy" and self.label_smoothing == 0) else None,
+            "seed": (seed.entropy, tuple(seed.spawn_key)),
+            **self._extra_meta(),
+        }
+        return Trajectory(values, diverged_at=diverged_at, meta=meta)
+
+    def _derived_values(self, values: dict, lrs: np.ndarray) -> dict:
+        return {}
+
+
+def descend(
+    net: PopulationMLP,
+    theta0: np.ndarray,
+    lrs: np.ndarray,
+    lr_scale: Optional[np.ndarray],
+    steps: int,
+    record_true: bool = True,
+    progress: Progress = None,
+    jump: Optional[JumpRule] = None,
+):
+    """The batched loop: theta_{t+1} = theta_t - lrs[t] * lr_scale * grad L(theta_t) (+ jump).
+
+    Returns (values {name: [K, steps + 1] float64}, diverged_at [K], final theta [K, P]).
+    Records per step L, and with ``record_true`` G = |grad|_2^2 (the norm, squared at
+    the end) and G1 = |grad|_1 (taken after the update, from the spent gradient).
+    A copy whose L + G (L alone without ``record_true``) is not finite does not move:
+    its gradient row is zeroed (and the jump rule told to skip it). Its parameters then
+    stay put, so the same non-finite values come back every later step and it stays
+    frozen; its values from the first such step on are set to NaN at the end.
+
+    Example:
+        >>> net = PopulationMLP((4, 2, 4), torch.eye(4, dtype=torch.float64), torch.tensor([1, 2, 3, 0]), 1)
+        >>> theta0 = init_parameters((4, 2, 4), [np.random.SeedSequence(0)])
+        >>> values, dead, theta = descend(net, theta0, np.full(5, 0.5), None, 5)
+        >>> values["L"].shape, dead.tolist(), bool(values["L"][0, -1] < values["L"][0, 0])
+        ((1, 6), [-1], True)
+    """
+    K, P = net.K, net.P
+    dt = net.theta.dtype
+    theta, grad = net.theta, net.grad
+    theta0 = np.asarray(theta0, dtype=np.float64)
+    if theta0.shape != (K, P):
+        raise ParameterError(f"starting parameters have shape {theta0.shape}; the engine needs [{K}, {P}]")
+    theta.copy_(torch.from_numpy(theta0))
+    # per step, rows L, |grad|_2, |grad|_1 side by side (one sum checks L and G together;
+    # G = |grad|_2^2 is squared after the loop); views made once, not per step
+    n_rec = 3 if record_true else 1
+    rec = torch.empty(steps + 1, n_rec, K, dtype=dt)
+    L_rows, watched_rows = rec[:, 0].unbind(0), rec[:, :2].unbind(0)
+    G_rows = rec[:, 1].unbind(0) if record_true else None
+    G1_rows = rec[:, 2].unbind(0) if record_true else None
+    # one update rule for all (no lr_scale = ones), so a copy's numbers do not depend on it
+    scale = torch.ones(K, 1, dtype=dt) if lr_scale is None else torch.from_numpy(np.asarray(lr_scale, dtype=np.float64)).to(dt).unsqueeze(1)
+    lr_list = [float(v) for v in lrs]
+
+    with torch.no_grad():
+        for t in range(steps + 1):
+            L = net.loss_and_gradient(L_rows[t])
+            if record_true:
+                torch.linalg.vector_norm(grad, 2, dim=1, out=G_rows[t])
+            if t < steps:
+                watched = watched_rows[t]  # L and |grad| (L alone without record_true)
+                stuck = None
+                # L, |grad| >= 0: their total is finite exactly when every one is (barring an
+                # overflow of the sum, which only sends us down the exact path below)
+                if not math.isfinite(float(watched.sum())):
+                    stuck = torch.isfinite(watched).all(0).logical_not_()
+                    if bool(stuck.any()):
+                        grad.masked_fill_(stuck.unsqueeze(1), 0.0)
+                    else:
+                        stuck = None
+                theta.addcmul_(grad, scale, value=-lr_list[t])
+            if record_true:  # the gradient is spent: take |g| in place for G1
+                torch.sum(grad.abs_(), 1, out=G1_rows[t])
+            if t == steps:
+                break
+            if jump is not None:
+                jump(t, theta, L, stuck)
+            if progress is not None and ((t + 1) % PROGRESS_EVERY == 0 or t + 1 == steps):
+                progress(t + 1)
+
+    out = rec.to(torch.float64).numpy()
+    values = {"L": out[:, 0].T.copy()}
+    if record_true:
+        values["G"] = np.square(out[:, 1].T)
+        values["G1"] = out[:, 2].T.copy()
+    bad = ~np.isfinite(values["L"] + (values["G"] if record_true else 0.0))
+    diverged_at = np.where(bad.any(axis=1), bad.argmax(axis=1), -1).astype(np.int64)
+    for k in np.flatnonzero(diverged_at >= 0):
+        for v in values.values():
+            v[k, diverged_at[k] :] = np.nan
+    return values, diverged_at, theta.to(torch.float64).numpy().copy()

@@ -1,0 +1,387 @@
+"""``mesastack compare-definitions``: the competing definitions of inner alignment on the same runs.
+
+Runs seed 002's maze examples (scenarios/maze_examples.py: Examples 1-5 and Example 6,
+seed 002's aside on Example 1, a pure capability failure) and tabulates every
+definition's verdict on each (examples x definitions: objective-focused,
+generalization-focused, optimization-focused, alpha-robust). Nothing here knows an
+answer; the verdicts come out of the runs:
+
+* **per copy, then per example.** Every copy of an example's population is judged on its
+  own evidence; the example's verdict under a definition is the majority verdict of its
+  copies when the Wilson 95% interval of that share excludes 1/2, and ``split``
+  otherwise (hierarchy.inner_alignment.population_verdict). The table gives the share of
+  copies for each verdict with that interval. An undefined alpha makes that copy's
+  alpha-robust verdict "undecided", with the reason shown; it is never dropped.
+* **against seed 002.** Each cell where seed 002 states a verdict is a claim
+  (scenarios.maze_examples.seed_claim): it holds when the share of copies agreeing with
+  seed 002 has a Wilson 95% interval above 1/2, fails when the interval lies below 1/2,
+  and is undecided otherwise. A failing or undecided cell is a finding, said so, never
+  forced.
+* **over seeds** (``--seeds N``): the examples run on scenario seeds s, s+1, ..., s+N-1
+  (s = ``--seed``); each cell's agreement with seed 002 is then reported as a rate over
+  seeds, the number of seeds on which its claim holds, with a Wilson 95% interval
+  (hierarchy.report.Claim.replicated).
+
+The result is one report (report.json with the tables), one PNG per example (mazes and
+paths), and one exported graph holding every example's chains under prefixed names
+(``ex3-planner``, ...), with each system's verdicts as node attributes; with several
+seeds the graph, trajectories and PNGs are those of the first seed, and the tables and
+claims cover every seed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import attrs
+import numpy as np
+
+from hierarchy.decision import SeedCount, wilson_interval
+from hierarchy.errors import ParameterError
+from hierarchy.figures import format_number
+from hierarchy.graph import DelegationGraph
+from hierarchy.inner_alignment import DEFINITIONS, SPLIT, population_verdict
+from hierarchy.measure import measure
+from hierarchy.report import Claim, Table, build_report
+from hierarchy.run import ChainRun
+
+from scenarios.machinery.api import trajectory_arrays
+from scenarios.maze_examples import (DECIDING, PARAMS, READINGS, READINGS_SHORT, SHORT, TITLES, ExampleOutcome,
+                            ThresholdParams, _seed_claims, maze_png, measure_example, seed_002_expectation)
+from scenarios.machinery.progress import case_progress
+from scenarios.machinery.registry import RunOptions, ScenarioResult
+
+EXAMPLES = (1, 2, 3, 4, 5, 6)
+
+
+@attrs.frozen
+class CompareParams(ThresholdParams):
+    """Parameters of ``compare-definitions`` (``--set name=value``), passed to every example:
+    ``population`` copies; ``train_steps`` gradient-descent steps (Examples 1-4 and 6);
+    ``eval_mazes`` fresh mazes per distribution (``replicator_eval_mazes`` for Example 5);
+    ``irl_mazes`` / ``irl_steps`` of the behavioral-objective recovery; ``probe_mazes``
+    conflict mazes of each kind; the definitions' thresholds. ``--quick`` uses
+    :data:`QUICK` (a smaller population and fewer mazes; training is unchanged)."""
+
+    population: int = 8
+    train_steps: int = 40
+    eval_mazes: int = 120
+    replicator_eval_mazes: int = 40
+    irl_mazes: int = 24
+    irl_steps: int = 100
+    probe_mazes: int = 40
+
+    def __attrs_post_init__(self):
+        for n in ("population", "train_steps", "eval_mazes", "replicator_eval_mazes", "irl_mazes", "probe_mazes"):
+            v = getattr(self, n)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ParameterError(f"{n}={v!r} must be a positive integer")
+
+
+#: The quick settings: a smaller population and fewer evaluation mazes; the same training.
+QUICK = {"population": 8, "eval_mazes": 40, "replicator_eval_mazes": 20, "irl_mazes": 12, "irl_steps": 60,
+         "probe_mazes": 12}
+
+_THRESHOLDS = ("impact", "capability", "similarity", "drop", "alpha", "alpha_change")
+
+
+def example_params(number: int, p: CompareParams):
+    """Example ``number``'s own parameters with the comparison's shared settings applied.
+
+    Example:
+        >>> example_params(3, CompareParams(population=2)).population
+        2
+    """
+    base = PARAMS[number]()
+    shared = {n: getattr(p, n) for n in ("population",) + _THRESHOLDS}
+    if number == 5:
+        shared["eval_mazes"] = p.replicator_eval_mazes
+    else:
+        shared |= {"eval_mazes": p.eval_mazes, "irl_mazes": p.irl_mazes, "irl_steps": p.irl_steps,
+                   "probe_mazes": p.probe_mazes}
+    return attrs.evolve(base, **shared)
+
+
+@attrs.frozen(eq=False)
+class SeedRun:
+    """The examples measured on one scenario seed, and that seed's claims (one per cell where
+    seed 002 states a verdict, in example x definition order)."""
+
+    seed: int
+    outcomes: tuple
+    claims: tuple
+
+    def claim(self, number: int, definition: str):
+        """The cell's claim on this seed (None where seed 002 makes no claim)."""
+        text = f"seed 002: Example {number} is "
+        for c in self.claims:
+            if c.text.startswith(text) and f"under the {definition} definition" in c.text:
+                return c
+        return None
+
+
+def _cells(outcomes):
+    """(example number, definition) of every cell where seed 002 states a verdict, in table order."""
+    return [(o.number, d) for o in outcomes for d in DEFINITIONS if seed_002_expectation(o.number, d) is not None]
+
+
+def _seed_text(want) -> str:
+    return "no claim" if want is None else want[0] + (f" ({want[1]})" if want[1] else "")
+
+
+def _count_words(values, n_word: str) -> str:
+    order = list(dict.fromkeys(values))
+    return ", ".join(f"{v} {values.count(v)}" for v in order) + f" of {len(values)}{n_word}"
+
+
+def _pooled(seed_runs, j: int, i: int):
+    """Example j's copies under definition i, pooled over the seeds, as one PopulationVerdict."""
+    return population_verdict([cv[i] for sr in seed_runs for cv in sr.outcomes[j].copy_verdicts])
+
+
+def verdict_table(seed_runs) -> Table:
+    """Examples x definitions: the example's verdict (on each seed) and the kind of failure of the majority."""
+    S = len(seed_runs)
+    rows = []
+    for j, o in enumerate(seed_runs[0].outcomes):
+        for i, d in enumerate(DEFINITIONS):
+            pvs = [sr.outcomes[j].verdicts[i] for sr in seed_runs]
+            if S == 1:
+                rows.append([SHORT[o.number], d, pvs[0].verdict, pvs[0].kind or "" if pvs[0].verdict != SPLIT else ""])
+            else:
+                rows.append([SHORT[o.number], d, _count_words([pv.verdict for pv in pvs], " seeds"),
+                             _pooled(seed_runs, j, i).kind or ""])
+    what = "the example's verdict" if S == 1 else f"the example's verdict on each of {S} seeds"
+    return Table(f"inner alignment by each definition, decided copy by copy: {what} is the majority of its copies' "
+                 "verdicts when the Wilson 95% interval of that share excludes 1/2, split otherwise",
+                 ("example", "definition", "verdict" if S == 1 else "verdict over seeds", "kind (majority)"),
+                 tuple(rows))
+
+
+def copies_table(seed_runs) -> Table:
+    """Examples x definitions: the share of copies for each verdict with its Wilson 95% interval
+    (one seed: that seed's copies; several: the copies of every seed pooled)."""
+    S = len(seed_runs)
+    rows = []
+    for j, o in enumerate(seed_runs[0].outcomes):
+        for i, d in enumerate(DEFINITIONS):
+            pv = seed_runs[0].outcomes[j].verdicts[i] if S == 1 else _pooled(seed_runs, j, i)
+            cells = []
+            for v, c in pv.counts:
+                lo, hi = wilson_interval(c, pv.n)
+                cells.append(f"{v} {c}/{pv.n} [{lo:.2f}, {hi:.2f}]")
+            rows.append([SHORT[o.number], d, "; ".join(cells)])
+    return Table("copies per verdict, with the Wilson 95% interval of each share"
+                 + ("" if S == 1 else f" (the copies of all {S} seeds pooled)"),
+                 ("example", "definition", "copies per verdict"), tuple(rows))
+
+
+def agreement_table(seed_runs) -> Table:
+    """Per cell where seed 002 states a verdict: on how many seeds the run agrees (the cell's claim
+    holds), with a Wilson 95% interval, and on how many it is undecided or fails."""
+    rows = []
+    S = len(seed_runs)
+    for number, d in _cells(seed_runs[0].outcomes):
+        count = SeedCount.of([sr.claim(number, d).verdict for sr in seed_runs])
+        lo, hi = count.rate_interval
+        per_seed = " ".join({"holds": "+", "fails": "x", "undecided": "?"}[sr.claim(number, d).verdict]
+                            for sr in seed_runs)
+        rows.append([SHORT[number], d, _seed_text(seed_002_expectation(number, d)), f"{count.holds}/{S}",
+                     f"[{lo:.2f}, {hi:.2f}]", count.undecided, count.fails, per_seed])
+    return Table(f"agreement with seed 002, cell by cell, over {S} seed{'s' if S > 1 else ''} (agrees: the share of "
+                 "copies agreeing has a Wilson 95% interval above 1/2; per seed: + agrees, ? undecided, x fails)",
+                 ("example", "definition", "seed 002", "agrees on", "rate 95%", "undecided", "fails", "per seed"),
+                 tuple(rows))
+
+
+def numbers_table(outcomes) -> Table:
+    """The deciding numbers of each definition (medians over copies, first seed), and why copies are undecided."""
+    rows = []
+    for o in outcomes:
+        for v in o.verdicts:
+            nums = ", ".join(f"{k} {format_number(v.numbers[k])}" for k in DECIDING[v.definition] if k in v.numbers)
+            rows.append([SHORT[o.number], v.definition, nums, "; ".join(v.reasons)])
+    return Table("deciding numbers (medians over copies, a description: the verdicts are per copy) and the reasons "
+                 "of undecided copies", ("example", "definition", "numbers", "undecided because"), tuple(rows))
+
+
+def evidence_table(outcomes) -> Table:
+    """The example-level evidence (medians over copies), one row per example."""
+    rows = []
+    for o in outcomes:
+        e = o.evidence
+        fmt = lambda x: "" if x is None else format_number(x)
+        alphas = ", ".join(format_number(a) for a in e.alpha_variations)
+        rows.append([SHORT[o.number], "yes" if e.is_mesa_optimizer else "no",
+                     format_number(e.train_performance / e.train_reference),
+                     format_number(e.deploy_performance / e.deploy_reference),
+                     "" if e.mesa_optimal_deploy is None else format_number(e.mesa_optimal_deploy / e.deploy_reference),
+                     format_number(e.capability_generalization),
+                     f"{fmt(e.similarity_train)} / {fmt(e.similarity_deploy)}" if e.similarity_train is not None else "",
+                     f"{fmt(e.alpha)}; {alphas}", round(o.seconds, 1)])
+    return Table("evidence per example (medians over copies, first seed): base-objective ratio system / shortest "
+                 "path, the same for an optimal policy of the mesa-objective, capability on deployment, similarity "
+                 "train / deploy, alpha train; variations",
+                 ("example", "mesa-opt", "ratio train", "ratio deploy", "mesa-optimal", "capability",
+                  "similarity", "alpha", "s"), tuple(rows))
+
+
+def readings_table(outcomes) -> Table:
+    """Where the run simplifies seed 002 or takes one of its readings (the notes give the reasons)."""
+    rows = [[SHORT[o.number], READINGS_SHORT[o.number]] for o in outcomes if o.number in READINGS_SHORT]
+    return Table("how the run reads seed 002 (the notes say why)", ("example", "reading"), tuple(rows))
+
+
+def _prefixed(o: ExampleOutcome):
+    pre = f"ex{o.number}-"
+    nodes = [attrs.evolve(o.graph.node(n), name=pre + n) for n in o.graph.names]
+    edges = [(pre + a, pre + b) for a, b in o.graph.edges]
+    runs = {pre + leaf: ChainRun(tuple(pre + n for n in r.chain), r.trajectory) for leaf, r in o.runs.items()}
+    node_attrs = {pre + n: {"example": o.number, **a} for n, a in o.node_attributes.items()}
+    edge_attrs = {(pre + a, pre + b): v for (a, b), v in o.edge_attributes.items()}
+    return nodes, edges, runs, node_attrs, edge_attrs
+
+
+@attrs.frozen(eq=False)
+class Comparison:
+    """The measured examples (``outcomes``: the first seed's; ``seed_runs``: every seed's) and the
+    comparison's ScenarioResult."""
+
+    outcomes: tuple
+    seed_runs: tuple
+    result: ScenarioResult
+    seconds: float
+
+    def agreement(self) -> dict:
+        """{(example, definition): SeedCount of its claim's verdicts over the seeds} for every cell
+        where seed 002 states a verdict; ``holds`` counts the seeds on which the run agrees."""
+        return {(n, d): SeedCount.of([sr.claim(n, d).verdict for sr in self.seed_runs])
+                for n, d in _cells(self.outcomes)}
+
+    def disagreements(self) -> list:
+        """(example, definition, seed 002's verdict, the run's verdicts over seeds) for every cell
+        that does not agree on every seed (split, undecided or disagreeing)."""
+        out = []
+        for (n, d), count in self.agreement().items():
+            if count.holds < count.n:
+                i = list(DEFINITIONS).index(d)
+                got = [sr.outcomes[[o.number for o in sr.outcomes].index(n)].verdicts[i].verdict
+                       for sr in self.seed_runs]
+                out.append((n, d, seed_002_expectation(n, d), got[0] if len(got) == 1 else tuple(got)))
+        return out
+
+
+def compare_definitions(options: RunOptions = RunOptions(), params: CompareParams = CompareParams(),
+                        examples=EXAMPLES, seeds: int = 1) -> Comparison:
+    """Run the maze examples on ``seeds`` scenario seeds (``options.seed`` onwards) and compare the
+    definitions' verdicts with seed 002's (no files written).
+
+    Example:
+        >>> c = compare_definitions(RunOptions(progress=False), CompareParams(
+        ...     population=2, eval_mazes=6, replicator_eval_mazes=4, irl_mazes=3, irl_steps=10, probe_mazes=2,
+        ...     train_steps=5), examples=(5,))
+        >>> c.result.report.tables[0].columns[1]
+        'definition'
+    """
+    if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 1:
+        raise ParameterError(f"seeds={seeds!r} must be a positive number of scenario seeds; use e.g. --seeds 5")
+    unknown = [n for n in examples if n not in PARAMS]
+    if unknown or not examples:
+        raise ParameterError(f"examples {list(examples)}: choose among {sorted(PARAMS)}")
+    start = time.perf_counter()
+    seed_runs = []
+    cases = [(s, n) for s in range(options.seed, options.seed + int(seeds)) for n in examples]
+    by_seed = {}
+    for s, n in case_progress(cases, "maze examples x seeds", options.progress):
+        steps = params.train_steps if n != 5 else None
+        by_seed.setdefault(s, []).append(measure_example(n, attrs.evolve(options, seed=s, steps=steps, progress=False),
+                                                         example_params(n, params)))
+    for s, outcomes in by_seed.items():
+        claims = []
+        for o in outcomes:
+            claims += _seed_claims(o.number, o.verdicts, o.copy_verdicts)
+        seed_runs.append(SeedRun(s, tuple(outcomes), tuple(claims)))
+    outcomes = seed_runs[0].outcomes
+
+    nodes, edges, runs, node_attrs, edge_attrs = [], [], {}, {}, {}
+    for o in outcomes:
+        n_, e_, r_, na, ea = _prefixed(o)
+        nodes += n_
+        edges += e_
+        runs |= r_
+        node_attrs |= na
+        edge_attrs |= ea
+    graph = DelegationGraph(nodes, edges)
+    m = measure(graph, runs, options.estimator)
+
+    S = len(seed_runs)
+    if S == 1:
+        claims = list(seed_runs[0].claims)
+    else:
+        claims = []
+        for number, d in _cells(outcomes):
+            per_seed = [sr.claim(number, d) for sr in seed_runs]
+            claims.append(Claim.replicated(per_seed[0].text, per_seed))
+    worst = max((p.discrepancy for sr in seed_runs for o in sr.outcomes for p in o.measurements.products),
+                default=math.nan)
+    claims.append(Claim.exact(f"delegation product: C_root = (product of alignments) * C_leaf on every chain of every "
+                              f"example{'' if S == 1 else f' on each of {S} seeds'}",
+                              {"largest relative discrepancy": worst}, 1e-9 - worst,
+                              rule="largest relative discrepancy below 1e-09 (float rounding)"))
+    seconds = time.perf_counter() - start
+    tables = (verdict_table(seed_runs), copies_table(seed_runs), agreement_table(seed_runs), readings_table(outcomes),
+              numbers_table(outcomes), evidence_table(outcomes))
+
+    cells = _cells(outcomes)
+    counts = {c: SeedCount.of([sr.claim(*c).verdict for sr in seed_runs]) for c in cells}
+    agree = sum(c.holds for c in counts.values())
+    lo, hi = wilson_interval(agree, len(cells) * S)
+    always = sum(c.holds == S for c in counts.values())
+    notes = [f"agreement with seed 002: {agree} of {len(cells) * S} cell-seeds ({len(cells)} cells x {S} seed"
+             f"{'s' if S > 1 else ''}; 95% [{lo:.2f}, {hi:.2f}]); {always} of {len(cells)} cells agree on every "
+             f"seed; the whole comparison took {seconds:.1f} s"]
+    for (number, d), count in counts.items():
+        if count.holds < S:
+            want = _seed_text(seed_002_expectation(number, d))
+            i = list(DEFINITIONS).index(d)
+            got = [sr.outcomes[[o.number for o in sr.outcomes].index(number)].verdicts[i] for sr in seed_runs]
+            words = "; ".join(f"seed {sr.seed}: {pv.describe()}" for sr, pv in zip(seed_runs, got)
+                              if sr.claim(number, d).verdict != "holds")
+            notes.append(f"finding: Example {number}, {d}: seed 002 argues {want}; the run agrees on {count.holds} "
+                         f"of {S} seeds ({words})")
+    for number in [o.number for o in outcomes]:
+        if number in READINGS:
+            notes.append(f"reading of seed 002, Example {number}: {READINGS[number]}")
+    th = outcomes[0].thresholds
+    choices = {"estimator": str(options.estimator),
+               "thresholds": f"impact {th.impact:g}, capability {th.capability:g}, similarity {th.similarity:g}, "
+                             f"drop {th.drop:g}, alpha {th.alpha:g}, alpha_change {th.alpha_change:g}",
+               "population": params.population, "evaluation mazes": params.eval_mazes,
+               "scenario seeds": ", ".join(str(sr.seed) for sr in seed_runs),
+               "verdicts": "per copy by hierarchy.inner_alignment.judge_all; per example the majority of the copies "
+                           "when its Wilson 95% interval excludes 1/2, split otherwise",
+               "examples": "; ".join(f"{n}: {TITLES[n]}" for n in examples)}
+    for o in outcomes:
+        choices[f"example {o.number}"] = "; ".join(f"{k}: {v}" for k, v in o.choices.items()
+                                                   if k in ("training distribution", "deployment distribution",
+                                                            "stop rule", "training", "planning budget"))
+    report = build_report("compare-definitions", graph, runs, options.estimator, seed=options.seed,
+                          steps=params.train_steps, choices=choices, claims=claims, tables=tables, notes=notes,
+                          node_attributes=node_attrs, edge_attributes=edge_attrs, measurements=m)
+    plots = {f"maze-example-{o.number}.png": maze_png(o) for o in outcomes}
+    result = ScenarioResult(report, graph, trajectory_arrays(runs), plots)
+    return Comparison(tuple(outcomes), tuple(seed_runs), result, seconds)
+
+
+def resolve_compare_params(overrides, quick: bool = False) -> CompareParams:
+    """CompareParams from ``--set`` overrides (strings), on top of :data:`QUICK` when ``quick``.
+
+    Example:
+        >>> resolve_compare_params({"population": "3"}, quick=True).population
+        3
+    """
+    from scenarios.machinery.registry import apply_overrides  # the same conversion as `mesastack run --set`
+
+    base = attrs.evolve(CompareParams(), **QUICK) if quick else CompareParams()
+    return apply_overrides(base, dict(overrides), "compare-definitions")

@@ -1,0 +1,157 @@
+"""The ``mesastack`` command.
+
+    mesastack list
+    mesastack run SCENARIO [--seed N] [--steps T] [--out DIR] [--estimator limit|finite] [--tail W]
+                           [--horizon N] [--set NAME=VALUE ...] [--no-progress]
+                           [--resume] [--executor inprocess|dask] [--scheduler ADDRESS] [--workers N]
+    mesastack compare-definitions [--seed N] [--seeds N] [--out DIR] [--quick] [--set NAME=VALUE ...]
+                                  [--estimator limit|finite] [--tail W] [--no-progress]
+
+A user mistake prints one line (``mesastack: error: ...``) and exits with status 2;
+Ctrl-C prints one line, leaves no half-written file, and exits with status 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from hierarchy.errors import MesastackError, ParameterError
+from hierarchy.estimator import Estimator
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, no usage dump
+        raise ParameterError(f"{message}; see `{self.prog} --help`")
+
+
+def _params(pairs) -> dict:
+    out = {}
+    for item in pairs or []:
+        if "=" not in item:
+            raise ParameterError(f"--set takes NAME=VALUE, got {item!r}; e.g. --set width=3")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="mesastack", description="Simulate hierarchies of optimizers and measure the capability "
+                                               "and alignment of each on real training runs.")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+    sub.add_parser("list", help="name the scenarios")
+    r = sub.add_parser("run", help="run a scenario, print its table and claims, write its files")
+    r.add_argument("scenario", help="scenario name (see `mesastack list`)")
+    r.add_argument("--seed", type=int, default=0, help="the one seed every random number flows from (default 0)")
+    r.add_argument("--steps", type=int, default=None, help="steps of each leaf run (default: the scenario's)")
+    r.add_argument("--out", default=None, help="output directory (default runs/SCENARIO)")
+    r.add_argument("--estimator", choices=["limit", "finite"], default="limit",
+                   help="capability estimator (Definition 1): limit = L(0) - tail mean (default), finite = literal sum")
+    r.add_argument("--tail", type=float, default=0.25, help="tail fraction of the limit estimator (default 0.25)")
+    r.add_argument("--horizon", type=int, default=None,
+                   help="add strong alignment: the worst base-objective value over the next N steps")
+    r.add_argument("--set", action="append", metavar="NAME=VALUE", help="change a scenario parameter (repeatable)")
+    r.add_argument("--no-progress", action="store_true", help="no progress bars")
+    r.add_argument("--resume", action="store_true",
+                   help="sweeps: reuse the trials already finished in --out instead of running them again")
+    r.add_argument("--executor", choices=["inprocess", "dask"], default="inprocess",
+                   help="sweeps: run trials in this process (default) or on a Dask cluster")
+    r.add_argument("--scheduler", default=None,
+                   help="with --executor dask: address of an existing scheduler (default: a LocalCluster here)")
+    r.add_argument("--workers", type=int, default=None,
+                   help="with --executor dask and no --scheduler: LocalCluster workers (default: one per core)")
+    c = sub.add_parser("compare-definitions",
+                       help="run seed 002's maze examples and tabulate every definition of inner alignment on them")
+    c.add_argument("--seed", type=int, default=0, help="the one seed every random number flows from (default 0)")
+    c.add_argument("--seeds", type=int, default=1,
+                   help="run the examples on N scenario seeds (--seed, --seed + 1, ...) and report each cell's "
+                        "agreement with seed 002 as a rate over seeds (default 1)")
+    c.add_argument("--out", default=None, help="output directory (default runs/compare-definitions)")
+    c.add_argument("--quick", action="store_true",
+                   help="a smaller population and fewer evaluation mazes (training unchanged)")
+    c.add_argument("--set", action="append", metavar="NAME=VALUE",
+                   help="change a comparison parameter (repeatable), e.g. --set population=4")
+    c.add_argument("--estimator", choices=["limit", "finite"], default="limit",
+                   help="capability estimator (Definition 1): limit = L(0) - tail mean (default), finite = literal sum")
+    c.add_argument("--tail", type=float, default=0.25, help="tail fraction of the limit estimator (default 0.25)")
+    c.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return p
+
+
+def _compare(args) -> int:
+    from scenarios.compare_definitions import compare_definitions, resolve_compare_params
+    from scenarios.machinery.output import prepare_output, write_result
+    from scenarios.machinery.registry import RunOptions
+
+    out = Path(args.out) if args.out else Path("runs") / "compare-definitions"
+    params = resolve_compare_params(_params(args.set), quick=args.quick)
+    options = RunOptions(seed=args.seed, estimator=Estimator(args.estimator, tail=args.tail),
+                         progress=not args.no_progress)
+    prepare_output(out)  # fail before a long run, not after
+    comparison = compare_definitions(options, params, seeds=args.seeds)
+    print(comparison.result.report.render())
+    written = write_result(comparison.result, out)
+    print(f"\nwrote {len(written)} files to {out}/: " + ", ".join(p.name for p in written))
+    differ = comparison.disagreements()
+    print(f"{len(differ)} cells do not agree with seed 002 on every seed (split, undecided or disagreeing; findings, "
+          f"listed in the notes above)" if differ
+          else "every cell where seed 002 states a verdict agrees with this run on every seed")
+    return 0
+
+
+def closing_lines(claims) -> str:
+    """The run's last lines: each replicated claim's seed counts and pooled verdict, then the
+    tally of verdicts (a claim that fails or stays undecided is a finding, not hidden)."""
+    lines = []
+    for c in claims:
+        if c.seeds is not None:
+            lines.append(f"{c.text.split(':')[0]}: {c.seeds.describe()} -> {c.label}")
+    tally = {v: sum(c.verdict == v for c in claims) for v in ("holds", "fails", "undecided")}
+    if claims:
+        lines.append(f"claims: {tally['holds']} hold, {tally['fails']} fail, {tally['undecided']} undecided "
+                     f"(of {len(claims)}; each decided by its margin against its resolution, reported above)")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    from scenarios.machinery.registry import RunOptions, list_scenarios, run_scenario
+
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "list":
+            for s in list_scenarios():
+                print(f"{s.name:28s} {s.summary}")
+            return 0
+        if args.command is None:
+            build_parser().print_help()
+            return 0
+        if args.command == "compare-definitions":
+            return _compare(args)
+        from scenarios.machinery.output import prepare_output, write_result
+
+        out = Path(args.out) if args.out else Path("runs") / args.scenario
+        options = RunOptions(seed=args.seed, steps=args.steps, estimator=Estimator(args.estimator, tail=args.tail),
+                             horizon=args.horizon, progress=not args.no_progress, params=_params(args.set),
+                             out=str(out), resume=args.resume, executor=args.executor, scheduler=args.scheduler,
+                             workers=args.workers)
+        from scenarios.machinery.registry import get_scenario
+
+        get_scenario(args.scenario)
+        prepare_output(out)  # fail before a long run, not after
+        result = run_scenario(args.scenario, options)
+        print(result.report.render())
+        written = write_result(result, out)
+        print(f"\nwrote {len(written)} files to {out}/: " + ", ".join(p.name for p in written))
+        print(closing_lines(result.report.claims))
+        return 0
+    except MesastackError as exc:
+        print(f"mesastack: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mesastack: interrupted; no file of this run was left half-written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
