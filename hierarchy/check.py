@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from .graph import DelegationGraph
+from .product import Produced, build_produced
 from .protocol import check_leaf
+from .seeding import named_seed
 
 
 def check_graph(graph: DelegationGraph, steps: int = 3, seed: int = 0) -> None:
@@ -25,6 +27,11 @@ def check_graph(graph: DelegationGraph, steps: int = 3, seed: int = 0) -> None:
         ...
         hierarchy.errors.ObjectiveError: objective 'L' is neither recorded by leaf Halving (it records ['G']) nor evaluated on states; give it an evaluate function or record it in the leaf
     """
-    for chain in graph.chains():
-        leaf = graph.node(chain[-1]).leaf
+    for name in graph.run_order:
+        chain = graph.chain_to(name)
+        leaf = graph.node(name).leaf
+        if isinstance(leaf, Produced):  # built from a short run of its producer
+            producer = graph.node(leaf.producer).leaf
+            product = producer.run(steps, named_seed(seed, leaf.producer)).product
+            leaf = build_produced(name, leaf, product)
         check_leaf(leaf, [graph.node(n).objective for n in chain], steps=steps, seed=seed)

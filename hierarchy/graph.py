@@ -16,6 +16,7 @@ import networkx as nx
 
 from .errors import GraphError
 from .objective import Objective
+from .product import Produced
 from .protocol import Leaf
 
 
@@ -114,12 +115,57 @@ class DelegationGraph:
                         f"leaf {name!r} cannot run: it delegates to nobody and holds no optimizer; give it leaf=... "
                         f"(e.g. a GradientDescent) or delegate to a node that has one"
                     )
-                if not isinstance(spec.leaf, Leaf):
+                if not isinstance(spec.leaf, (Leaf, Produced)):
                     raise GraphError(
                         f"leaf {name!r} holds {type(spec.leaf).__name__}, which cannot step; it needs a 'records' "
                         f"tuple and a run(steps, seed, progress=None) method (see hierarchy.protocol.Leaf)"
                     )
         self._g = g
+        for name in g:
+            leaf = g.nodes[name]["spec"].leaf
+            if isinstance(leaf, Produced):
+                if leaf.producer not in g:
+                    raise GraphError(f"node {name!r} is produced by unknown node {leaf.producer!r}; name a leaf of "
+                                     f"this graph whose run returns the product")
+                if g.out_degree(leaf.producer) > 0:
+                    raise GraphError(f"node {name!r} is produced by {leaf.producer!r}, which delegates and never runs; "
+                                     f"name the leaf that trains the product")
+        prod = nx.DiGraph(self.productions)
+        if prod.number_of_edges() and not nx.is_directed_acyclic_graph(prod):
+            cycle = " -> ".join(str(e[0]) for e in nx.find_cycle(prod))
+            raise GraphError(f"productions form a cycle ({cycle}); a product cannot produce its own producer")
+
+    @property
+    def productions(self) -> list:
+        """The relations "the run of ``producer`` produces the leaf of ``node``" as (producer, node) pairs.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from hierarchy.trajectory import Trajectory
+        >>> class Trainer:
+        ...     records = ("L",)
+        ...     def run(self, steps, seed, progress=None):
+        ...         return Trajectory({"L": [np.linspace(2, 1, steps + 1)]}, product=0.5)
+        >>> g = DelegationGraph([OptimizerNode("designer", Objective("L")),
+        ...                      OptimizerNode("gd", Objective("L"), leaf=Trainer()),
+        ...                      OptimizerNode("learned", Objective("L"),
+        ...                                    leaf=Produced("gd", build=lambda p: Trainer(), records=("L",)))],
+        ...                     [("designer", "gd"), ("designer", "learned")])
+        >>> g.productions
+        [('gd', 'learned')]
+        """
+        return [(self._g.nodes[n]["spec"].leaf.producer, n) for n in self.names
+                if isinstance(self._g.nodes[n]["spec"].leaf, Produced)]
+
+    @property
+    def run_order(self) -> list:
+        """The leaves in the order they run: every producer before what it produces."""
+        order = self.leaves
+        prod = nx.DiGraph()
+        prod.add_nodes_from(order)
+        prod.add_edges_from(self.productions)
+        return list(nx.lexicographical_topological_sort(prod, key=order.index))
 
     @classmethod
     def chain(cls, *nodes: OptimizerNode) -> "DelegationGraph":

@@ -240,6 +240,7 @@ class Report:
     notes: tuple = ()
     node_attributes: dict = attrs.field(factory=dict)
     edge_attributes: dict = attrs.field(factory=dict)
+    productions: tuple = ()
 
     @property
     def capabilities(self):
@@ -270,6 +271,7 @@ class Report:
             "choices": self.choices,
             "nodes": [dict(n) for n in self.nodes],
             "edges": [list(e) for e in self.edges],
+            "productions": [list(p) for p in self.productions],
             "capabilities": [
                 {"chain": f.chain, "objective": f.objective, "nodes": list(f.nodes), "capability": f.capability,
                  "converged_fraction": f.converged_fraction, "drift": f.drift}
@@ -343,7 +345,9 @@ def build_report(scenario: str, graph, runs: dict, estimator: Estimator = Estima
     nodes = tuple(
         {"name": n, "role": graph.node(n).role, "objective": graph.node(n).objective.name,
          "objective_description": graph.node(n).objective.description, "description": graph.node(n).description,
-         "is_leaf": graph.node(n).is_leaf}
+         "is_leaf": graph.node(n).is_leaf, "step_unit": getattr(graph.node(n).leaf, "step_unit", None),
+         "produced_by": getattr(graph.node(n).leaf, "producer", None)}
         for n in graph.names)
     return Report(scenario, int(seed), int(steps), estimator, m, nodes, tuple(graph.edges), dict(choices or {}),
-                  tuple(claims), tuple(tables), tuple(notes), dict(node_attributes or {}), dict(edge_attributes or {}))
+                  tuple(claims), tuple(tables), tuple(notes), dict(node_attributes or {}), dict(edge_attributes or {}),
+                  tuple(graph.productions))

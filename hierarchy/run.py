@@ -13,8 +13,9 @@ from typing import Callable, Optional
 import attrs
 import numpy as np
 
-from .errors import ObjectiveError, ParameterError
+from .errors import GraphError, ObjectiveError, ParameterError
 from .graph import DelegationGraph
+from .product import Produced, build_produced
 from .trajectory import Trajectory
 from .seeding import named_seed
 
@@ -66,8 +67,12 @@ def _alive(tr: Trajectory) -> np.ndarray:
 
 
 def run_chain(graph: DelegationGraph, leaf: str, steps: int, seed: int = 0,
-              progress: Optional[Callable[[int], None]] = None) -> ChainRun:
+              progress: Optional[Callable[[int], None]] = None, runs: Optional[dict] = None) -> ChainRun:
     """Run the leaf of one chain and evaluate every objective of the chain on its states.
+
+    A leaf that is :class:`~hierarchy.product.Produced` is first built from its producer's
+    product, found in ``runs`` ({leaf: ChainRun} of the chains already run), and runs its
+    own ``steps`` when it states them.
 
     Example:
         >>> import numpy as np
@@ -87,7 +92,15 @@ def run_chain(graph: DelegationGraph, leaf: str, steps: int, seed: int = 0,
     if not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ParameterError(f"steps = {steps!r}; run at least one step (e.g. --steps 1000)")
     chain = graph.chain_to(leaf)
-    tr = graph.node(leaf).leaf.run(int(steps), named_seed(seed, leaf), progress)
+    optimizer = graph.node(leaf).leaf
+    if isinstance(optimizer, Produced):
+        done = runs or {}
+        if optimizer.producer not in done:
+            raise GraphError(f"node {leaf!r} is produced by {optimizer.producer!r}, which has not run yet; run the "
+                             f"graph with run_graph (producers run first)")
+        steps = optimizer.steps or steps
+        optimizer = build_produced(leaf, optimizer, done[optimizer.producer].trajectory.product)
+    tr = optimizer.run(int(steps), named_seed(seed, leaf), progress)
     if not isinstance(tr, Trajectory):
         raise ObjectiveError(f"leaf {leaf!r} returned {type(tr).__name__}, not a Trajectory; check it with hierarchy.check_leaf")
     return ChainRun(chain, evaluate_chain_objectives(graph, chain, tr))
@@ -95,9 +108,15 @@ def run_chain(graph: DelegationGraph, leaf: str, steps: int, seed: int = 0,
 
 def run_graph(graph: DelegationGraph, steps: int, seed: int = 0,
               progress_factory: Optional[Callable[[str, int], Callable[[int], None]]] = None) -> dict:
-    """Run every chain of ``graph`` (siblings separately); returns {leaf name: ChainRun}."""
+    """Run every chain of ``graph`` (siblings separately, producers before what they produce);
+    returns {leaf name: ChainRun} in the graph's leaf order.
+
+    ``progress_factory(leaf, steps)`` returns a progress callback for that leaf's run (a
+    progress bar), or None."""
     runs = {}
-    for leaf in graph.leaves:
-        progress = progress_factory(leaf, steps) if progress_factory else None
-        runs[leaf] = run_chain(graph, leaf, steps, seed, progress)
-    return runs
+    for leaf in graph.run_order:
+        spec = graph.node(leaf).leaf
+        n = (spec.steps or steps) if isinstance(spec, Produced) else steps
+        progress = progress_factory(leaf, n) if progress_factory else None
+        runs[leaf] = run_chain(graph, leaf, steps, seed, progress, runs)
+    return {leaf: runs[leaf] for leaf in graph.leaves}

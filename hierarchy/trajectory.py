@@ -24,6 +24,9 @@ def _as_values(values: Mapping[str, Any]) -> dict:
 class Trajectory:
     """The recorded objectives of a population run.
 
+    ``product``: what the run produced, if it trains something (a trained reward network,
+    a trained layer): another node's leaf may be built from it (:mod:`hierarchy.product`).
+
     Example:
         >>> import numpy as np
         >>> tr = Trajectory({"L": np.array([[3.0, 2.0, 1.0]])})
@@ -35,6 +38,7 @@ class Trajectory:
     diverged_at: Optional[np.ndarray] = attrs.field(default=None)
     states: Optional[np.ndarray] = attrs.field(default=None)
     meta: dict = attrs.field(factory=dict)
+    product: Any = attrs.field(default=None)
 
     def __attrs_post_init__(self):
         if not self.values:
@@ -98,4 +102,5 @@ class Trajectory:
             diverged_at=self.diverged_at[idx],
             states=None if self.states is None else np.asarray(self.states)[idx],
             meta=dict(self.meta),
+            product=self.product,
         )

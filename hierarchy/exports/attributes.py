@@ -4,11 +4,12 @@ Attribute names (documented in README):
 
 * graph: ``scenario``, ``seed``, ``steps``, ``estimator``, and each open choice as ``choice:<name>``.
 * node: ``label``, ``role``, ``objective``, ``objective_description``, ``description``,
-  ``is_leaf``; per chain through it and objective it holds, ``capability[<objective>]@<leaf>``
+  ``is_leaf``, on leaves ``step_unit`` (and ``produced_by``); per chain through it and objective it holds, ``capability[<objective>]@<leaf>``
   (the median over copies; leaves also carry their other recorded objectives) and its
   standard error ``capability_se[<objective>]@<leaf>``; ``converged_fraction[<objective>]@<leaf>``; on leaves ``product_discrepancy``;
   plus any ``node_attributes`` of the report.
-* edge: ``id`` (``parent->child``), ``base_objective``, ``mesa_objective``, ``alignment``,
+* edge: ``kind`` (``delegates``, or ``produces`` for a production ``producer=>node``:
+  :mod:`hierarchy.product`), ``id`` (``parent->child``), ``base_objective``, ``mesa_objective``, ``alignment``,
   ``alignment_se`` (its standard error), ``normalized_alignment``, ``normalization`` (its
   reference), ``alignment_defined``, and with K > 1 ``alignment_q25`` /
   ``alignment_q75``; plus any ``edge_attributes`` of the report.
@@ -50,7 +51,7 @@ def annotated_graph(graph: DelegationGraph, report=None) -> nx.DiGraph:
         ...     def run(self, steps, seed, progress=None): ...
         >>> g = DelegationGraph.chain(OptimizerNode("human", Objective("G")), OptimizerNode("gd", Objective("G"), leaf=Halving()))
         >>> sorted(annotated_graph(g).nodes["gd"])
-        ['description', 'is_leaf', 'label', 'objective', 'objective_description', 'role']
+        ['description', 'is_leaf', 'label', 'objective', 'objective_description', 'role', 'step_unit']
     """
     out = nx.DiGraph()
     if report is not None:
@@ -69,9 +70,16 @@ def annotated_graph(graph: DelegationGraph, report=None) -> nx.DiGraph:
         _put(attrs, "objective_description", spec.objective.description)
         _put(attrs, "description", spec.description)
         _put(attrs, "is_leaf", spec.is_leaf)
+        if spec.is_leaf:
+            _put(attrs, "step_unit", getattr(spec.leaf, "step_unit", "step"))
+            producer = getattr(spec.leaf, "producer", None)
+            if producer is not None:
+                _put(attrs, "produced_by", producer)
         out.add_node(name, **attrs)
     for parent, child in graph.edges:
-        out.add_edge(parent, child, id=f"{parent}->{child}")
+        out.add_edge(parent, child, id=f"{parent}->{child}", kind="delegates")
+    for producer, product in graph.productions:
+        out.add_edge(producer, product, id=f"{producer}=>{product}", kind="produces")
     if report is None:
         return out
     for f in report.capabilities:

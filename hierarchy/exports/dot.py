@@ -1,7 +1,8 @@
 """Graphviz DOT, written directly (no pydot or pygraphviz needed).
 
 Every attribute is kept as a quoted DOT attribute; each node's label shows its objective
-and capability, each edge's label its alignment, so ``dot -Tpng`` gives a readable slide.
+and capability, each edge's label its alignment (a production edge is dashed and labelled
+"produces"), so ``dot -Tpng`` gives a readable slide.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def to_dot(g: nx.DiGraph) -> str:
         lines.append(f"  {_q(n)} [{_attrs({**shown, 'label': label})}];".replace('\\\\n', '\\n'))
     for u, v, d in g.edges(data=True):
         label = f"alpha = {format_number(d['alignment'])}" if isinstance(d.get("alignment"), (int, float)) else ""
-        lines.append(f"  {_q(u)} -> {_q(v)} [{_attrs({**d, 'label': label})}];")
+        extra = {"style": "dashed", "label": "produces"} if d.get("kind") == "produces" else {"label": label}
+        lines.append(f"  {_q(u)} -> {_q(v)} [{_attrs({**d, **extra})}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
