@@ -63,7 +63,8 @@ from hierarchy.inflection import MIN_FALL, bootstrap_medians, inflection, median
 from hierarchy.measure import measure
 from hierarchy.objective import Objective
 from hierarchy.report import Claim, Table, build_report
-from hierarchy.run import ChainRun
+from hierarchy.batch import Batch
+from hierarchy.run import run_graph
 from hierarchy.sweep import Trial, TrialResult, results_frame
 from hierarchy.trajectory import Trajectory
 
@@ -484,30 +485,43 @@ def run(options: RunOptions, p: CapacityParams) -> ScenarioResult:
     optimum = data.conditional_entropy()
     batch = CapacityBatch(data, steps, int(options.seed), Decay(p.lr, p.tau), p.init_scale, p.dtype, est)
     trials = capacity_trials(p, steps, options.seed, est)
-    results = run_sweep(trials, batch, out=options.out, resume=options.resume, executor=options.executor,
-                        scheduler=options.scheduler, workers=options.workers, progress=options.progress,
-                        chunk=p.chunk or None)
-    by_id = {r.trial_id: r for r in results}
-    figs = {r.trial_id: _figures(r, est) for r in results}
+    by_id, figs = {}, {}
 
-    # the delegation graph: a designer delegating to one gradient-descent population per width
+    def compute(n_steps, progress):
+        """The whole sweep (batched per width, resumable, in-process or on Dask), once: every
+        width's population is a member of this batch."""
+        results = run_sweep(trials, batch, out=options.out, resume=options.resume, executor=options.executor,
+                            scheduler=options.scheduler, workers=options.workers, progress=options.progress,
+                            chunk=p.chunk or None)
+        by_id.update({r.trial_id: r for r in results})
+        figs.update({r.trial_id: _figures(r, est) for r in results})
+        out = {}
+        for w in p.widths:
+            ids = [trial_id(w, s) for s in range(p.seeds)]
+            values = {k: np.stack([by_id[i].arrays[k] for i in ids]) for k in RECORDED}
+            diverged = np.array([int(by_id[i].arrays["diverged_at"]) for i in ids])
+            out[f"w{w}"] = Trajectory(values, diverged_at=diverged, meta={"width": w})
+        return out
+
+    sweep = Batch(compute, "the capacity sweep")
+
+    # the delegation graph: a designer delegating to one gradient-descent population per width,
+    # each a member of the sweep's batch
     obj_L = Objective("L", "cross-entropy of the next token on the training set (the designer's base objective)")
     obj_T = Objective(T, TRUE_OBJECTIVES[T])
     nodes = [OptimizerNode("designer", obj_L, role="designer (human)",
                            description="chooses the width, delegates the training to gradient descent")]
-    runs = {}
-    arrays = {"widths": np.asarray(p.widths)}
     for w in p.widths:
-        ids = [trial_id(w, s) for s in range(p.seeds)]
-        name = f"w{w}"
-        nodes.append(OptimizerNode(name, obj_T, leaf=batch.leaf(w, ids), role="gradient descent",
+        nodes.append(OptimizerNode(f"w{w}", obj_T, leaf=sweep.member(f"w{w}", RECORDED, "gradient step"),
+                                   role="gradient descent",
                                    description=f"hidden width {w}, {p.seeds} seeds, {Decay(p.lr, p.tau).describe()}"))
-        values = {k: np.stack([by_id[i].arrays[k] for i in ids]) for k in RECORDED}
-        diverged = np.array([int(by_id[i].arrays["diverged_at"]) for i in ids])
-        runs[name] = ChainRun(("designer", name), Trajectory(values, diverged_at=diverged, meta={"width": w}))
-        for k, v in values.items():
-            arrays[f"{name}/{k}"] = v
     graph = DelegationGraph(nodes, [("designer", n.name) for n in nodes[1:]])
+    runs = run_graph(graph, steps, options.seed)
+    results = [by_id[t.id] for t in trials]
+    arrays = {"extra/widths": np.asarray(p.widths)}
+    for name, r in runs.items():
+        for k in RECORDED:
+            arrays[f"{name}/{k}"] = r.trajectory[k]
     ref = f"w{p.reference}"
     m = measure(graph, runs, est, reference=ref)
 
@@ -563,7 +577,7 @@ def run(options: RunOptions, p: CapacityParams) -> ScenarioResult:
                                                 None if err is None or finite_est else _matrix(figs, p, err)[i]))
         div = sum(int(by_id[trial_id(w, s)].arrays["diverged_at"]) >= 0 for s in range(p.seeds))
         conv = np.nanmean(_matrix(figs, p, "converged")[i])
-        rows.append([w, graph.node(name).leaf.parameter_count(), f(f"C_{T}", f"C_{T}_error"), f("C_L", "C_L_error"),
+        rows.append([w, batch.leaf(w, [trial_id(w, 0)]).parameter_count(), f(f"C_{T}", f"C_{T}_error"), f("C_L", "C_L_error"),
                      f(f"alpha_{T}", f"alpha_{T}_error"),
                      str(Spread.of(curves[keyN][i], None if finite_est else errors[keyN][i])),
                      f("final_L"), f("G_tail_fraction"), f("G_peak_fraction"), f("L_rises"), f"{conv:.0%}", div])
@@ -621,8 +635,8 @@ def run(options: RunOptions, p: CapacityParams) -> ScenarioResult:
     del variation
     for label, e in inflections.items():
         key = "".join(ch if ch.isalnum() else "_" for ch in label).strip("_")
-        arrays[f"bootstrap/{key}/inflection_locations"] = np.asarray(e.locations, dtype=float)
-    arrays[f"normalized_{T}"] = curves[keyN]
+        arrays[f"extra/bootstrap/{key}/inflection_locations"] = np.asarray(e.locations, dtype=float)
+    arrays[f"extra/normalized_{T}"] = curves[keyN]
     plots = {"capacity.png": lambda path: plot_capacity(
         path, p.widths, curves, inflections,
         title=f"capacity sweep (seed {options.seed}, {steps} steps, {p.seeds} seeds per width)")}

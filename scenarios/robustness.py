@@ -33,7 +33,7 @@ from agents.language_model.gradient_descent import GradientDescent
 from agents.language_model.markov import MarkovChain
 from agents.language_model.mlp import describe_loss
 from agents.language_model.perturbations import (Capacity, ChangeObjective, InitNoise, InitScale, Resample, ScaleLR, Shift,
-                                  run_family)
+                                  materialize, run_family)
 from agents.language_model.schedules import Decay
 from hierarchy.alignment import Normalization, alignment, normalized_alignment
 from hierarchy.capability import capability, tail_length
@@ -42,11 +42,12 @@ from hierarchy.errors import ParameterError
 from hierarchy.figures import Spread
 from hierarchy.graph import DelegationGraph, OptimizerNode
 from hierarchy.objective import Objective
-from hierarchy.perturbation import Family, changes_objective, kind_of
+from hierarchy.perturbation import Family, Identity, changes_objective, check_perturbation, kind_of
 from hierarchy.report import Claim, Table, build_report
 from hierarchy.robustness import (alignment_generalization, alignment_robustness, capability_generalization,
                                   capability_robustness, harris_inner_alignment, relative_change, robustness)
-from hierarchy.run import ChainRun
+from hierarchy.batch import Batch
+from hierarchy.run import run_graph
 
 from scenarios.machinery.progress import progress_bar
 from scenarios.common.markov_setup import MarkovSetup
@@ -186,6 +187,14 @@ def _summary_row(r) -> list:
             r.range, r.tolerance, r.verdict + (f" (undefined: {', '.join(r.undefined)})" if r.undefined else "")]
 
 
+def family_plan(base, family, baseline: str, seed) -> list:
+    """(name, perturbation, spec) of every member, baseline first, as ``run_family`` will run them
+    (the same starts, drawn from the same seed by ``materialize``), known before the run."""
+    perturbations = (Identity(baseline),) + tuple(check_perturbation(p) for p in family)
+    start = materialize(base, seed)
+    return [(pt.name, pt, pt.apply(start)) for pt in perturbations]
+
+
 @scenario("robustness", "Definitions 3 and 4: A's capability and alignment under a perturbation family",
           RobustnessParams, default_steps=6000)
 def run(options: RunOptions, p: RobustnessParams) -> ScenarioResult:
@@ -202,37 +211,56 @@ def run(options: RunOptions, p: RobustnessParams) -> ScenarioResult:
                           options.progress) as bar:
             return batch.spec.run(n, seed, bar)
 
-    fam = run_family(base, family, steps, named_seed(options.seed, "A-population"), runner=runner, baseline=BASELINE)
+    families = {}
 
-    # -- graph: a designer per base objective, one leaf per trial ---------------------------
+    def compute(n_steps, progress):
+        """The whole family, batched where shapes allow (agents' run_family), once: every member
+        is a leaf of this batch; a changed objective L' is recorded under its own name."""
+        fam = run_family(base, family, n_steps, named_seed(options.seed, "A-population"), runner=runner,
+                         baseline=BASELINE)
+        families["fam"] = fam
+        out = {}
+        for name, pert, tr in zip(fam.names, fam.perturbations, fam.trajectories):
+            values = dict(tr.values)
+            values[objective_name(pert)] = values.pop("L")
+            out[name] = attrs.evolve(tr, values=values)
+        return out
+
+    members = Batch(compute, "the perturbation family")
+    # the family's members are known before it runs: its names, perturbations and specs
+    plan = family_plan(base, family, BASELINE, named_seed(options.seed, "A-population"))
+
+    # -- graph: a designer per base objective, one leaf per member ------------------------------
     obj_T = Objective(T, TRUE_OBJECTIVES[T])
     designers = {"L": OptimizerNode("designer", Objective("L", "mean cross-entropy of the next token (base objective)"),
                                     role="designer (human)", description="intends the cross-entropy L")}
-    nodes, edges, runs, arrays = [], [], {}, {}
+    nodes, edges, arrays = [], [], {}
     figs, Lname = {}, {}
-    # the shared scale of the normalized alignment: the baseline run A's best improvement of L and of T
-    base_tr = fam.trajectories[fam.names.index(BASELINE)]
-    reference = reference_scale(BASELINE, base_tr["L"][base_tr.ok], base_tr[T][base_tr.ok])
-    for name, pert, spec, tr in zip(fam.names, fam.perturbations, fam.specs, fam.trajectories):
+    for name, pert, spec in plan:
         L = objective_name(pert)
         Lname[name] = L
         if L not in designers:
             designers[L] = OptimizerNode(f"designer {L}", Objective(L, spec_loss(spec)), role="designer (human)",
                                          description=f"intends {L}: A' = A with objective {L} (Definition 4)")
-        values = dict(tr.values)
-        values[L] = values.pop("L")
-        tr = attrs.evolve(tr, values=values)
-        nodes.append(OptimizerNode(name, obj_T, leaf=spec, role="gradient descent",
+        rec = tuple(L if k == "L" else k for k in spec.records)
+        nodes.append(OptimizerNode(name, obj_T, leaf=members.member(name, rec, "gradient step"), role="gradient descent",
                                    description=pert.describe() if name != BASELINE else "optimizer A, unperturbed"))
         edges.append((designers[L].name, name))
-        runs[name] = ChainRun((designers[L].name, name), tr)
+    graph = DelegationGraph(list(designers.values()) + nodes, edges)
+    runs = run_graph(graph, steps, options.seed)
+    fam = families["fam"]
+
+    # the shared scale of the normalized alignment: the baseline run A's best improvement of L and of T
+    base_tr = runs[BASELINE].trajectory
+    reference = reference_scale(BASELINE, base_tr["L"][base_tr.ok], base_tr[T][base_tr.ok])
+    for name in fam.names:
+        L, tr = Lname[name], runs[name].trajectory
         # a changed objective L' is not recorded on A's run: its own run scales it (named so)
         norm = reference if L == "L" else reference_scale(f"{name} (own run: A does not record {L})",
                                                           tr[L][tr.ok], tr[T][tr.ok])
         figs[name] = trial_figures(tr, L, T, est, norm)
         for obj, v in tr.values.items():
             arrays[f"{name}/{obj}"] = v
-    graph = DelegationGraph(list(designers.values()) + nodes, edges)
 
     # -- Definitions 3 and 4 ---------------------------------------------------------------
     base_f = figs[BASELINE]

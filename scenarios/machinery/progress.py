@@ -32,14 +32,17 @@ def progress_bar(desc: str, total: int, enabled: bool = True):
 
 
 def run_graph_with_progress(graph, steps: int, options) -> dict:
-    """Run every chain of ``graph`` like :func:`hierarchy.run.run_graph`, with one bar per leaf."""
-    from hierarchy.run import run_chain
+    """:func:`hierarchy.run.run_graph` with one progress bar per leaf (on a terminal, when
+    ``options.progress``): the core runner, with the bars as its progress factory."""
+    from contextlib import ExitStack
 
-    runs = {}
-    for leaf in graph.leaves:
-        with progress_bar(f"optimizer {leaf}", steps, options.progress) as bar:
-            runs[leaf] = run_chain(graph, leaf, steps, options.seed, bar)
-    return runs
+    from hierarchy.run import run_graph
+
+    with ExitStack() as stack:
+        def factory(leaf: str, n: int):
+            return stack.enter_context(progress_bar(f"optimizer {leaf}", n, options.progress))
+
+        return run_graph(graph, steps, options.seed, progress_factory=factory)
 
 
 def case_progress(items, desc: str, enabled: bool = True):
