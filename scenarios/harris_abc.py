@@ -38,6 +38,9 @@ from hierarchy.graph import DelegationGraph, OptimizerNode
 from hierarchy.objective import Objective
 from hierarchy.report import Claim, Table, build_report
 from hierarchy.tail import limit_error
+from hierarchy.product import Produced
+from hierarchy.trajectory import Trajectory
+from hierarchy.errors import LeafError
 
 from scenarios.common.markov_setup import MarkovSetup
 from scenarios.machinery.progress import progress_bar, run_graph_with_progress
@@ -134,9 +137,10 @@ class Replicate:
     search_rows: tuple
 
 
-def choose_a(reps_data, p: HarrisParams, steps: int, options: RunOptions, seeds) -> list:
+def choose_a(reps_data, p: HarrisParams, steps: int, options: RunOptions, seeds) -> tuple:
     """theta_A per replicate: the lowest tail loss among ``init_population`` random starts that
-    settled, all replicates' starts run as one population (one dataset per copy)."""
+    settled, all replicates' starts run as one population (one dataset per copy). Returns
+    ([(theta_A, tail L, G(0), row) or None per replicate], the population's trajectory)."""
     n = p.init_population
     inits, datas = [], []
     for s, data in zip(seeds, reps_data):
@@ -158,8 +162,9 @@ def choose_a(reps_data, p: HarrisParams, steps: int, options: RunOptions, seeds)
             out.append(None)
             continue
         best = int(pool[np.argmin(L_end[pool])])
-        out.append((np.asarray(tr.meta["initial_parameters"][best]), float(L_end[best]), float(tr["G"][best, 0])))
-    return out
+        out.append((np.asarray(tr.meta["initial_parameters"][best]), float(L_end[best]), float(tr["G"][best, 0]),
+                    best))
+    return out, tr
 
 
 def search_b(reps, p: HarrisParams, steps: int, options: RunOptions) -> list:
@@ -197,8 +202,69 @@ def search_b(reps, p: HarrisParams, steps: int, options: RunOptions) -> list:
             chosen = np.flatnonzero(worse)[:p.b_copies]
             rows[r].append((norm, p.candidates, int(settled.sum()), int(worse.sum()), int(better.sum()), len(chosen)))
             if chosen.size:
-                found[r] = (reps[r]["theta_a"][None, :] + deltas[j][chosen], norm)
+                found[r] = (reps[r]["theta_a"][None, :] + deltas[j][chosen], norm, rows_of(tr, idx[chosen]))
     return [(found[r], tuple(rows[r])) for r in range(len(reps))]
+
+
+def rows_of(tr: Trajectory, idx) -> Trajectory:
+    """The copies ``idx`` of a population's trajectory (values and divergence only)."""
+    idx = np.asarray(idx, dtype=int)
+    return Trajectory({k: v[idx] for k, v in tr.values.items()}, diverged_at=tr.diverged_at[idx])
+
+
+def concat_rows(parts) -> Trajectory:
+    """Populations stacked copy after copy (same objectives and length)."""
+    parts = list(parts)
+    return Trajectory({k: np.concatenate([t[k] for t in parts]) for k in parts[0].values},
+                      diverged_at=np.concatenate([t.diverged_at for t in parts]))
+
+
+class BestOfStarts:
+    """Optimizer A's leaf: per replicate seed, ``init_population`` random starts trained by
+    gradient descent as one population (one dataset per copy); its run returns, per seed, the
+    copy with the lowest tail loss among those that settled (so A is never run twice), and
+    as its product each seed's theta_A (for B's search and for C)."""
+
+    records = ("L", "G", "G1")
+    step_unit = "gradient step"
+    deterministic = True  # the starts are drawn from the scenario seed when it is built
+
+    def __init__(self, datas, seeds, p: "HarrisParams", options: RunOptions):
+        self.datas, self.seeds, self.p, self.options = datas, seeds, p, options
+
+    def run(self, steps, seed=None, progress=None) -> Trajectory:
+        chosen, tr = choose_a(self.datas, self.p, steps, self.options, self.seeds)
+        live = [r for r, c in enumerate(chosen) if c is not None]
+        if not live:
+            raise LeafError("no random start of A stayed finite on any seed; lower the learning rate (lr)")
+        reps = [None if c is None else {"seed": s, "data": d, "theta_a": c[0], "L_a": c[1], "G0_a": c[2]}
+                for s, d, c in zip(self.seeds, self.datas, chosen)]
+        return attrs.evolve(rows_of(tr, [chosen[r][3] for r in live]), product={"reps": reps, "live": live})
+
+
+class SettledWorseSearch:
+    """Optimizer B's leaf, built from A's product: the search around each seed's theta_A
+    (:func:`search_b`); its run returns the candidates that settled at least ``worse_by``
+    worse than A (the copies of B, straight from the search's populations: never run twice),
+    and as its product which seed each copy belongs to and the search's counts."""
+
+    records = ("L", "G", "G1")
+    step_unit = "gradient step"
+    deterministic = True
+
+    def __init__(self, product: dict, p: "HarrisParams", options: RunOptions):
+        self.reps, self.live, self.p, self.options = product["reps"], product["live"], p, options
+
+    def run(self, steps, seed=None, progress=None) -> Trajectory:
+        searched = search_b(self.reps, self.p, steps, self.options)
+        owners = [r for r in self.live if searched[r][0] is not None for _ in range(len(searched[r][0][0]))]
+        product = {"owners": owners, "searched": searched}
+        if not owners:  # nothing found on any seed: one undefined copy, named so in the notes
+            T = steps + 1
+            nan = {k: np.full((1, T), np.nan) for k in self.records}
+            return Trajectory(nan, diverged_at=np.array([0]), product=product)
+        tr = concat_rows(searched[r][0][2] for r in self.live if searched[r][0] is not None)
+        return attrs.evolve(tr, product=product)
 
 
 def _leaf(datas, p, schedule, init):
@@ -263,7 +329,7 @@ def seed_claims(p: HarrisParams, T: str, fig: dict) -> list:
     return [c1, c2, c3, c4, c5, c6]
 
 
-CLAIM_SHORT = ("A, B settle", f"C_A = C_B on T", "alpha_B < alpha_A", "C capability-limited", "C never settles",
+CLAIM_SHORT = ("A, B settle", "C_A = C_B on T", "alpha_B < alpha_A", "C capability-limited", "C never settles",
                "delegation product")
 
 
@@ -278,42 +344,53 @@ def run(options: RunOptions, p: HarrisParams) -> ScenarioResult:
     datas = [d for _, d in setups]
     optima = [d.conditional_entropy() for d in datas]
 
-    # A: the best of a population of random starts, per replicate; then B's search
-    chosen = choose_a(datas, p, steps, options, seeds)
-    reps = [None if c is None else {"seed": s, "data": d, "theta_a": c[0], "L_a": c[1], "G0_a": c[2]}
-            for s, d, c in zip(seeds, datas, chosen)]
-    searched = search_b(reps, p, steps, options)
-    live = [r for r in range(len(seeds)) if reps[r] is not None]
-
     # known lower bounds: a gradient size is >= 0; the cross-entropy is >= the lowest conditional
     # entropy of the seeds' data (the exact optimum, by counting)
     obj_L = Objective("L", "cross-entropy of the next token on the training set (the designer's base objective)",
                       lower_bound=float(min(optima)))
     obj_T = Objective(T, TRUE_OBJECTIVES[T], lower_bound=0.0)
     decay, const = p.decay(), Constant(p.lr_c)
-    b_of_copy = [r for r in live if searched[r][0] is not None for _ in range(len(searched[r][0][0]))]
-    nodes = [OptimizerNode("designer", obj_L, role="designer (human)",
-                           description="chooses the model and the data, delegates the training")]
-    leaves = {
-        "A": (live, decay, [reps[r]["theta_a"] for r in live], f"theta_A of each of {len(live)} seeds"),
-        "B": (b_of_copy, decay, [x for r in live if searched[r][0] is not None for x in searched[r][0][0]],
-              f"theta_A + delta (settled at least {p.worse_by:g} worse), {len(b_of_copy)} copies over "
-              f"{len(set(b_of_copy))} seeds"),
-        "C": (live, const, [reps[r]["theta_a"] for r in live], f"theta_A of each of {len(live)} seeds"),
-    }
-    for name, (owners, sched, inits, text) in leaves.items():
-        if not owners:
-            continue
-        leaf = _leaf([datas[r] for r in owners], p, sched, inits)
-        nodes.append(OptimizerNode(name, obj_T, leaf=leaf, role="gradient descent",
-                                   description=f"init {text}; {sched.describe()}"))
+
+    def c_leaf(product):
+        live = product["live"]
+        return _leaf([datas[r] for r in live], p, const, [product["reps"][r]["theta_a"] for r in live])
+
+    def scan_leaf(product):
+        rep = product["reps"][product["live"][0]]
+        lrs = np.asarray(p.lr_c_scan, dtype=float)
+        return GradientDescent(rep["data"], hidden=(p.width,), schedule=Constant(1.0), population=len(lrs),
+                               init=np.tile(rep["theta_a"], (len(lrs), 1)), lr_scale=lrs)
+
+    gd = "gradient descent"
+    nodes = [
+        OptimizerNode("designer", obj_L, role="designer (human)",
+                      description="chooses the model and the data, delegates the training"),
+        OptimizerNode("A", obj_T, leaf=BestOfStarts(datas, seeds, p, options), role=gd,
+                      description=f"init theta_A: the best of {p.init_population} random starts per seed; "
+                                  f"{decay.describe()}"),
+        OptimizerNode("B", obj_T, role=gd, leaf=Produced("A", build=lambda prod: SettledWorseSearch(prod, p, options),
+                                                        records=BestOfStarts.records, step_unit="gradient step"),
+                      description=f"init theta_A + delta, every candidate settled at least {p.worse_by:g} worse "
+                                  f"(at most {p.b_copies} per seed); {decay.describe()}"),
+        OptimizerNode("C", obj_T, role=gd, leaf=Produced("A", build=c_leaf, records=BestOfStarts.records,
+                                                        step_unit="gradient step"),
+                      description=f"init theta_A of each seed; {const.describe()}"),
+        OptimizerNode("C-scan", obj_T, role=gd, leaf=Produced("A", build=scan_leaf, records=BestOfStarts.records,
+                                                             step_unit="gradient step"),
+                      description=f"init theta_A of seed {seeds[0]}; constant rates {', '.join(map(str, p.lr_c_scan))}"),
+    ]
     graph = DelegationGraph(nodes, [("designer", n.name) for n in nodes[1:]])
     runs = run_graph_with_progress(graph, steps, options)
+    prod_a, prod_b = runs["A"].trajectory.product, runs["B"].trajectory.product
+    reps, live, searched = prod_a["reps"], prod_a["live"], prod_b["searched"]
+    if not prod_b["owners"]:
+        runs.pop("B")
 
     from hierarchy.measure import measure
 
-    m = measure(graph, runs, options.estimator, reference="A" if "A" in runs else None)
-    owners = {name: leaves[name][0] for name in runs}
+    scan = runs.pop("C-scan")
+    m = measure(graph, runs, options.estimator, reference="A")
+    owners = {"A": live, "B": prod_b["owners"], "C": live}
 
     # per-replicate figures, from the graph's per-copy measurements
     fracs = {name: tail_fraction(runs[name].trajectory[T], tail) for name in runs}
@@ -363,7 +440,9 @@ def run(options: RunOptions, p: HarrisParams) -> ScenarioResult:
         L_end = tail_mean(tr["L"], tail)
         dist = L_end - np.asarray([optima[r] for r in owners[name]])
         conv = m.capability(name, "L").converged_fraction
-        opt_rows.append([name, leaves[name][3], runs[name].trajectory.K, str(Spread.of(L_end)), str(Spread.of(dist)),
+        start = {"A": f"theta_A of each of {len(live)} seeds", "C": f"theta_A of each of {len(live)} seeds",
+                 "B": f"theta_A + delta, {len(owners['B'])} copies over {len(set(owners['B']))} seeds"}[name]
+        opt_rows.append([name, start, runs[name].trajectory.K, str(Spread.of(L_end)), str(Spread.of(dist)),
                          str(Spread.of(fracs[name][0], fracs[name][1])), f"{conv:.2f}",
                          f"{int(tr.ok.sum())}/{tr.K} ok"])
     seed_rows = []
@@ -385,11 +464,10 @@ def run(options: RunOptions, p: HarrisParams) -> ScenarioResult:
                                      "settled better than A", f"copies of B (at most {p.b_copies})"),
               tuple(search_rows)),
     ]
-    if "A" in runs and live:
-        tables.append(scan_constant_lr(reps[live[0]], p, steps, options, m, T))
+    tables.append(scan_constant_lr(reps[live[0]], scan.trajectory, p, m, T, options.estimator))
 
     arrays = {}
-    for name, r in runs.items():
+    for name, r in list(runs.items()) + [("C-scan", scan)]:
         for obj, v in r.trajectory.values.items():
             arrays[f"{name}/{obj}"] = v
     choices = {"true objective": TRUE_OBJECTIVES[T], "estimator": str(options.estimator),
@@ -414,15 +492,12 @@ def run(options: RunOptions, p: HarrisParams) -> ScenarioResult:
     return ScenarioResult(report, graph, arrays, plots)
 
 
-def scan_constant_lr(rep: dict, p: HarrisParams, steps: int, options: RunOptions, m, T: str) -> Table:
+def scan_constant_lr(rep: dict, tr: Trajectory, p: HarrisParams, m, T: str, est) -> Table:
     """C's claim "capability-limited on both objectives" against its learning rate, on the first
     seed: every constant rate of ``lr_c_scan`` from that seed's theta_A, run as one population
-    (per-copy learning rates), decided like the main claim against that seed's A."""
+    (per-copy learning rates: the graph's node C-scan), decided like the main claim against
+    that seed's A."""
     lrs = np.asarray(p.lr_c_scan, dtype=float)
-    pop = GradientDescent(rep["data"], hidden=(p.width,), schedule=Constant(1.0), population=len(lrs),
-                          init=np.tile(rep["theta_a"], (len(lrs), 1)), lr_scale=lrs)
-    tr = _run_population(pop, steps, named_seed(options.seed, "C-scan"), "constant-rate scan", options.progress)
-    est = options.estimator
     cL, cT = capability(tr["L"], est, rep["data"].conditional_entropy()), capability(tr[T], est, 0.0)
     a_L = _subset(m.capability("A", "L").capability, [0])
     a_T = _subset(m.capability("A", T).capability, [0])
