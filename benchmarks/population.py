@@ -5,8 +5,9 @@ forward + backward + recording + update):
   tiny: vocabulary 8, context 2, hidden 8, 64 examples
   mid:  vocabulary 64, context 2, hidden 128, 2048 examples
 the naive side trains K separate ``nn.Module``s, each with its own ``torch.optim.SGD``
-and autograd; the batched side runs ``agents.language_model.gradient_descent.descend`` on one
-``PopulationMLP`` (records L, G, G1 every step: it does more work than the naive side).
+and autograd; the batched side runs ``agents.language_model.gradient_descent.descend`` (the
+one training loop ``agents.training.train`` with ``sgd``) on one ``PopulationMLP`` (records L,
+G, G1 every step: it does more work than the naive side).
 Both see the same data and the same dense one-hot inputs, one row per example (the
 batched side does not merge repeated contexts here, as GradientDescent does).
 

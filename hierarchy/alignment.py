@@ -17,6 +17,9 @@ from .capability import capability
 from .errors import ParameterError
 from .estimator import Estimator
 
+__all__ = ["ZERO_PROGRESS", "alignment_ratio", "AlignmentEstimate", "alignment", "ratio_error",
+           "progress_scale", "Normalization", "normalized_alignment"]
+
 ZERO_PROGRESS = 1e-12
 
 
@@ -61,12 +64,34 @@ def alignment(L_base, L_mesa, estimator: Estimator = Estimator(), zero: float = 
     run; undefined where |C(L_mesa)| <= zero * max_t |L_mesa(t)| (no progress). ``bounds``:
     the known lower bounds of (base, mesa) objective, if any (see :func:`capability`).
 
-    Example:
-        >>> a = alignment([[3.0, 2.0, 1.0]], [[1.0, 0.5, 0.0]], Estimator("finite"))
-        >>> a.value.tolist(), a.defined.tolist()
-        ([2.0], [True])
-        >>> alignment([[3.0, 2.0]], [[1.0, 1.0]]).defined.tolist()
-        [False]
+    Parameters
+    ----------
+    L_base, L_mesa : array-like [K, T]
+        The base objective and the mesa-objective, evaluated on the same run.
+    estimator : Estimator, optional
+        The capability estimator of both.
+    zero : float, optional
+        Relative progress below which alpha is undefined.
+    bounds : tuple, optional
+        Known lower bounds of (base, mesa).
+
+    Returns
+    -------
+    AlignmentEstimate
+        Per copy: ``value`` (NaN where undefined), ``defined``, ``error``, ``base``, ``mesa``.
+
+    Raises
+    ------
+    ParameterError
+        When the two arrays do not have the same shape.
+
+    Examples
+    --------
+    >>> a = alignment([[3.0, 2.0, 1.0]], [[1.0, 0.5, 0.0]], Estimator("finite"))
+    >>> a.value.tolist(), a.defined.tolist()
+    ([2.0], [True])
+    >>> alignment([[3.0, 2.0]], [[1.0, 1.0]]).defined.tolist()
+    [False]
     """
     L_base = np.asarray(L_base, dtype=np.float64)
     L_mesa = np.asarray(L_mesa, dtype=np.float64)
@@ -167,6 +192,7 @@ class Normalization:
         return cls(str(reference), med(sb), med(sm))
 
     def describe(self) -> str:
+        """One line naming the reference and its two scales (for reports)."""
         return f"each objective's best improvement L(0) - min L on reference {self.reference}"
 
 
@@ -197,6 +223,11 @@ def normalized_alignment(L_base, L_mesa, normalization: Normalization, estimator
     AlignmentEstimate
         ``value`` = alpha_norm per copy; ``base`` / ``mesa`` the scaled capabilities;
         ``error`` scaled by the same factor.
+
+    Raises
+    ------
+    ParameterError
+        When ``normalization`` is not a :class:`Normalization`.
 
     Examples
     --------

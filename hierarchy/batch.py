@@ -74,6 +74,7 @@ class BatchMember:
         self.batch, self.name, self.records, self.step_unit = batch, name, records, step_unit
 
     def run(self, steps: int, seed=None, progress=None) -> Trajectory:
+        """This member's trajectory, cut from the batch's one shared run (run on first use)."""
         out = self.batch.result(steps, progress)
         if self.name not in out:
             raise LeafError(f"{self.batch.description} computed no part named {self.name!r} "

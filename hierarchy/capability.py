@@ -17,6 +17,8 @@ from .errors import ParameterError
 from .estimator import Estimator
 from .tail import limit_error
 
+__all__ = ["tail_length", "capability_finite", "capability_limit", "CapabilityEstimate", "capability"]
+
 
 def _values(L) -> np.ndarray:
     L = np.asarray(L, dtype=np.float64)
@@ -105,10 +107,30 @@ def capability(L, estimator: Estimator = Estimator(), lower_bound=None) -> Capab
     ``lower_bound``: a value the objective cannot go below, if known (bounds the limit
     estimator's extrapolation; :class:`~hierarchy.objective.Objective`).
 
-    Example:
-        >>> est = capability([[4.0, 2.0, 1.0, 1.0]], Estimator("finite"))
-        >>> est.value.tolist()
-        [2.0]
+    Parameters
+    ----------
+    L : array-like [K, T]
+        The objective's values per copy and step (index 0 the start).
+    estimator : Estimator, optional
+        ``limit`` (L(0) minus the tail mean, with its error) or ``finite`` (the literal sum).
+    lower_bound : float, optional
+        The objective's known lower bound.
+
+    Returns
+    -------
+    CapabilityEstimate
+        Per copy: ``value``, ``error``, ``converged``, ``drift``.
+
+    Raises
+    ------
+    ParameterError
+        When ``L`` has no step axis.
+
+    Examples
+    --------
+    >>> est = capability([[4.0, 2.0, 1.0, 1.0]], Estimator("finite"))
+    >>> est.value.tolist()
+    [2.0]
     """
     L = _values(L)
     if estimator.kind == "finite":

@@ -27,6 +27,9 @@ import numpy as np
 
 from .errors import ParameterError
 
+__all__ = ["HOLDS", "FAILS", "UNDECIDED", "VERDICTS", "Z", "WILSON_Z", "combined_error", "decide",
+           "wilson_interval", "SeedCount", "POOLED_RULE", "pooled_verdict"]
+
 HOLDS = "holds"
 FAILS = "fails"
 UNDECIDED = "undecided"
@@ -164,6 +167,7 @@ class SeedCount:
 
     @classmethod
     def of(cls, verdicts) -> "SeedCount":
+        """The counts of holds / fails / undecided over per-seed verdicts."""
         v = list(verdicts)
         bad = [x for x in v if x not in VERDICTS]
         if bad:
@@ -172,9 +176,11 @@ class SeedCount:
         return cls(h, f, u, len(v), wilson_interval(h, len(v)))
 
     def describe(self) -> str:
+        """One line: 'holds on h of n seeds, undecided on u, fails on f'."""
         return f"holds on {self.holds} of {self.n} seeds, undecided on {self.undecided}, fails on {self.fails}"
 
     def to_dict(self) -> dict:
+        """A JSON-ready dict: the counts, n and the Wilson interval of the rate of holding."""
         return {"holds": self.holds, "fails": self.fails, "undecided": self.undecided, "n": self.n,
                 "rate_interval": [float(self.rate_interval[0]), float(self.rate_interval[1])]}
 

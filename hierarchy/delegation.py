@@ -21,6 +21,8 @@ from .capability import capability
 from .errors import ParameterError
 from .estimator import Estimator
 
+__all__ = ["ProductCheck", "delegation_product"]
+
 
 @attrs.frozen(eq=False)
 class ProductCheck:
@@ -43,12 +45,33 @@ def delegation_product(values: Sequence, chain: Sequence[str] = (), estimator: E
     ``values`` lists the objective values ``[K, T]`` of each node from root to leaf, all
     evaluated on the same leaf run.
 
-    Example:
-        >>> import numpy as np
-        >>> root, mid, leaf = [[6.0, 3.0, 2.0]], [[2.0, 1.0, 0.5]], [[1.0, 0.2, 0.1]]
-        >>> check = delegation_product([root, mid, leaf], estimator=Estimator("finite"))
-        >>> float(check.discrepancy[0]) < 1e-12
-        True
+    Parameters
+    ----------
+    values : sequence of array-like [K, T]
+        Each node's objective on the leaf's run, root first.
+    chain : sequence of str, optional
+        The node names (for the report).
+    estimator : Estimator, optional
+        The capability estimator of every factor.
+
+    Returns
+    -------
+    ProductCheck
+        Per copy: ``direct`` (C_root), ``product`` ((prod alpha) * C_leaf) and their relative
+        ``discrepancy``.
+
+    Raises
+    ------
+    ParameterError
+        When the chain has fewer than two nodes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> root, mid, leaf = [[6.0, 3.0, 2.0]], [[2.0, 1.0, 0.5]], [[1.0, 0.2, 0.1]]
+    >>> check = delegation_product([root, mid, leaf], estimator=Estimator("finite"))
+    >>> float(check.discrepancy[0]) < 1e-12
+    True
     """
     if len(values) < 2:
         raise ParameterError("a delegation chain needs at least two nodes (a base and a mesa-optimizer)")

@@ -18,6 +18,8 @@ import attrs
 
 from .errors import ParameterError
 
+__all__ = ["KINDS", "Estimator"]
+
 KINDS = ("finite", "limit")
 
 
@@ -40,7 +42,8 @@ class Estimator:
         if self.kind not in KINDS:
             raise ParameterError(f"unknown estimator {self.kind!r}; choose one of {', '.join(KINDS)}")
         if not (0.0 < self.tail <= 1.0):
-            raise ParameterError(f"tail fraction {self.tail} is outside (0, 1]; use e.g. 0.25 for the last quarter")
+            raise ParameterError(f"tail fraction {self.tail} is outside (0, 1]; use e.g. 0.25 for the last quarter",
+                                 parameter="tail")
         if not (self.tolerance > 0.0):
             raise ParameterError(f"convergence tolerance {self.tolerance} must be positive; use e.g. 0.01 "
                                  f"(error at most 1% of the capability)")

@@ -12,6 +12,9 @@ from typing import Optional
 import attrs
 import numpy as np
 
+__all__ = ["BOOTSTRAP_RESAMPLES", "BOOTSTRAP_SEED", "bootstrap_median", "Spread", "SPREAD_LEGEND",
+           "format_number", "CapabilityFigure", "AlignmentFigure", "ProductFigure"]
+
 
 def _finite_tuple(values) -> tuple:
     return tuple(float(v) for v in np.asarray(values, dtype=np.float64).reshape(-1))
@@ -106,13 +109,16 @@ class Spread:
 
     @property
     def K(self) -> int:
+        """Number of copies the figure summarizes."""
         return len(self.per_copy)
 
     @property
     def defined(self) -> bool:
+        """True when at least one copy has a finite value."""
         return self.n > 0
 
     def to_dict(self) -> dict:
+        """A JSON-ready dict of every field (NaN as None)."""
         return {"median": _json_float(self.median), "q25": _json_float(self.q25), "q75": _json_float(self.q75),
                 "n": self.n, "per_copy": [_json_float(x) for x in self.per_copy],
                 "standard_error": _json_float(self.standard_error), "estimator_error": _json_float(self.estimator_error),
@@ -121,6 +127,7 @@ class Spread:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Spread":
+        """The Spread a :meth:`to_dict` dict describes (None as NaN)."""
         nan = lambda x: math.nan if x is None else float(x)
         ci = d.get("median_ci95", [None, None])
         return cls(nan(d["median"]), nan(d["q25"]), nan(d["q75"]), int(d["n"]), tuple(nan(x) for x in d["per_copy"]),

@@ -19,10 +19,48 @@ from .objective import Objective
 from .product import Produced
 from .protocol import Leaf
 
+__all__ = ["same_objective", "OptimizerNode", "DelegationGraph"]
 
-def _check_node_name(value) -> None:
+
+def _check_node_name(instance, attribute, value) -> None:
     if not isinstance(value, str) or not value.strip() or "/" in value or "@" in value:
         raise GraphError(f"node name {value!r} is not usable; use a short non-empty name without '/' or '@'")
+
+
+def same_objective(a: Objective, b: Objective) -> bool:
+    """True when ``a`` and ``b`` are one objective: the same value, or equal with the same
+    ``evaluate`` function (attrs equality leaves ``evaluate`` out).
+
+    Parameters
+    ----------
+    a, b : Objective
+        The two objectives to compare.
+
+    Returns
+    -------
+    bool
+        Whether a chain may hold both under one name.
+
+    Examples
+    --------
+    >>> same_objective(Objective("L", "loss"), Objective("L", "loss"))
+    True
+    >>> same_objective(Objective("D", evaluate=lambda s: s[..., 0]), Objective("D", evaluate=lambda s: s[..., 1]))
+    False
+    """
+    return a is b or (a == b and a.evaluate is b.evaluate)
+
+
+def _check_objective_identity(graph: "DelegationGraph", chain: tuple) -> None:
+    seen = {}
+    for name in chain:
+        obj = graph.node(name).objective
+        first = seen.setdefault(obj.name, name)
+        if first != name and not same_objective(graph.node(first).objective, obj):
+            raise GraphError(
+                f"nodes {first!r} and {name!r} on chain {' -> '.join(chain)} hold two different objectives named "
+                f"{obj.name!r}; rename one of them or give both nodes the same Objective value"
+            )
 
 
 @attrs.frozen
@@ -39,7 +77,7 @@ class OptimizerNode:
         False
     """
 
-    name: str = attrs.field(validator=lambda _, __, v: _check_node_name(v))
+    name: str = attrs.field(validator=_check_node_name)
     objective: Objective = attrs.field()
     leaf: Optional[Any] = attrs.field(default=None, eq=False)
     role: str = ""
@@ -121,6 +159,8 @@ class DelegationGraph:
                         f"tuple and a run(steps, seed, progress=None) method (see hierarchy.protocol.Leaf)"
                     )
         self._g = g
+        for chain in self.chains():
+            _check_objective_identity(self, chain)
         for name in g:
             leaf = g.nodes[name]["spec"].leaf
             if isinstance(leaf, Produced):

@@ -2,8 +2,8 @@
 
 Seed 000 asks whether alignment improves as capacity is added, and whether there is an
 inflection: a capacity beyond which alignment declines (definitions.md, "Capacity").
-Both are answered here on a measured curve y(x) over a parameter axis x (the capacity
-scenario uses x = log2 of the width), given as ``values [W, S]``: W points of x, S
+Both are answered here on a measured curve y(x) over any parameter axis x (a scenario
+chooses it, e.g. the log of a size), given as ``values [W, S]``: W points of x, S
 independent seeds at each. The **median curve** (the median over seeds at each x) is
 tested, its uncertainty comes from a bootstrap over seeds, and every seed's **own
 curve** is tested too, so that a collapse in a minority of seeds is reported rather than
@@ -73,6 +73,10 @@ import numpy as np
 from .decision import wilson_interval
 from .errors import ParameterError
 
+__all__ = ["MIN_POINTS", "MIN_FALL", "STATISTICS", "bic", "Fit", "fit_line", "fit_segments", "ChangePoint",
+           "detect_inflection", "median_curve", "bootstrap_medians", "Inflection", "inflection", "SHAPES",
+           "INFLECTED", "synthetic_mean", "synthetic_values", "ranks", "spearman", "Trend", "trend"]
+
 #: Fewest finite points on which a change point is looked for.
 MIN_POINTS = 5
 #: Default effect-size floor: the fall after the break must exceed this fraction of the fitted range.
@@ -89,7 +93,7 @@ def _curve(x, y):
     if x.shape != y.shape:
         raise ParameterError(f"x has {x.size} points and y {y.size}; give one y per x")
     if x.size and not np.all(np.diff(x) > 0):
-        raise ParameterError("x must be strictly increasing (e.g. log2 of the widths in increasing order)")
+        raise ParameterError("x must be strictly increasing; sort the points of the axis")
     return x, y
 
 
@@ -390,7 +394,6 @@ def _per_x(values) -> np.ndarray:
     return v
 
 
-_per_width = _per_x  # the older name
 
 
 def median_curve(values) -> np.ndarray:
@@ -671,7 +674,7 @@ def synthetic_mean(shape: str, x) -> np.ndarray:
 
 def synthetic_values(shape: str, noise: float, seed, seeds: int = 5, x=None) -> np.ndarray:
     """Synthetic measured values [W, seeds]: ``synthetic_mean(shape, x)`` plus independent
-    normal noise of sd ``noise`` per value (x defaults to 0 .. 8, as log2 of widths 1 to 256).
+    normal noise of sd ``noise`` per value (x defaults to 0, 1, ..., 8).
     For "collapse in 2 of 5 seeds" the first two columns collapse, the others saturate.
 
     Example:

@@ -6,12 +6,14 @@ import attrs
 import numpy as np
 
 from .alignment import Normalization, alignment, normalized_alignment
-from .errors import ParameterError
+from .errors import NotFoundError, ParameterError
 from .capability import capability
 from .delegation import delegation_product
 from .estimator import Estimator
 from .figures import AlignmentFigure, CapabilityFigure, ProductFigure, Spread
 from .graph import DelegationGraph
+
+__all__ = ["Measurements", "measure", "measure_chain", "reference_normalization"]
 
 
 @attrs.frozen
@@ -24,18 +26,70 @@ class Measurements:
     products: tuple
 
     def capability(self, chain: str, objective: str) -> CapabilityFigure:
-        """The figure C(objective) on the chain ending at ``chain``."""
+        """The figure C(objective) on the chain ending at ``chain`` (Definition 1).
+
+        Parameters
+        ----------
+        chain : str
+            The chain's leaf.
+        objective : str
+            The objective's name.
+
+        Returns
+        -------
+        CapabilityFigure
+
+        Raises
+        ------
+        NotFoundError
+            When no such figure exists; the message lists the (chain, objective) pairs that do.
+
+        Examples
+        --------
+        >>> Measurements(Estimator(), (), (), ()).capability("A", "L")
+        Traceback (most recent call last):
+        ...
+        hierarchy.errors.NotFoundError: no capability of 'L' on chain 'A'; the figures are: none
+        """
         for f in self.capabilities:
             if f.chain == chain and f.objective == objective:
                 return f
-        raise KeyError(f"no capability of {objective!r} on chain {chain!r}")
+        have = ", ".join(f"{f.objective}@{f.chain}" for f in self.capabilities) or "none"
+        raise NotFoundError(f"no capability of {objective!r} on chain {chain!r}; the figures are: {have}")
 
     def alignment(self, parent: str, child: str, chain: str = None) -> AlignmentFigure:
-        """The alignment figure of the edge parent -> child (on ``chain``, default: the child's own)."""
+        """The alignment figure of the edge parent -> child (Definition 2).
+
+        Parameters
+        ----------
+        parent, child : str
+            The edge's ends.
+        chain : str, optional
+            The chain's leaf; an edge shared by several chains has one figure per chain.
+            Default: the first chain through the edge.
+
+        Returns
+        -------
+        AlignmentFigure
+
+        Raises
+        ------
+        NotFoundError
+            When no such figure exists; the message lists the edges (and chains) that have one.
+
+        Examples
+        --------
+        >>> Measurements(Estimator(), (), (), ()).alignment("human", "A")
+        Traceback (most recent call last):
+        ...
+        hierarchy.errors.NotFoundError: no alignment figure for 'human' -> 'A'; the figures are: none
+        """
         for f in self.alignments:
             if f.parent == parent and f.child == child and (chain is None or f.chain == chain):
                 return f
-        raise KeyError(f"no alignment figure for {parent!r} -> {child!r}")
+        have = ", ".join(f"{f.parent} -> {f.child}@{f.chain}" for f in self.alignments) or "none"
+        where = "" if chain is None else f" on chain {chain!r}"
+        raise NotFoundError(f"no alignment figure for {parent!r} -> {child!r}{where}; the figures are: {have}")
 
 
 def reference_normalization(reference_run, base: str, mesa: str, fallback_run=None):
@@ -110,22 +164,45 @@ def measure(graph: DelegationGraph, runs: dict, estimator: Estimator = Estimator
     scale, so normalized figures compare across chains; default: the first leaf run); each
     alignment figure names its reference in ``normalization``.
 
-    Example:
-        >>> import numpy as np
-        >>> from hierarchy.graph import OptimizerNode
-        >>> from hierarchy.objective import Objective
-        >>> from hierarchy.run import run_graph
-        >>> from hierarchy.trajectory import Trajectory
-        >>> class Halving:
-        ...     records = ("L", "G")
-        ...     def run(self, steps, seed, progress=None):
-        ...         g = 0.5 ** np.arange(steps + 1)
-        ...         return Trajectory({"G": [g], "L": [2 * g + 1]})
-        >>> g = DelegationGraph.chain(OptimizerNode("human", Objective("L")),
-        ...                           OptimizerNode("gd", Objective("G"), leaf=Halving()))
-        >>> m = measure(g, run_graph(g, steps=50), Estimator("finite"))
-        >>> m.alignment("human", "gd").alignment.median
-        2.0
+    Parameters
+    ----------
+    graph : DelegationGraph
+        The graph that ran.
+    runs : dict
+        {leaf: ChainRun}, as :func:`~hierarchy.run.run_graph` returns.
+    estimator : Estimator, optional
+        The capability estimator (Definition 1) of every figure.
+    reference : str, optional
+        The leaf whose run scales every normalized alignment.
+
+    Returns
+    -------
+    Measurements
+        Capabilities per chain and objective, alignments per edge of each chain, one
+        delegation-product check per chain.
+
+    Raises
+    ------
+    ParameterError
+        When ``reference`` is not a leaf that ran.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hierarchy.graph import OptimizerNode
+    >>> from hierarchy.objective import Objective
+    >>> from hierarchy.run import run_graph
+    >>> from hierarchy.trajectory import Trajectory
+    >>> class Halving:
+    ...     records = ("L", "G")
+    ...     def run(self, steps, seed, progress=None):
+    ...         g = 0.5 ** np.arange(steps + 1)
+    ...         return Trajectory({"G": [g], "L": [2 * g + 1]})
+    >>> g = DelegationGraph.chain(OptimizerNode("human", Objective("L")),
+    ...                           OptimizerNode("gd", Objective("G"), leaf=Halving()))
+    >>> m = measure(g, run_graph(g, steps=50), Estimator("finite"))
+    >>> m.alignment("human", "gd").alignment.median
+    2.0
     """
     caps, aligns, prods = [], [], []
     present = [leaf for leaf in graph.leaves if leaf in runs]

@@ -15,6 +15,8 @@ import numpy as np
 
 from .errors import ObjectiveError
 
+__all__ = ["Objective"]
+
 
 def _check_name(instance, attribute, value):
     if not isinstance(value, str) or not value or "/" in value or value != value.strip():

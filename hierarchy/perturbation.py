@@ -26,7 +26,10 @@ from typing import Any, Mapping, Protocol, runtime_checkable
 
 import attrs
 
-from .errors import ParameterError
+from .errors import NotFoundError, ParameterError
+
+__all__ = ["OBJECTIVE", "Perturbation", "check_perturbation", "kind_of", "changes_objective", "evolve_spec",
+           "Composable", "Identity", "Composed", "compose", "Replace", "Family"]
 
 #: The kind that turns a robustness comparison into a generalization one (Definition 4).
 OBJECTIVE = "objective"
@@ -39,9 +42,13 @@ class Perturbation(Protocol):
 
     name: str
 
-    def describe(self) -> str: ...
+    """A short human-readable name of the perturbation."""
+    def describe(self) -> str:
+        """A short human-readable name of the perturbation."""
 
-    def apply(self, spec: Any) -> Any: ...
+    """The perturbed spec (a new value; ``spec`` is unchanged)."""
+    def apply(self, spec: Any) -> Any:
+        """The perturbed spec (a new value; ``spec`` is unchanged)."""
 
 
 def check_perturbation(p) -> Any:
@@ -129,9 +136,11 @@ class Identity(Composable):
     kind: str = "none"
 
     def describe(self) -> str:
+        """``'identity'``."""
         return "no change"
 
     def apply(self, spec):
+        """``spec`` itself: the neutral element of composition."""
         return spec
 
 
@@ -152,9 +161,11 @@ class Composed(Composable):
         return "+".join(dict.fromkeys(kind_of(p) for p in self.parts))
 
     def describe(self) -> str:
+        """The parts' descriptions joined with ' + '."""
         return "; then ".join(p.describe() for p in self.parts)
 
     def apply(self, spec):
+        """Each part applied in order, left to right."""
         return reduce(lambda s, p: p.apply(s), self.parts, spec)
 
 
@@ -217,9 +228,11 @@ class Replace(Composable):
     kind: str = "setup"
 
     def describe(self) -> str:
+        """Its label."""
         return "set " + ", ".join(f"{k} = {v!r}" for k, v in self.changes)
 
     def apply(self, spec):
+        """``attrs.evolve(spec, **changes)``."""
         return evolve_spec(spec, **dict(self.changes))
 
 
@@ -265,7 +278,7 @@ class Family:
         for p in self.members:
             if p.name == key:
                 return p
-        raise KeyError(f"no perturbation named {key!r} in family {self.name!r}; it holds {', '.join(self.names)}")
+        raise NotFoundError(f"no perturbation named {key!r} in family {self.name!r}; it holds {', '.join(self.names)}")
 
     def __add__(self, other: "Family") -> "Family":
         """The union of two families (names must stay unique)."""

@@ -19,6 +19,8 @@ from .estimator import Estimator
 from .figures import SPREAD_LEGEND, Spread, format_number, _json_float
 from .measure import Measurements
 
+__all__ = ["json_ready", "Claim", "Table", "render_table", "Report", "build_report"]
+
 
 def json_ready(x: Any) -> Any:
     """JSON-safe copy: NaN/inf -> None, numpy scalars -> Python, tuples -> lists."""
@@ -77,6 +79,7 @@ class Claim:
 
     @property
     def holds(self) -> Optional[bool]:
+        """True, False or None (undecided), from the verdict."""
         return {HOLDS: True, FAILS: False}.get(self.verdict)
 
     @property
@@ -152,9 +155,11 @@ class Claim:
         return cls(text, nums, verdict, float(margin), float(res), full, False, count)
 
     def with_seeds(self, seeds: SeedCount) -> "Claim":
+        """This claim with its replication over seeds attached (and the pooled verdict)."""
         return attrs.evolve(self, seeds=seeds)
 
     def to_dict(self) -> dict:
+        """A JSON-ready dict (the fields README's report.json lists)."""
         d = {"text": self.text, "numbers": json_ready(self.numbers), "holds": self.holds, "verdict": self.verdict,
              "margin": json_ready(self.margin), "resolution": json_ready(self.resolution), "rule": self.rule,
              "undefined": self.undefined}
@@ -185,9 +190,11 @@ class Table:
     rows: tuple
 
     def to_dict(self) -> dict:
+        """A JSON-ready dict: title, header and rows."""
         return {"title": self.title, "columns": list(self.columns), "rows": json_ready(self.rows)}
 
     def render(self) -> str:
+        """The table as aligned plain text."""
         return render_table(self.title, self.columns, self.rows)
 
 
@@ -244,14 +251,17 @@ class Report:
 
     @property
     def capabilities(self):
+        """Every capability figure (the measurements')."""
         return self.measurements.capabilities
 
     @property
     def alignments(self):
+        """Every alignment figure (the measurements')."""
         return self.measurements.alignments
 
     @property
     def products(self):
+        """Every delegation-product figure (the measurements')."""
         return self.measurements.products
 
     @property
@@ -293,6 +303,7 @@ class Report:
         })
 
     def to_json(self) -> str:
+        """The whole report as strict JSON text (no NaN; undefined numbers as null)."""
         return json.dumps(self.to_dict(), indent=2, allow_nan=False)
 
     def render(self) -> str:
@@ -338,7 +349,55 @@ def build_report(scenario: str, graph, runs: dict, estimator: Estimator = Estima
                  steps: int = 0, choices: Mapping = None, claims=(), tables=(), notes=(),
                  node_attributes: Mapping = None, edge_attributes: Mapping = None,
                  measurements: Measurements = None) -> Report:
-    """Measure ``runs`` ({leaf: ChainRun}) of ``graph`` and wrap everything in a Report."""
+    """Measure ``runs`` ({leaf: ChainRun}) of ``graph`` and wrap everything in a Report.
+
+    Parameters
+    ----------
+    scenario : str
+        The report's name.
+    graph : DelegationGraph
+        The graph that ran.
+    runs : dict
+        {leaf: ChainRun}.
+    estimator : Estimator, optional
+        The capability estimator.
+    seed, steps : int
+        The run's seed and steps (recorded).
+    choices : mapping, optional
+        Every open choice made (true objective, tolerances, ...), by name.
+    claims, tables, notes : sequence, optional
+        Claims checked, extra tables, notes.
+    node_attributes, edge_attributes : mapping, optional
+        Extra attributes for the exports, by node and by (parent, child).
+    measurements : Measurements, optional
+        Already measured figures (default: :func:`~hierarchy.measure.measure` of ``runs``).
+
+    Returns
+    -------
+    Report
+
+    Raises
+    ------
+    ParameterError
+        From :func:`~hierarchy.measure.measure`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hierarchy.graph import DelegationGraph, OptimizerNode
+    >>> from hierarchy.objective import Objective
+    >>> from hierarchy.run import run_graph
+    >>> from hierarchy.trajectory import Trajectory
+    >>> class Halving:
+    ...     records = ("L", "G")
+    ...     def run(self, steps, seed, progress=None):
+    ...         g = 0.5 ** np.arange(steps + 1)
+    ...         return Trajectory({"G": [g], "L": [2 * g + 1]})
+    >>> g = DelegationGraph.chain(OptimizerNode("human", Objective("L")), OptimizerNode("gd", Objective("G"), leaf=Halving()))
+    >>> r = build_report("demo", g, run_graph(g, 20), Estimator("finite"), steps=20)
+    >>> r.scenario, r.max_discrepancy < 1e-12
+    ('demo', True)
+    """
     from .measure import measure
 
     m = measurements if measurements is not None else measure(graph, runs, estimator)

@@ -34,8 +34,12 @@ from typing import Mapping, Optional
 import attrs
 import numpy as np
 
-from .errors import ParameterError
+from .errors import NotFoundError, ParameterError
 from .figures import _json_float
+
+__all__ = ["relative_change", "undefined_reason", "Change", "paired_change", "verdict", "Robustness",
+           "robustness", "capability_robustness", "alignment_robustness", "capability_generalization",
+           "alignment_generalization", "InnerAlignment", "harris_inner_alignment"]
 
 #: The verdicts of a family comparison.
 ROBUST, NOT_ROBUST, UNDEFINED = "robust", "not robust", "undefined"
@@ -111,9 +115,11 @@ class Change:
 
     @property
     def defined(self) -> bool:
+        """True where the relative change is defined for at least one copy."""
         return not math.isnan(self.change)
 
     def to_dict(self) -> dict:
+        """A JSON-ready dict of the change's figures."""
         return {"name": self.name, "baseline": _json_float(self.baseline), "perturbed": _json_float(self.perturbed),
                 "change": _json_float(self.change), "per_copy": [_json_float(c) for c in self.per_copy],
                 "defined_fraction": self.defined_fraction, "reason": self.reason}
@@ -236,7 +242,7 @@ class Robustness:
         for c in self.changes:
             if c.name == name:
                 return c
-        raise KeyError(f"no member {name!r}; the family holds {', '.join(c.name for c in self.changes)}")
+        raise NotFoundError(f"no member {name!r}; the family holds {', '.join(c.name for c in self.changes)}")
 
     def statement(self) -> str:
         """One line: the verdict with its numbers."""
@@ -248,6 +254,7 @@ class Robustness:
                 f"range {self.range:.4g} over {len(self.changes)} perturbations{tail}")
 
     def to_dict(self) -> dict:
+        """A JSON-ready dict: quantity, definition, tolerance, verdict and every change."""
         return {"quantity": self.quantity, "definition": self.definition, "tolerance": self.tolerance,
                 "changes": [c.to_dict() for c in self.changes], "worst": _json_float(self.worst),
                 "worst_name": self.worst_name, "median": _json_float(self.median), "q25": _json_float(self.q25),
@@ -274,9 +281,32 @@ def robustness(quantity: str, baseline, perturbed: Mapping[str, object], toleran
 def capability_robustness(C, C_perturbed: Mapping[str, object], tolerance: float, objective: str = "L") -> Robustness:
     """Capability robustness (Definition 3): |C_{A+delta}(L) - C_A(L)| / |C_A(L)| per delta.
 
-    Example:
-        >>> capability_robustness(0.5, {"resample 1": 0.45}, 0.2).verdict
-        'robust'
+    Parameters
+    ----------
+    C : float or array-like [K]
+        The unperturbed figure (per copy, or one number).
+    C_perturbed : mapping of str to float or array-like [K]
+        Per perturbation, the same figure on the perturbed run, paired copy by copy.
+    tolerance : float
+        The largest relative change that counts as robust.
+    objective : str, optional
+        The objective's name (for the report).
+
+    Returns
+    -------
+    Robustness
+        Per perturbation the relative change (worst case, spread), and the verdict.
+
+    Raises
+    ------
+    ParameterError
+        When ``tolerance`` is negative or not finite, the mapping is empty, or a figure cannot
+        be paired with the unperturbed one.
+
+    Examples
+    --------
+    >>> capability_robustness(0.5, {"resample 1": 0.45}, 0.2).verdict
+    'robust'
     """
     return robustness(f"C({objective})", C, C_perturbed, tolerance, "Definition 3: capability robustness")
 
@@ -284,9 +314,30 @@ def capability_robustness(C, C_perturbed: Mapping[str, object], tolerance: float
 def alignment_robustness(alpha, alpha_perturbed: Mapping[str, object], tolerance: float) -> Robustness:
     """Alignment robustness (Definition 3): |alpha' - alpha| / |alpha|, alpha' of the perturbed pair.
 
-    Example:
-        >>> alignment_robustness(0.1, {"init +0.3": 0.2}, 0.5).worst
-        1.0
+    Parameters
+    ----------
+    alpha : float or array-like [K]
+        The unperturbed figure (per copy, or one number).
+    alpha_perturbed : mapping of str to float or array-like [K]
+        Per perturbation, the same figure on the perturbed run, paired copy by copy.
+    tolerance : float
+        The largest relative change that counts as robust.
+
+    Returns
+    -------
+    Robustness
+        Per perturbation the relative change (worst case, spread), and the verdict.
+
+    Raises
+    ------
+    ParameterError
+        When ``tolerance`` is negative or not finite, the mapping is empty, or a figure cannot
+        be paired with the unperturbed one.
+
+    Examples
+    --------
+    >>> alignment_robustness(0.1, {"init +0.3": 0.2}, 0.5).worst
+    1.0
     """
     return robustness("alpha", alpha, alpha_perturbed, tolerance, "Definition 3: alignment robustness")
 
@@ -296,9 +347,32 @@ def capability_generalization(C, C_new: Mapping[str, object], tolerance: float, 
 
     ``C_new`` maps each new objective's name to C_{A'}(L') measured on A''s run.
 
-    Example:
-        >>> capability_generalization(0.6, {"brier": 0.3}, 0.1).verdict
-        'not robust'
+    Parameters
+    ----------
+    C : float or array-like [K]
+        The unperturbed figure (per copy, or one number).
+    C_new : mapping of str to float or array-like [K]
+        Per new objective, the same figure for the new objective, paired copy by copy.
+    tolerance : float
+        The largest relative change that counts as robust.
+    objective : str, optional
+        The objective's name (for the report).
+
+    Returns
+    -------
+    Robustness
+        Per new objective the relative change (worst case, spread), and the verdict.
+
+    Raises
+    ------
+    ParameterError
+        When ``tolerance`` is negative or not finite, the mapping is empty, or a figure cannot
+        be paired with the unperturbed one.
+
+    Examples
+    --------
+    >>> capability_generalization(0.6, {"brier": 0.3}, 0.1).verdict
+    'not robust'
     """
     return robustness(f"C({objective}) -> C(L')", C, C_new, tolerance, "Definition 4: capability generalization")
 
@@ -306,9 +380,30 @@ def capability_generalization(C, C_new: Mapping[str, object], tolerance: float, 
 def alignment_generalization(alpha, alpha_new: Mapping[str, object], tolerance: float) -> Robustness:
     """Alignment generalization (Definition 4): |alpha_{M'}(L'_b) - alpha_M(L_b)| / |alpha_M(L_b)|.
 
-    Example:
-        >>> alignment_generalization(2.0, {"smoothed": 1.9}, 0.1).verdict
-        'robust'
+    Parameters
+    ----------
+    alpha : float or array-like [K]
+        The unperturbed figure (per copy, or one number).
+    alpha_new : mapping of str to float or array-like [K]
+        Per new objective, the same figure for the new objective, paired copy by copy.
+    tolerance : float
+        The largest relative change that counts as robust.
+
+    Returns
+    -------
+    Robustness
+        Per new objective the relative change (worst case, spread), and the verdict.
+
+    Raises
+    ------
+    ParameterError
+        When ``tolerance`` is negative or not finite, the mapping is empty, or a figure cannot
+        be paired with the unperturbed one.
+
+    Examples
+    --------
+    >>> alignment_generalization(2.0, {"smoothed": 1.9}, 0.1).verdict
+    'robust'
     """
     return robustness("alpha -> alpha'", alpha, alpha_new, tolerance, "Definition 4: alignment generalization")
 
@@ -351,6 +446,7 @@ class InnerAlignment:
         return self.verdict == INNER_ALIGNED
 
     def statement(self) -> str:
+        """One line stating the verdict and its reason."""
         level = "" if self.min_alpha is None else f" (required >= {self.min_alpha:g})"
         undef = f"; undefined for {', '.join(self.undefined)}" if self.undefined else ""
         word = {INNER_ALIGNED: "inner-aligned", NOT_INNER_ALIGNED: "not inner-aligned"}.get(self.verdict,
@@ -360,6 +456,7 @@ class InnerAlignment:
                 f"({self.worst_name}, tolerance {self.tolerance:g}){undef}: {word}")
 
     def to_dict(self) -> dict:
+        """A JSON-ready dict of the verdict and its figures."""
         return {"quantity": self.quantity, "baseline": _json_float(self.baseline), "minimum": _json_float(self.minimum),
                 "minimum_name": self.minimum_name, "worst_change": _json_float(self.worst_change),
                 "worst_name": self.worst_name, "min_alpha": self.min_alpha, "tolerance": self.tolerance,

@@ -19,6 +19,8 @@ from .product import Produced, build_produced
 from .trajectory import Trajectory
 from .seeding import named_seed
 
+__all__ = ["ChainRun", "evaluate_chain_objectives", "run_chain", "run_graph"]
+
 
 @attrs.frozen(eq=False)
 class ChainRun:
@@ -29,6 +31,7 @@ class ChainRun:
 
     @property
     def leaf(self) -> str:
+        """The chain's leaf (the node that ran)."""
         return self.chain[-1]
 
 
@@ -90,7 +93,7 @@ def run_chain(graph: DelegationGraph, leaf: str, steps: int, seed: int = 0,
         [[3.0, 1.5, 0.75]]
     """
     if not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ParameterError(f"steps = {steps!r}; run at least one step (e.g. --steps 1000)")
+        raise ParameterError(f"steps={steps!r} must be a positive integer; run at least one step", parameter="steps")
     chain = graph.chain_to(leaf)
     optimizer = graph.node(leaf).leaf
     if isinstance(optimizer, Produced):
@@ -112,7 +115,51 @@ def run_graph(graph: DelegationGraph, steps: int, seed: int = 0,
     returns {leaf name: ChainRun} in the graph's leaf order.
 
     ``progress_factory(leaf, steps)`` returns a progress callback for that leaf's run (a
-    progress bar), or None."""
+    progress bar), or None.
+
+    Parameters
+    ----------
+    graph : DelegationGraph
+        The graph to run.
+    steps : int
+        Steps of each leaf run (a :class:`~hierarchy.product.Produced` leaf that states its
+        own ``steps`` runs those).
+    seed : int, optional
+        The one scenario seed; each leaf draws from ``named_seed(seed, leaf)``.
+    progress_factory : callable, optional
+        ``progress_factory(leaf, steps)`` returns a progress callback for that leaf's run (a
+        progress bar), or None.
+
+    Returns
+    -------
+    dict
+        {leaf name: ChainRun} in the graph's leaf order; ``ChainRun.trajectory`` holds
+        every chain node's objective ``[K, T]``.
+
+    Raises
+    ------
+    ParameterError
+        When ``steps`` is not a positive integer.
+    ObjectiveError
+        When a chain's objective is neither recorded by its leaf nor evaluable on its states.
+    LeafError
+        When a producer's run returned no product.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hierarchy.graph import OptimizerNode
+    >>> from hierarchy.objective import Objective
+    >>> class Halving:
+    ...     records = ("G",)
+    ...     def run(self, steps, seed, progress=None):
+    ...         return Trajectory({"G": [0.5 ** np.arange(steps + 1)]})
+    >>> g = DelegationGraph([OptimizerNode("human", Objective("G")), OptimizerNode("a", Objective("G"), leaf=Halving()),
+    ...                      OptimizerNode("b", Objective("G"), leaf=Halving())], [("human", "a"), ("human", "b")])
+    >>> runs = run_graph(g, steps=2)
+    >>> list(runs), runs["a"].chain, runs["a"].trajectory["G"].tolist()
+    (['a', 'b'], ('human', 'a'), [[1.0, 0.5, 0.25]])
+    """
     runs = {}
     for leaf in graph.run_order:
         spec = graph.node(leaf).leaf

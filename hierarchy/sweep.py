@@ -42,6 +42,10 @@ import numpy as np
 
 from .errors import FormatError, OutputError, ParameterError
 
+__all__ = ["Trial", "TrialResult", "check_trials", "plan_batches", "trials_dir", "signals_held", "write_trial",
+           "write_trials", "load_trial", "finished_ids", "load_finished", "remove_leftovers", "reusable",
+           "results_frame"]
+
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _TMP_PREFIX = ".tmp-"
 
@@ -271,7 +275,7 @@ def write_trial(out, result: TrialResult) -> Path:
                                              encoding="utf-8"))
     except OSError as exc:
         raise OutputError(f"cannot write trial {result.trial_id!r} into {str(d)!r} ({exc}); "
-                          f"free space or choose another --out") from None
+                          f"free space or choose another output directory", parameter="out") from None
     return d / f"{result.trial_id}.json"
 
 
@@ -371,7 +375,7 @@ def reusable(out, trials: Sequence[Trial], resume: bool) -> dict:
     """The finished trials of ``out`` that this sweep may reuse, {id: TrialResult}.
 
     Rule: without ``resume``, a store that holds any finished trial is an OutputError
-    (pass --resume or choose another --out). With ``resume``, the finished trials whose
+    (resume it or choose another output directory). With ``resume``, the finished trials whose
     ids are in ``trials`` are loaded; one whose stored params differ from the trial's is
     an OutputError (it belongs to another sweep). Trials of the store not in ``trials``
     are left alone.
@@ -385,12 +389,12 @@ def reusable(out, trials: Sequence[Trial], resume: bool) -> dict:
         >>> reusable(d, [Trial("a", {"x": 1})], resume=False)
         Traceback (most recent call last):
         ...
-        hierarchy.errors.OutputError: ... already holds 1 finished trials of a sweep; pass --resume to reuse them or choose another --out
+        hierarchy.errors.OutputError: ... already holds 1 finished trials of a sweep; resume to reuse them or choose another output directory
     """
     done = finished_ids(out)
     if done and not resume:
         raise OutputError(f"{str(out)!r} already holds {len(done)} finished trials of a sweep; "
-                          f"pass --resume to reuse them or choose another --out")
+                          f"resume to reuse them or choose another output directory", parameter="resume")
     wanted = {t.id: t for t in trials}
     reuse = {}
     for i in done:
@@ -401,7 +405,8 @@ def reusable(out, trials: Sequence[Trial], resume: bool) -> dict:
             diff = sorted(k for k in set(r.params) | set(wanted[i].params)
                           if r.params.get(k) != wanted[i].params.get(k))
             raise OutputError(f"trial {i!r} in {str(out)!r} was run with other parameters (differing: "
-                              f"{', '.join(diff)}); resume with the same parameters or choose another --out")
+                              f"{', '.join(diff)}); resume with the same parameters or choose another output directory",
+                              parameter="out")
         reuse[i] = r
     return reuse
 

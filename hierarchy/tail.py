@@ -44,6 +44,8 @@ import math
 
 import numpy as np
 
+__all__ = ["R_MAX", "MIN_WINDOW", "batch_means_error", "remaining_change", "limit_error"]
+
 R_MAX = 0.9
 MIN_WINDOW = 4
 

@@ -16,6 +16,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .errors import ParameterError
 
+__all__ = ["worst_over_horizon", "worst_from"]
+
 
 def worst_over_horizon(L, horizon: int) -> np.ndarray:
     """W_N(s) for every start s with a full horizon: shape [..., T - N + 1].
@@ -26,9 +28,10 @@ def worst_over_horizon(L, horizon: int) -> np.ndarray:
     """
     L = np.asarray(L, dtype=np.float64)
     if not isinstance(horizon, (int, np.integer)) or horizon < 1:
-        raise ParameterError(f"horizon={horizon!r}; give a positive number of steps, e.g. --horizon 100")
+        raise ParameterError(f"horizon={horizon!r} must be a positive integer number of steps", parameter="horizon")
     if horizon > L.shape[-1]:
-        raise ParameterError(f"horizon {horizon} is longer than the run ({L.shape[-1]} values); shorten --horizon")
+        raise ParameterError(f"horizon {horizon} is longer than the run ({L.shape[-1]} values); shorten the horizon",
+                             parameter="horizon")
     return sliding_window_view(L, horizon, axis=-1).max(axis=-1)
 
 

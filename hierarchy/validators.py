@@ -6,6 +6,8 @@ import numpy as np
 
 from .errors import ParameterError
 
+__all__ = ["positive_int", "non_negative_int"]
+
 
 def positive_int(instance, attribute, value) -> None:
     """An integer >= 1 (not a bool).

@@ -40,7 +40,7 @@ from hierarchy.report import Claim, Table, build_report
 
 from scenarios.machinery.progress import run_graph_with_progress
 from scenarios.common.markov_setup import MarkovSetup
-from scenarios.machinery.registry import RunOptions, ScenarioResult, scenario
+from scenarios.machinery.registry import RunOptions, ScenarioResult, parameter, scenario
 from hierarchy.seeding import named_seed
 
 TRUE_OBJECTIVES = {
@@ -57,13 +57,13 @@ TRUE_OBJECTIVES = {
 class AnnealingParams(MarkovSetup):
     """Parameters of ``annealing`` (change with ``--set name=value``; tuples as 0.01,0.03)."""
 
-    width: int = 3
-    copies: int = 16
-    jumps: tuple = (0.01, 0.03, 0.1)
-    jump_tau: float = 2000.0
-    anneal_true_objective: str = "J"
-    true_objective: str = "G"
-    transient_horizon: int = 500
+    width: int = parameter(3, 'hidden width of the MLP')
+    copies: int = parameter(16, 'copies per run')
+    jumps: tuple = parameter((0.01, 0.03, 0.1), 'initial jump sizes sigma_0 of the annealing runs')
+    jump_tau: float = parameter(2000.0, "time scale of the jumps' decay sigma_t = jump / (1 + t / jump_tau)")
+    anneal_true_objective: str = parameter("J", 'true objective of the annealing process: J, G or G1')
+    true_objective: str = parameter("G", "plain gradient descent's true objective: G or G1")
+    transient_horizon: int = parameter(500, 'horizon of the transient (strong-alignment) figures, in steps')
 
     def __attrs_post_init__(self):
         if self.anneal_true_objective not in TRUE_OBJECTIVES:

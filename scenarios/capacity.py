@@ -69,7 +69,7 @@ from hierarchy.sweep import Trial, TrialResult, results_frame
 from hierarchy.trajectory import Trajectory
 
 from scenarios.common.markov_setup import MarkovSetup
-from scenarios.machinery.registry import RunOptions, ScenarioResult, scenario
+from scenarios.machinery.registry import SWEEP_OPTIONS, RunOptions, ScenarioResult, parameter, scenario
 from scenarios.machinery.sweeps import run_sweep
 from hierarchy.seeding import named_seed
 
@@ -98,19 +98,19 @@ class CapacityParams(MarkovSetup):
     (0: all seeds of a width together).
     """
 
-    widths: tuple = (1, 2, 4, 8, 16, 32, 64, 128, 256)
-    seeds: int = 5
-    init_scale: float = 1.0
-    true_objective: str = "G"
-    flat_tolerance: float = 0.25
-    trend_level: float = 0.95
-    bootstrap: int = 1000
-    bic_margin: float = 2.0
-    min_support: float = 0.5
-    min_fall: float = MIN_FALL
-    reference_width: int = 0
-    chunk: int = 0
-    dtype: str = "float64"
+    widths: tuple = parameter((1, 2, 4, 8, 16, 32, 64, 128, 256), 'hidden widths of the sweep')
+    seeds: int = parameter(5, 'seeds per width (trained as one batched population)')
+    init_scale: float = parameter(1.0, 'scale of the random initial parameters')
+    true_objective: str = parameter("G", "gradient descent's true objective: G or G1")
+    flat_tolerance: float = parameter(0.25, 'C(true objective) counts as flat when its relative range is at most this')
+    trend_level: float = parameter(0.95, 'share of bootstrap samples the C(L) trend needs in the answer paragraph')
+    bootstrap: int = parameter(1000, 'bootstrap samples over seeds')
+    bic_margin: float = parameter(2.0, 'BIC margin of the inflection rule')
+    min_support: float = parameter(0.5, 'share of bootstrap samples an inflection needs')
+    min_fall: float = parameter(MIN_FALL, "least fall (share of the curve's range) an inflection needs")
+    reference_width: int = parameter(0, 'width whose runs scale the normalized alignment (0: the middle width)')
+    chunk: int = parameter(0, 'trials per batched population (0: all seeds of a width together)')
+    dtype: str = parameter("float64", 'torch dtype of the training (float64 or float32)')
 
     def __attrs_post_init__(self):
         if self.true_objective not in TRUE_OBJECTIVES:
@@ -303,12 +303,28 @@ def plot_capacity(path, widths, curves: dict, inflections: dict, title: str = ""
         >>> path.stat().st_size > 0
         True
     """
-    from scenarios.machinery.plots import _pyplot
+    from scenarios.machinery.plots import _pyplot, finite_values, mark_empty
 
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(curves), figsize=(4.4 * len(curves), 3.8), squeeze=False)
-    w = np.asarray(widths, dtype=float)
-    for ax, (label, m) in zip(axes[0], curves.items()):
+    try:
+        _draw_capacity(axes[0], np.asarray(widths, dtype=float), curves, inflections, finite_values, mark_empty)
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+    finally:
+        plt.close(fig)
+
+
+def _draw_capacity(axes, w, curves, inflections, finite_values, mark_empty) -> None:
+    for ax, (label, m) in zip(axes, curves.items()):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("hidden width")
+        ax.set_title(label, fontsize=10)
+        if finite_values(m).size == 0:  # every seed diverged, or the figure is undefined everywhere
+            mark_empty(ax)
+            continue
         lo, med, hi = _bands(m)
         (line,) = ax.plot(w, med, marker="o", lw=1.3, label="median over seeds")
         ax.fill_between(w, lo, hi, color=line.get_color(), alpha=0.25, lw=0, label="interquartile range")
@@ -317,15 +333,7 @@ def plot_capacity(path, widths, curves: dict, inflections: dict, title: str = ""
             a, _, b = (2.0 ** v for v in est.interval)
             ax.axvspan(a, b, color="tab:red", alpha=0.1, lw=0, label="inflection, 90% bootstrap")
             ax.axvline(2.0 ** est.observed.break_x, color="tab:red", ls="--", lw=1)
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("hidden width")
-        ax.set_title(label, fontsize=10)
         ax.legend(fontsize=7)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 # -- the claims, as pure functions of the measured numbers ------------------------------------
@@ -476,7 +484,7 @@ def product_claim(text: str, discrepancy: float, bound: float = 1e-9) -> Claim:
 
 
 @scenario("capacity", "seed 000: sweep the hidden width; capability on G, alignment with L, inflection",
-          CapacityParams, default_steps=4000)
+          CapacityParams, default_steps=4000, takes=SWEEP_OPTIONS)
 def run(options: RunOptions, p: CapacityParams) -> ScenarioResult:
     steps = int(options.steps)
     est = options.estimator
@@ -527,10 +535,17 @@ def run(options: RunOptions, p: CapacityParams) -> ScenarioResult:
 
     # the shared scale of the normalized alignment: the reference width's best improvements
     tr_ref = runs[ref].trajectory
-    norm = Normalization.of(ref, tr_ref["L"][tr_ref.ok], tr_ref[T][tr_ref.ok])
+    try:
+        norm = Normalization.of(ref, tr_ref["L"][tr_ref.ok], tr_ref[T][tr_ref.ok])
+    except ParameterError as exc:  # the reference did not improve: the normalized figure is undefined
+        norm, norm_note = None, f"the normalized alignment is undefined: {exc}"
     norm_values, norm_errors = [], []
     for w in p.widths:
         tr = runs[f"w{w}"].trajectory
+        if norm is None:
+            norm_values.append(np.full(tr.K, np.nan))
+            norm_errors.append(np.full(tr.K, np.nan))
+            continue
         na = normalized_alignment(tr["L"], tr[T], norm, est)
         norm_values.append(np.where(tr.ok, na.value, np.nan))
         norm_errors.append(np.where(tr.ok, na.error, np.nan))
@@ -605,6 +620,8 @@ def run(options: RunOptions, p: CapacityParams) -> ScenarioResult:
 
     variation = claims[0].numbers["(max - min) / median"]
     notes = [answer(p, T, claims, trends, keyC)]
+    if norm is None:
+        notes.append(norm_note)
     notes += explanations(p, figs, optimum)
     if any(int(r.arrays["diverged_at"]) >= 0 for r in results):
         notes.append("some runs diverged (see the table); their figures are left out of every median and bootstrap")

@@ -13,7 +13,7 @@ answer; the verdicts come out of the runs:
   copies for each verdict with that interval. An undefined alpha makes that copy's
   alpha-robust verdict "undecided", with the reason shown; it is never dropped.
 * **against seed 002.** Each cell where seed 002 states a verdict is a claim
-  (scenarios.maze_examples.seed_claim): it holds when the share of copies agreeing with
+  (scenarios.common.seed_002.seed_claim): it holds when the share of copies agreeing with
   seed 002 has a Wilson 95% interval above 1/2, fails when the interval lies below 1/2,
   and is undecided otherwise. A failing or undecided cell is a finding, said so, never
   forced.
@@ -44,11 +44,15 @@ from hierarchy.graph import DelegationGraph
 from hierarchy.inner_alignment import DEFINITIONS, SPLIT, population_verdict
 from hierarchy.measure import measure
 from hierarchy.report import Claim, Table, build_report
-from hierarchy.run import ChainRun
+from hierarchy.run import run_graph
 
 from scenarios.machinery.api import trajectory_arrays
-from scenarios.maze_examples import (DECIDING, PARAMS, READINGS, READINGS_SHORT, SHORT, TITLES, ExampleOutcome,
-                            ThresholdParams, _seed_claims, maze_png, measure_example, seed_002_expectation)
+from scenarios.common.graph_runs import prefixed_graph
+from scenarios.common.maze_evidence import ExampleOutcome
+from scenarios.common.maze_setup import PARAMS, SHORT, TITLES, ThresholdParams, check_positive
+from scenarios.common.maze_tables import DECIDING, seed_text
+from scenarios.common.seed_002 import READINGS, READINGS_SHORT, seed_002_expectation, seed_claims
+from scenarios.maze_examples import maze_png, measure_example
 from scenarios.machinery.progress import case_progress
 from scenarios.machinery.registry import RunOptions, ScenarioResult
 
@@ -73,10 +77,8 @@ class CompareParams(ThresholdParams):
     probe_mazes: int = 40
 
     def __attrs_post_init__(self):
-        for n in ("population", "train_steps", "eval_mazes", "replicator_eval_mazes", "irl_mazes", "probe_mazes"):
-            v = getattr(self, n)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ParameterError(f"{n}={v!r} must be a positive integer")
+        check_positive(self, ("population", "train_steps", "eval_mazes", "replicator_eval_mazes", "irl_mazes",
+                              "probe_mazes"))
 
 
 #: The quick settings: a smaller population and fewer evaluation mazes; the same training.
@@ -124,10 +126,6 @@ class SeedRun:
 def _cells(outcomes):
     """(example number, definition) of every cell where seed 002 states a verdict, in table order."""
     return [(o.number, d) for o in outcomes for d in DEFINITIONS if seed_002_expectation(o.number, d) is not None]
-
-
-def _seed_text(want) -> str:
-    return "no claim" if want is None else want[0] + (f" ({want[1]})" if want[1] else "")
 
 
 def _count_words(values, n_word: str) -> str:
@@ -187,7 +185,7 @@ def agreement_table(seed_runs) -> Table:
         lo, hi = count.rate_interval
         per_seed = " ".join({"holds": "+", "fails": "x", "undecided": "?"}[sr.claim(number, d).verdict]
                             for sr in seed_runs)
-        rows.append([SHORT[number], d, _seed_text(seed_002_expectation(number, d)), f"{count.holds}/{S}",
+        rows.append([SHORT[number], d, seed_text(seed_002_expectation(number, d)), f"{count.holds}/{S}",
                      f"[{lo:.2f}, {hi:.2f}]", count.undecided, count.fails, per_seed])
     return Table(f"agreement with seed 002, cell by cell, over {S} seed{'s' if S > 1 else ''} (agrees: the share of "
                  "copies agreeing has a Wilson 95% interval above 1/2; per seed: + agrees, ? undecided, x fails)",
@@ -234,13 +232,12 @@ def readings_table(outcomes) -> Table:
 
 
 def _prefixed(o: ExampleOutcome):
+    """Example ``o``'s graph under names ``ex<n>-...``, each leaf replaying its run (no second run)."""
     pre = f"ex{o.number}-"
-    nodes = [attrs.evolve(o.graph.node(n), name=pre + n) for n in o.graph.names]
-    edges = [(pre + a, pre + b) for a, b in o.graph.edges]
-    runs = {pre + leaf: ChainRun(tuple(pre + n for n in r.chain), r.trajectory) for leaf, r in o.runs.items()}
+    nodes, edges = prefixed_graph(o.graph, o.runs, pre)
     node_attrs = {pre + n: {"example": o.number, **a} for n, a in o.node_attributes.items()}
     edge_attrs = {(pre + a, pre + b): v for (a, b), v in o.edge_attributes.items()}
-    return nodes, edges, runs, node_attrs, edge_attrs
+    return nodes, edges, node_attrs, edge_attrs
 
 
 @attrs.frozen(eq=False)
@@ -300,19 +297,19 @@ def compare_definitions(options: RunOptions = RunOptions(), params: CompareParam
     for s, outcomes in by_seed.items():
         claims = []
         for o in outcomes:
-            claims += _seed_claims(o.number, o.verdicts, o.copy_verdicts)
+            claims += seed_claims(o.number, o.verdicts, o.copy_verdicts)
         seed_runs.append(SeedRun(s, tuple(outcomes), tuple(claims)))
     outcomes = seed_runs[0].outcomes
 
-    nodes, edges, runs, node_attrs, edge_attrs = [], [], {}, {}, {}
+    nodes, edges, node_attrs, edge_attrs = [], [], {}, {}
     for o in outcomes:
-        n_, e_, r_, na, ea = _prefixed(o)
+        n_, e_, na, ea = _prefixed(o)
         nodes += n_
         edges += e_
-        runs |= r_
         node_attrs |= na
         edge_attrs |= ea
-    graph = DelegationGraph(nodes, edges)
+    graph = DelegationGraph(nodes, edges)  # the union of the examples' graphs; its leaves replay their runs
+    runs = run_graph(graph, params.train_steps, options.seed)
     m = measure(graph, runs, options.estimator)
 
     S = len(seed_runs)
@@ -343,7 +340,7 @@ def compare_definitions(options: RunOptions = RunOptions(), params: CompareParam
              f"seed; the whole comparison took {seconds:.1f} s"]
     for (number, d), count in counts.items():
         if count.holds < S:
-            want = _seed_text(seed_002_expectation(number, d))
+            want = seed_text(seed_002_expectation(number, d))
             i = list(DEFINITIONS).index(d)
             got = [sr.outcomes[[o.number for o in sr.outcomes].index(number)].verdicts[i] for sr in seed_runs]
             words = "; ".join(f"seed {sr.seed}: {pv.describe()}" for sr, pv in zip(seed_runs, got)

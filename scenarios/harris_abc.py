@@ -44,7 +44,7 @@ from hierarchy.errors import LeafError
 
 from scenarios.common.markov_setup import MarkovSetup
 from scenarios.machinery.progress import progress_bar, run_graph_with_progress
-from scenarios.machinery.registry import RunOptions, ScenarioResult, scenario
+from scenarios.machinery.registry import RunOptions, ScenarioResult, parameter, scenario
 from hierarchy.seeding import named_seed
 
 TRUE_OBJECTIVES = {
@@ -63,19 +63,19 @@ class HarrisParams(MarkovSetup):
     settled-worse ones are B's copies.
     """
 
-    width: int = 3
-    lr_c: float = 2.0
-    seeds: int = 16
-    init_population: int = 16
-    candidates: int = 32
-    b_copies: int = 8
-    search_norms: tuple = (0.6, 1.0, 1.5)
-    lr_c_scan: tuple = (0.5, 1.0, 2.0, 3.0, 4.0, 6.0)
-    worse_by: float = 0.02
-    settle: float = 1e-3
-    agree: float = 0.05
-    max_discrepancy: float = 1e-9
-    true_objective: str = "G"
+    width: int = parameter(3, 'hidden width of the MLP')
+    lr_c: float = parameter(2.0, 'constant learning rate of optimizer C')
+    seeds: int = parameter(16, 'independent scenario seeds (replicates), run as one batched population')
+    init_population: int = parameter(16, "random starts per seed from which A's start theta_A is chosen")
+    candidates: int = parameter(32, "candidates per search norm of B's search around theta_A")
+    b_copies: int = parameter(8, "most settled-worse candidates kept per seed as B's copies")
+    search_norms: tuple = parameter((0.6, 1.0, 1.5), "norms of B's search perturbations, tried in order")
+    lr_c_scan: tuple = parameter((0.5, 1.0, 2.0, 3.0, 4.0, 6.0), 'constant learning rates of the scan table')
+    worse_by: float = parameter(0.02, "B's candidates settle at a loss at least this much worse than A's")
+    settle: float = parameter(1e-3, 'settled: tail mean of the true objective below this fraction of its start')
+    agree: float = parameter(0.05, "relative tolerance of the 'equally capable on G' claim")
+    max_discrepancy: float = parameter(1e-9, 'bound of the delegation-product checks')
+    true_objective: str = parameter("G", "gradient descent's true objective: G (squared gradient norm) or G1 (L1)")
 
     def __attrs_post_init__(self):
         if self.true_objective not in TRUE_OBJECTIVES:
@@ -162,7 +162,7 @@ def choose_a(reps_data, p: HarrisParams, steps: int, options: RunOptions, seeds)
             out.append(None)
             continue
         best = int(pool[np.argmin(L_end[pool])])
-        out.append((np.asarray(tr.meta["initial_parameters"][best]), float(L_end[best]), float(tr["G"][best, 0]),
+        out.append((np.asarray(tr.copy_meta["initial_parameters"][best]), float(L_end[best]), float(tr["G"][best, 0]),
                     best))
     return out, tr
 

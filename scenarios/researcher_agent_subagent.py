@@ -4,7 +4,7 @@ Seed 003: a researcher wants an intended goal; it builds an agent and gives it a
 objective; the agent ends up with a sub-agent (a mesa-optimizer) that pursues its own
 objective. Every level is an optimizer, so the same measures apply at every edge.
 
-Here, on the planners of seed 002's maze (agents/planner.py):
+Here, on the planners of seed 002's maze (agents/maze/planner.py):
 
 * researcher: the intended goal, leave the maze: ``exit_distance`` = moves from the
   agent's cell to the exit, mean over mazes (the designer's view: hidden exits count).
@@ -24,7 +24,9 @@ gives both edges' alignments (Definition 2) and the delegation product
 
 computed on each side independently. The gradient-descent run that trained the
 planners' reward network is a second chain (designer -> gradient-descent: L and its
-true objective G), measured as in the foundation.
+true objective G), measured as in the foundation, and the planner is its product: the
+planner node's leaf is ``Produced("gradient-descent", ...)`` (an edge of kind
+``produces``), so one ``run_graph`` trains and deploys.
 """
 
 from __future__ import annotations
@@ -34,20 +36,23 @@ import math
 import attrs
 import numpy as np
 
-from agents.maze.grid import MazeDistribution
-from agents.maze.env import cell_objective, default_budget
+from agents.maze.env import default_budget
 from agents.maze.episodes import PlannerEpisodes
-from agents.maze.planner import PlannerSpec, PlannerTraining, StopRule
+from agents.maze.grid import MazeDistribution
+from agents.maze.objectives import cell_objective, exit_distance_objective
+from agents.maze.planner import PlannerSpec, StopRule
+from agents.maze.planner_training import PlannerTraining
 from hierarchy.errors import ParameterError
 from hierarchy.figures import Spread
 from hierarchy.graph import DelegationGraph, OptimizerNode
 from hierarchy.measure import measure
 from hierarchy.objective import Objective
 from hierarchy.report import Claim, Table, build_report
-from hierarchy.run import ChainRun, evaluate_chain_objectives, run_chain
+from hierarchy.product import Produced
+from hierarchy.run import run_graph
 
 from scenarios.machinery.api import objective_plots, trajectory_arrays
-from scenarios.maze_examples import _describe, _green
+from scenarios.common.maze_setup import check_positive, describe_distribution, knob_distribution
 from scenarios.common.maze_plots import MazePanel, plot_maze_rows
 from scenarios.machinery.registry import RunOptions, ScenarioResult, scenario
 from hierarchy.seeding import named_seed
@@ -74,22 +79,17 @@ class ThreeLevelsParams:
     max_discrepancy: float = 1e-9
 
     def __attrs_post_init__(self):
-        for n in ("population", "train_mazes", "eval_mazes", "size"):
-            v = getattr(self, n)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ParameterError(f"{n}={v!r} must be a positive integer")
+        check_positive(self, ("population", "train_mazes", "eval_mazes", "size"))
         if not self.max_discrepancy > 0:
             raise ParameterError(f"max_discrepancy={self.max_discrepancy!r} must be positive, e.g. 1e-9")
         self.train_distribution()
         self.deploy_distribution()
 
     def train_distribution(self) -> MazeDistribution:
-        return MazeDistribution(size=self.size, extra_green=self.train_extra_green,
-                                green_by_exit=_green(self.train_green_by_exit), exit_visible=self.train_exit_visible)
+        return knob_distribution(self, "train", self.size)
 
     def deploy_distribution(self) -> MazeDistribution:
-        return MazeDistribution(size=self.size, extra_green=self.deploy_extra_green,
-                                green_by_exit=_green(self.deploy_green_by_exit), exit_visible=self.deploy_exit_visible)
+        return knob_distribution(self, "deploy", self.size)
 
 
 def intended_goal(mazes) -> Objective:
@@ -100,8 +100,8 @@ def intended_goal(mazes) -> Objective:
         >>> float(intended_goal(m)(np.array([[[m[0].exit]]]))[0, 0])
         0.0
     """
-    return cell_objective("exit_distance", mazes, lambda m: m.distances(),
-                          "moves from the agent's cell to the exit, mean over mazes (intended goal: leave the maze)")
+    return exit_distance_objective(mazes, description="moves from the agent's cell to the exit, mean over mazes "
+                                                      "(intended goal: leave the maze)")
 
 
 def seen_goal(mazes) -> Objective:
@@ -175,27 +175,31 @@ def run(options: RunOptions, p: ThreeLevelsParams) -> ScenarioResult:
     K = p.population
     train, deploy = p.train_distribution(), p.deploy_distribution()
     gd = PlannerTraining(train, K, PlannerSpec(n_mazes=p.train_mazes, stop=StopRule(max_steps=steps)))
-    pop = gd.train(steps, named_seed(options.seed, "gradient-descent"))
     mazes = tuple(deploy.sample(p.eval_mazes, named_seed(options.seed, "deployment-mazes")))
-    leaf = PlannerEpisodes(pop, mazes, records=("mesa",))
+    budget = default_budget(mazes[0])
+    built = {}
+
+    def deploy_planners(population):
+        built["planner"] = PlannerEpisodes(population, mazes, records=("mesa",))
+        return built["planner"]
+
     graph = DelegationGraph([
         OptimizerNode("researcher", intended_goal(mazes), role="researcher (human)",
                       description="intended goal: leave the maze"),
         OptimizerNode("agent", seen_goal(mazes), role="trained agent",
                       description="the objective the researcher gives it: reach the exit as it sees it"),
         OptimizerNode("planner", Objective("mesa", "minus the planner's learned reward of its cell, mean over mazes"),
-                      leaf=leaf, role="planner (sub-agent, mesa-optimizer)",
+                      leaf=Produced("gradient-descent", build=deploy_planners, records=("mesa",), steps=budget,
+                                    step_unit="move", description="the planners gradient descent trained, deployed"),
+                      role="planner (sub-agent, mesa-optimizer)",
                       description="value iteration over the reward network gradient descent trained"),
         OptimizerNode("designer", Objective("L", "training loss: NLL of the shortest-path expert's moves + weight decay"),
                       role="researcher as the author of the training loss"),
         OptimizerNode("gradient-descent", Objective("G", "squared gradient norm of L (true objective of gradient descent)"),
                       leaf=gd, role="gradient descent (Adam)", description="trains the planner's reward network"),
     ], [("researcher", "agent"), ("agent", "planner"), ("designer", "gradient-descent")])
-    budget = default_budget(mazes[0])
-    runs = {"planner": run_chain(graph, "planner", budget, options.seed)}
-    training = attrs.evolve(pop.training, values={k: v for k, v in pop.training.values.items() if k != "train_success"})
-    chain = graph.chain_to("gradient-descent")
-    runs["gradient-descent"] = ChainRun(chain, evaluate_chain_objectives(graph, chain, training))
+    runs = run_graph(graph, steps, options.seed)
+    pop, leaf = runs["gradient-descent"].trajectory.product, built["planner"]
     m = measure(graph, runs, options.estimator)
 
     prod = [x for x in m.products if x.chain[-1] == "planner"][0]
@@ -267,8 +271,8 @@ def run(options: RunOptions, p: ThreeLevelsParams) -> ScenarioResult:
                        ("cell", "learned reward"), tuple([k, str(Spread.of(v))] for k, v in probe.items()))
     tables = [edges, product, behaviour, mesa_table]
     notes = [f"claim {c.label} on this run: {c.text}" for c in claims if c.holds is not True]
-    choices = {"estimator": str(options.estimator), "training distribution": _describe(train),
-               "deployment distribution": _describe(deploy),
+    choices = {"estimator": str(options.estimator), "training distribution": describe_distribution(train),
+               "deployment distribution": describe_distribution(deploy),
                "objectives": "raw (moves; minus learned reward): alpha is not scale-free, the normalized alpha is "
                              "shown beside it", "planner deployment budget": f"{budget} moves"}
     node_attrs = {"planner": {"C_mesa_median": C["mesa"].median},

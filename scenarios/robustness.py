@@ -51,7 +51,7 @@ from hierarchy.run import run_graph
 
 from scenarios.machinery.progress import progress_bar
 from scenarios.common.markov_setup import MarkovSetup
-from scenarios.machinery.registry import RunOptions, ScenarioResult, scenario
+from scenarios.machinery.registry import RunOptions, ScenarioResult, parameter, scenario
 from hierarchy.seeding import named_seed
 
 TRUE_OBJECTIVES = {
@@ -65,20 +65,20 @@ BASELINE = "A"
 class RobustnessParams(MarkovSetup):
     """Parameters of ``robustness`` (change with ``--set name=value``; tuples as 0.05,0.1)."""
 
-    width: int = 3
-    copies: int = 8
-    resamples: int = 3
-    shifts: tuple = (0.05, 0.1, 0.2)
-    init_norms: tuple = (0.1, 0.3)
-    init_scales: tuple = (0.5,)
-    lr_scales: tuple = (0.5, 2.0)
-    widths: tuple = (6,)
-    depths: tuple = (2,)
-    label_smoothing: float = 0.1
-    brier: bool = True
-    tolerance: float = 0.1
-    min_alpha: float = 0.5
-    true_objective: str = "G"
+    width: int = parameter(3, "hidden width of optimizer A's MLP")
+    copies: int = parameter(8, 'copies of A per family member')
+    resamples: int = parameter(3, 'dataset resamples in the family')
+    shifts: tuple = parameter((0.05, 0.1, 0.2), 'sizes of the dataset shifts (distribution shift of the chain)')
+    init_norms: tuple = parameter((0.1, 0.3), 'norms of the initial-parameter noise')
+    init_scales: tuple = parameter((0.5,), 'factors of the initial-parameter scale')
+    lr_scales: tuple = parameter((0.5, 2.0), 'factors of the learning rate')
+    widths: tuple = parameter((6,), 'other hidden widths (capacity perturbations)')
+    depths: tuple = parameter((2,), 'numbers of hidden layers of width `width` (capacity perturbations)')
+    label_smoothing: float = parameter(0.1, 'label smoothing of the changed cross-entropy objective')
+    brier: bool = parameter(True, 'also change the objective to the Brier score')
+    tolerance: float = parameter(0.1, 'robustness tolerance: largest relative change that counts as robust')
+    min_alpha: float = parameter(0.5, 'inner alignment needs normalized alpha at least this on every variation')
+    true_objective: str = parameter("G", "gradient descent's true objective: G or G1")
 
     def __attrs_post_init__(self):
         if self.true_objective not in TRUE_OBJECTIVES:

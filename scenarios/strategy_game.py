@@ -11,12 +11,21 @@ two base objectives, two alternative delegations:
   objective parts from the base objective under the shift, **inner** misalignment
   (pseudo-alignment).
 
-Each case is classified from measured quantities (agents.strategy_game.game.classify): the
-behavioral ratio (the policy's base-objective score over that of a base-objective
-optimizer, a search over scripted plans) and the outer ratio (the intended-goal score of
-the base-objective optimum over the best intended-goal score). The gradient-descent runs
-that trained the policies are measured as in the foundation (L = minus the base
-objective per step, G = squared gradient norm).
+The graph: designer -> ``train-<case>`` (gradient descent; one step is one gradient step)
+for each case, and designer -> ``deploy-<case>``, whose leaf is *produced* by
+``train-<case>`` (:class:`hierarchy.product.Produced`): the trained policy at war with
+Brotherhood, one step per turn of the game, recording the base objective (the designer's
+L) and the villages it destroys of any alliance (V, what its attacks achieve). Everything
+runs through :func:`hierarchy.run.run_graph`; the training runs are measured as in the
+foundation (L = minus the base objective per step, G = squared gradient norm).
+
+Each case is then classified from measured quantities on its product
+(:func:`agents.strategy_game.cases.classify`, the rule of
+:func:`hierarchy.inner_alignment.classify_outer_inner`): the behavioral ratio (the
+policy's base-objective score over that of a base-objective optimizer, a search over
+scripted plans) and the outer ratio (the intended-goal score of the base-objective optimum
+over the best intended-goal score), on the evaluation games of the training run's second
+seed child (:func:`agents.strategy_game.training.case_seeds`).
 """
 
 from __future__ import annotations
@@ -24,17 +33,20 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from agents.strategy_game.game import StrategyTrainer, run_case
+from agents.strategy_game.cases import assess_case
+from agents.strategy_game.deployment import StrategyDeployment
+from agents.strategy_game.game import GameRules
+from agents.strategy_game.training import StrategyTrainer, case_seeds
 from hierarchy.errors import ParameterError
 from hierarchy.figures import Spread
 from hierarchy.graph import DelegationGraph, OptimizerNode
 from hierarchy.measure import measure
 from hierarchy.objective import Objective
+from hierarchy.product import Produced
 from hierarchy.report import Claim, Table, build_report
-from hierarchy.run import ChainRun, evaluate_chain_objectives
 
 from scenarios.machinery.api import objective_plots, trajectory_arrays
-from scenarios.machinery.progress import case_progress
+from scenarios.machinery.progress import run_graph_with_progress
 from scenarios.machinery.registry import RunOptions, ScenarioResult, scenario
 from hierarchy.seeding import named_seed
 
@@ -70,7 +82,7 @@ def ratio_claim(text: str, name: str, values, errors, threshold: float, above: b
     margin = median over copies - threshold (or threshold - median), against twice the
     standard error of the median (:class:`~hierarchy.figures.Spread`: bootstrap over the
     copies combined with each copy's sampling error over the evaluated games,
-    :func:`agents.strategy_game.game.ratio_of_means_error`). One value: its own error.
+    :func:`hierarchy.inner_alignment.ratio_of_means_error`). One value: its own error.
 
     Example:
         >>> ratio_claim("r high", "r", [0.95, 0.97, 0.96], [0.01, 0.01, 0.01], 0.8, True).verdict
@@ -96,17 +108,26 @@ def run(options: RunOptions, p: StrategyParams) -> ScenarioResult:
         nodes.append(OptimizerNode(f"train-{name}", grad, role="gradient descent (REINFORCE)",
                                    leaf=StrategyTrainer(obj, train, population=p.population, episodes=p.episodes),
                                    description=f"base objective {obj!r}, trained at war with {', '.join(train)}"))
+    razed = Objective("V", "minus the villages destroyed of any alliance, at war or not (mean over the games): "
+                           "what the deployed policy's attacks achieve")
+    turns = GameRules().turns
+    for name, (obj, train, deploy) in CASES.items():
+        nodes.append(OptimizerNode(
+            f"deploy-{name}", razed, role="trained policy (deployed)",
+            leaf=Produced(f"train-{name}", build=lambda policy, deploy=deploy: StrategyDeployment(policy, deploy, p.eval_episodes),
+                          records=StrategyDeployment.records, steps=turns, step_unit=StrategyDeployment.step_unit,
+                          description=f"the policy trained by train-{name}, at war with {deploy}"),
+            description=f"the policy trained on {obj!r}, deployed at war with {deploy}"))
     graph = DelegationGraph(nodes, [("designer", n.name) for n in nodes[1:]])
+    runs = run_graph_with_progress(graph, steps, options)
 
-    cases, runs = {}, {}
-    for name, (obj, train, deploy) in case_progress(CASES.items(), "strategy-game cases", options.progress):
+    cases = {}
+    for name, (obj, train, deploy) in CASES.items():
         leaf = f"train-{name}"
-        case = run_case(obj, train, deploy, steps=steps, seed=named_seed(options.seed, leaf),
-                        population=p.population, episodes=p.episodes, eval_episodes=p.eval_episodes,
-                        behavior_threshold=p.behavior_threshold, outer_threshold=p.outer_threshold)
-        cases[name] = case
-        chain = graph.chain_to(leaf)
-        runs[leaf] = ChainRun(chain, evaluate_chain_objectives(graph, chain, case.trajectory))
+        tr = runs[leaf].trajectory
+        cases[name] = assess_case(tr.product, tr, train, deploy, seed=case_seeds(named_seed(options.seed, leaf))[1],
+                                  eval_episodes=p.eval_episodes, behavior_threshold=p.behavior_threshold,
+                                  outer_threshold=p.outer_threshold)
     m = measure(graph, runs, options.estimator)
 
     rows, node_attrs = [], {}

@@ -22,23 +22,26 @@ true objective towards the base objective (weak alignment with L improves, at th
 of worse values on the way: a strong-alignment cost). With ``jump_tau`` equal to the
 schedule's decay time the multiple (sigma_t / eps_t)^2 is constant. ``J`` is recorded
 next to L, G and G1.
+
+The jumps are one more gradient transformation chained after gradient descent's
+(:func:`agents.training.annealing_jumps`): the optimizer is
+``chain(sgd(eps, s), annealing_jumps(jump, jump_tau, per-copy seeds, steps))``.
 """
 
 from __future__ import annotations
 
 import attrs
 import numpy as np
-import torch
 
 from hierarchy.errors import ParameterError
 
 from agents.language_model.gradient_descent import GradientDescent
-from agents.language_model.mlp import torch_dtype
 from agents.language_model.schedules import schedule_values
+from agents.training import GradientTransformation, annealing_jumps, chain
+from agents.training.jumps import NOISE_CHUNK
 from hierarchy.seeding import children
 
-#: Noise is drawn in chunks of at most this many numbers (per population), refilled as needed.
-NOISE_CHUNK = 1 << 20
+__all__ = ["Annealing", "NOISE_CHUNK"]
 
 
 def _non_negative(instance, attribute, value):
@@ -49,41 +52,6 @@ def _non_negative(instance, attribute, value):
 def _positive(instance, attribute, value):
     if not np.isfinite(value) or value <= 0:
         raise ParameterError(f"{attribute.name}={value!r}; give a positive number of steps such as 2000")
-
-
-class _Jumps:
-    """The jump rule of one run: per-copy numpy generators, noise drawn in chunks of steps.
-
-    Copy k's noise is the stream of ``default_rng(child 0 of children(seed, K)[k])``
-    read in order (standard normals, row-major [step, parameter]); a numpy Generator
-    gives the same stream whatever the chunk size, so copy k's jumps do not depend on K.
-    """
-
-    def __init__(self, seeds, P: int, steps: int, jump: float, jump_tau: float, dtype: torch.dtype):
-        self.rngs = [np.random.default_rng(children(s, 1)[0]) for s in seeds]
-        self.K, self.P = len(seeds), P
-        self.chunk = int(max(1, min(steps, NOISE_CHUNK // max(1, self.K * P))))
-        self.noise = torch.empty(self.chunk, self.K, P, dtype=dtype)
-        self.jump, self.jump_tau = float(jump), float(jump_tau)
-        self.coef = torch.empty(self.K, 1, dtype=dtype)
-
-    def _refill(self):
-        # once per chunk of steps, not per step
-        block = np.empty((self.chunk, self.K, self.P))
-        for k, rng in enumerate(self.rngs):
-            block[:, k, :] = rng.standard_normal((self.chunk, self.P))
-        self.noise.copy_(torch.from_numpy(block))
-
-    def __call__(self, t: int, theta: torch.Tensor, L: torch.Tensor, stuck) -> None:
-        j = t % self.chunk
-        if j == 0:
-            self._refill()
-        sigma = self.jump / (1.0 + t / self.jump_tau)
-        c = self.coef[:, 0]
-        torch.sqrt(L, out=c)
-        if stuck is not None:
-            c.masked_fill_(stuck, 0.0)  # a diverged copy does not move, and its NaN stays out
-        theta.addcmul_(self.noise[j], self.coef, value=sigma)
 
 
 @attrs.frozen(eq=False)
@@ -123,8 +91,47 @@ class Annealing(GradientDescent):
         """
         return self.jump / (1.0 + np.arange(int(steps), dtype=np.float64) / self.jump_tau)
 
-    def _jump_rule(self, seed, steps):
-        return _Jumps(children(seed, self.population), self.parameter_count(), steps, self.jump, self.jump_tau, torch_dtype(self.dtype))
+    def optimizer(self, seed, steps: int, lrs: np.ndarray) -> GradientTransformation:
+        """Gradient descent's ``sgd`` with the jumps chained after it.
+
+        ``chain(sgd(lrs, lr_scale), annealing_jumps(jump, jump_tau, children(seed, K), steps))``:
+        copy k's noise comes from child 0 of ``children(seed, K)[k]``.
+
+        Parameters
+        ----------
+        seed : numpy.random.SeedSequence
+            The run's seed.
+        steps : int
+            The run's number of steps.
+        lrs : numpy.ndarray
+            eps_0 .. eps_{steps - 1}.
+
+        Returns
+        -------
+        GradientTransformation
+
+        Examples
+        --------
+        >>> from agents.language_model.markov import TokenDataset
+        >>> d = TokenDataset(np.array([[0]]), np.array([1]), 2)
+        >>> str(Annealing(d, jump=0.1).optimizer(np.random.SeedSequence(0), 3, np.ones(3)))
+        'chain(sgd, annealing_jumps(jump=0.1, jump_tau=2000))'
+        """
+        jumps = annealing_jumps(self.jump, self.jump_tau, children(seed, self.population), steps)
+        return chain(super().optimizer(seed, steps, lrs), jumps)
+
+    def run(self, steps: int, seed, progress=None):
+        """Gradient descent's run with the jumps; records J next to L, G, G1 (with ``record_true``).
+
+        Meta adds jump, jump_tau and jump_rule. Example: the class docstring.
+        """
+        tr = super().run(steps, seed, progress)
+        meta = {**tr.meta, "jump": self.jump, "jump_tau": self.jump_tau,
+                "jump_rule": "sigma_t * sqrt(L) * xi, sigma_t = jump/(1+t/jump_tau)"}
+        values = dict(tr.values)
+        if self.record_true:
+            values["J"] = self.jump_objective(tr["L"], tr["G"], tr.meta["learning_rates"])
+        return attrs.evolve(tr, values=values, meta=meta)
 
     def jump_objective(self, L, G, lrs=None) -> np.ndarray:
         """J(t) = G(t) + (sigma_t / eps_t)^2 * P * L(t) on values ``L``, ``G`` [K, T] of any run.
@@ -148,11 +155,3 @@ class Annealing(GradientDescent):
         ratio2 = (self.jump_sizes(T) / lrs[:T]) ** 2
         scale = 1.0 if self.lr_scale is None else self.lr_scale[:, None] ** 2
         return G + ratio2[None, :] / scale * self.parameter_count() * L
-
-    def _derived_values(self, values: dict, lrs: np.ndarray) -> dict:
-        if not self.record_true:
-            return {}
-        return {"J": self.jump_objective(values["L"], values["G"], lrs)}
-
-    def _extra_meta(self) -> dict:
-        return {"jump": self.jump, "jump_tau": self.jump_tau, "jump_rule": "sigma_t * sqrt(L) * xi, sigma_t = jump/(1+t/jump_tau)"}

@@ -13,8 +13,7 @@ gradient descent"):
 
 from __future__ import annotations
 
-import math
-from typing import Callable, Optional, Union
+from typing import Optional, Union
 
 import attrs
 import numpy as np
@@ -28,14 +27,11 @@ from agents.language_model.markov import TokenDataset
 from agents.language_model.mlp import (PopulationMLP, check_loss, describe_loss, init_parameters, layer_sizes, parameter_count,
                   parameter_layout, torch_dtype)
 from agents.language_model.schedules import Decay, Schedule, describe, schedule_values
+from agents.training import GradientTransformation, sgd, train
+from agents.training.loop import PROGRESS_EVERY
 from hierarchy.seeding import as_seed, children
 
-#: ``progress`` is called after every this many steps (and after the last one).
-PROGRESS_EVERY = 100
-
-# A jump rule adds to theta after the gradient step: jump(t, theta, L, stuck), stuck None or a
-# bool [K] mask of copies that must not move (see annealing.py).
-JumpRule = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], None]
+__all__ = ["GradientDescent", "descend", "PROGRESS_EVERY"]
 
 
 def _as_data(value):
@@ -226,19 +222,41 @@ class GradientDescent:
             x, c = torch.from_numpy(xs), torch.from_numpy(counts)
         return PopulationMLP(self.sizes, x, c, self.population, self.dtype, self.loss, self.label_smoothing)
 
-    def _jump_rule(self, seed: np.random.SeedSequence, steps: int) -> Optional[JumpRule]:
-        """Extra move after each gradient step (none for plain gradient descent)."""
-        return None
+    def optimizer(self, seed: np.random.SeedSequence, steps: int, lrs: np.ndarray) -> GradientTransformation:
+        """The update rule: ``sgd(lrs, lr_scale)``, theta <- theta - eps_t * s_k * grad L.
 
-    def _extra_meta(self) -> dict:
-        return {}
+        A variant of gradient descent is another optimizer value (annealing chains its
+        jumps after this one: :class:`~agents.language_model.annealing.Annealing`).
+
+        Parameters
+        ----------
+        seed : numpy.random.SeedSequence
+            The run's seed (unused here: plain gradient descent draws nothing after its start).
+        steps : int
+            The run's number of steps.
+        lrs : numpy.ndarray
+            eps_0 .. eps_{steps - 1}.
+
+        Returns
+        -------
+        GradientTransformation
+
+        Examples
+        --------
+        >>> from agents.language_model.markov import TokenDataset
+        >>> d = TokenDataset(np.array([[0]]), np.array([1]), 2)
+        >>> str(GradientDescent(d).optimizer(np.random.SeedSequence(0), 3, np.ones(3)))
+        'sgd'
+        """
+        return sgd(lrs, self.lr_scale)
 
     def run(self, steps: int, seed, progress: Progress = None) -> Trajectory:
         """Run ``steps`` steps of every copy; values [K, steps + 1] of L (and G, G1).
 
         Index t holds the objectives at the parameters after t updates (index 0: the
-        start; the last index needs one more forward and backward pass). Meta:
-        initial_parameters and final_parameters [K, P], schedule (its description),
+        start; the last index needs one more forward and backward pass). Per-copy
+        metadata (``copy_meta``, sliced by ``select``): initial_parameters and
+        final_parameters [K, P]. Meta (the run's): schedule (its description),
         learning_rates (eps_0 .. eps_steps), hidden, layout, population, lr_scale,
         init_scale, dtype, loss, conditional_entropy (per dataset) and optimum (the
         same: the lowest L any model of the context can reach, when L is the plain
@@ -248,7 +266,7 @@ class GradientDescent:
             >>> from agents.language_model.markov import MarkovChain
             >>> data = MarkovChain.random(8, 2, 0.3, seed=0).sample(64, seed=1)
             >>> tr = GradientDescent(data).run(3, np.random.SeedSequence(0))
-            >>> sorted(tr.values), tr.T, tr.meta["final_parameters"].shape
+            >>> sorted(tr.values), tr.T, tr.copy_meta["final_parameters"].shape
             (['G', 'G1', 'L'], 4, (1, 83))
         """
         if not isinstance(steps, (int, np.integer)) or steps < 1:
@@ -262,18 +280,14 @@ class GradientDescent:
             torch.set_num_threads(int(self.threads))
         try:
             net = self._network()
-            jump = self._jump_rule(seed, steps)
             values, diverged_at, theta_final = descend(
-                net, theta0, lrs[:steps], self.lr_scale, steps, self.record_true, progress, jump
+                net, theta0, lrs[:steps], None, steps, self.record_true, progress, self.optimizer(seed, steps, lrs)
             )
         finally:
             if self.threads is not None:
                 torch.set_num_threads(before)
         entropy = np.array([d.conditional_entropy() for d in self.datasets])
-        values.update(self._derived_values(values, lrs))
         meta = {
-            "initial_parameters": theta0,
-            "final_parameters": theta_final,
             "schedule": describe(self.schedule),
             "learning_rates": lrs,
             "hidden": self.hidden,
@@ -286,12 +300,9 @@ class GradientDescent:
             "conditional_entropy": entropy,
             "optimum": entropy if (self.loss == "cross_entropy" and self.label_smoothing == 0) else None,
             "seed": (seed.entropy, tuple(seed.spawn_key)),
-            **self._extra_meta(),
         }
-        return Trajectory(values, diverged_at=diverged_at, meta=meta)
-
-    def _derived_values(self, values: dict, lrs: np.ndarray) -> dict:
-        return {}
+        copy_meta = {"initial_parameters": theta0, "final_parameters": theta_final}
+        return Trajectory(values, diverged_at=diverged_at, meta=meta, copy_meta=copy_meta)
 
 
 def descend(
@@ -302,77 +313,64 @@ def descend(
     steps: int,
     record_true: bool = True,
     progress: Progress = None,
-    jump: Optional[JumpRule] = None,
+    optimizer: Optional[GradientTransformation] = None,
 ):
-    """The batched loop: theta_{t+1} = theta_t - lrs[t] * lr_scale * grad L(theta_t) (+ jump).
+    """Train the engine's K copies through the one loop (:func:`agents.training.train`).
 
-    Returns (values {name: [K, steps + 1] float64}, diverged_at [K], final theta [K, P]).
-    Records per step L, and with ``record_true`` G = |grad|_2^2 (the norm, squared at
-    the end) and G1 = |grad|_1 (taken after the update, from the spent gradient).
-    A copy whose L + G (L alone without ``record_true``) is not finite does not move:
-    its gradient row is zeroed (and the jump rule told to skip it). Its parameters then
-    stay put, so the same non-finite values come back every later step and it stays
-    frozen; its values from the first such step on are set to NaN at the end.
+    The step function is the engine's hand-written batched forward and backward
+    (``net.loss_and_gradient``); the optimizer is ``sgd(lrs, lr_scale)``,
+    theta_{t+1} = theta_t - lrs[t] * lr_scale * grad L(theta_t), unless ``optimizer`` is given.
 
-    Example:
-        >>> net = PopulationMLP((4, 2, 4), torch.eye(4, dtype=torch.float64), torch.tensor([1, 2, 3, 0]), 1)
-        >>> theta0 = init_parameters((4, 2, 4), [np.random.SeedSequence(0)])
-        >>> values, dead, theta = descend(net, theta0, np.full(5, 0.5), None, 5)
-        >>> values["L"].shape, dead.tolist(), bool(values["L"][0, -1] < values["L"][0, 0])
-        ((1, 6), [-1], True)
+    Parameters
+    ----------
+    net : PopulationMLP
+        The engine; its ``theta`` is set to ``theta0`` and trained in place.
+    theta0 : numpy.ndarray
+        Starting parameters [K, P].
+    lrs : numpy.ndarray
+        eps_0 .. eps_{steps - 1} (used by the default optimizer).
+    lr_scale : numpy.ndarray or None
+        Per-copy multipliers s_k [K] of the default optimizer (None: ones).
+    steps : int
+        Number of updates.
+    record_true : bool
+        Record G = |grad|_2^2 and G1 = |grad|_1 next to L.
+    progress : callable, optional
+        Called with the number of steps done, every ``PROGRESS_EVERY`` steps and after the last.
+    optimizer : GradientTransformation, optional
+        Replaces ``sgd(lrs, lr_scale)`` (e.g. with annealing's jumps chained after it).
+
+    Returns
+    -------
+    tuple
+        (values {name: [K, steps + 1] float64}, diverged_at [K] int64, final theta [K, P]).
+        A copy whose L or G (L alone without ``record_true``) is not finite stops moving;
+        its values from that step on are NaN (:func:`agents.training.train`).
+
+    Raises
+    ------
+    ParameterError
+        When ``theta0`` is not [K, P] for this engine.
+
+    Examples
+    --------
+    >>> net = PopulationMLP((4, 2, 4), torch.eye(4, dtype=torch.float64), torch.tensor([1, 2, 3, 0]), 1)
+    >>> theta0 = init_parameters((4, 2, 4), [np.random.SeedSequence(0)])
+    >>> values, dead, theta = descend(net, theta0, np.full(5, 0.5), None, 5)
+    >>> values["L"].shape, dead.tolist(), bool(values["L"][0, -1] < values["L"][0, 0])
+    ((1, 6), [-1], True)
     """
     K, P = net.K, net.P
-    dt = net.theta.dtype
-    theta, grad = net.theta, net.grad
     theta0 = np.asarray(theta0, dtype=np.float64)
     if theta0.shape != (K, P):
         raise ParameterError(f"starting parameters have shape {theta0.shape}; the engine needs [{K}, {P}]")
-    theta.copy_(torch.from_numpy(theta0))
-    # per step, rows L, |grad|_2, |grad|_1 side by side (one sum checks L and G together;
-    # G = |grad|_2^2 is squared after the loop); views made once, not per step
-    n_rec = 3 if record_true else 1
-    rec = torch.empty(steps + 1, n_rec, K, dtype=dt)
-    L_rows, watched_rows = rec[:, 0].unbind(0), rec[:, :2].unbind(0)
-    G_rows = rec[:, 1].unbind(0) if record_true else None
-    G1_rows = rec[:, 2].unbind(0) if record_true else None
-    # one update rule for all (no lr_scale = ones), so a copy's numbers do not depend on it
-    scale = torch.ones(K, 1, dtype=dt) if lr_scale is None else torch.from_numpy(np.asarray(lr_scale, dtype=np.float64)).to(dt).unsqueeze(1)
-    lr_list = [float(v) for v in lrs]
+    net.theta.copy_(torch.from_numpy(theta0))
+    grad = net.grad
 
-    with torch.no_grad():
-        for t in range(steps + 1):
-            L = net.loss_and_gradient(L_rows[t])
-            if record_true:
-                torch.linalg.vector_norm(grad, 2, dim=1, out=G_rows[t])
-            if t < steps:
-                watched = watched_rows[t]  # L and |grad| (L alone without record_true)
-                stuck = None
-                # L, |grad| >= 0: their total is finite exactly when every one is (barring an
-                # overflow of the sum, which only sends us down the exact path below)
-                if not math.isfinite(float(watched.sum())):
-                    stuck = torch.isfinite(watched).all(0).logical_not_()
-                    if bool(stuck.any()):
-                        grad.masked_fill_(stuck.unsqueeze(1), 0.0)
-                    else:
-                        stuck = None
-                theta.addcmul_(grad, scale, value=-lr_list[t])
-            if record_true:  # the gradient is spent: take |g| in place for G1
-                torch.sum(grad.abs_(), 1, out=G1_rows[t])
-            if t == steps:
-                break
-            if jump is not None:
-                jump(t, theta, L, stuck)
-            if progress is not None and ((t + 1) % PROGRESS_EVERY == 0 or t + 1 == steps):
-                progress(t + 1)
+    def step(params, t, loss_out):  # the hand-written batched forward and backward, L written into the loop's record
+        return net.loss_and_gradient(loss_out), grad
 
-    out = rec.to(torch.float64).numpy()
-    values = {"L": out[:, 0].T.copy()}
-    if record_true:
-        values["G"] = np.square(out[:, 1].T)
-        values["G1"] = out[:, 2].T.copy()
-    bad = ~np.isfinite(values["L"] + (values["G"] if record_true else 0.0))
-    diverged_at = np.where(bad.any(axis=1), bad.argmax(axis=1), -1).astype(np.int64)
-    for k in np.flatnonzero(diverged_at >= 0):
-        for v in values.values():
-            v[k, diverged_at[k] :] = np.nan
-    return values, diverged_at, theta.to(torch.float64).numpy().copy()
+    opt = sgd(lrs, lr_scale) if optimizer is None else optimizer
+    result = train(step, net.theta, opt, steps, record_true=record_true, progress=progress,
+                   donate_grad=True, loss_buffer=True)
+    return result.values, result.diverged_at, result.params

@@ -579,7 +579,7 @@ def _split(tr: Trajectory, start: int, stop: int, name: str, batch: int) -> Traj
     sub = tr.select(slice(start, stop))
     K = tr.K
     meta = dict(tr.meta)
-    for key in ("initial_parameters", "final_parameters", "lr_scale", "optimum", "conditional_entropy"):
+    for key in ("lr_scale", "optimum", "conditional_entropy"):  # per-copy parameters: copy_meta, sliced by select
         v = meta.get(key)
         if isinstance(v, np.ndarray) and v.shape[:1] == (K,):
             meta[key] = v[start:stop].copy()

@@ -12,14 +12,15 @@ import attrs
 import numpy as np
 
 from agents.maze.grid import MazeDistribution
-from agents.maze.env import cell_objective
 from agents.maze.planner import PlannerPopulation
 from agents.maze.replicator import Replicator
 from hierarchy.errors import ParameterError
 from hierarchy.trajectory import Trajectory
 
 from agents.maze.objectives import (
+    exit_distance_objective,
     exit_share_objective,
+    mesa_objective,
     mesa_share_objective,
     replicate_share_objective,
     replicator_exit_objective,
@@ -29,9 +30,8 @@ from hierarchy.seeding import as_seed, child
 EPISODE_OBJECTIVES = {
     "exit_share": lambda dep, mazes: exit_share_objective(mazes),
     "mesa_share": lambda dep, mazes: mesa_share_objective(dep.reward, mazes),
-    "exit_distance": lambda dep, mazes: cell_objective("exit_distance", mazes, lambda m: m.distances(),
-                                                       "moves from the agent's cell to the exit, mean over mazes"),
-    "mesa": lambda dep, mazes: dep.mesa_objective(),
+    "exit_distance": lambda dep, mazes: exit_distance_objective(mazes),
+    "mesa": lambda dep, mazes: mesa_objective(dep.reward, mazes),
 }
 """Objectives a :class:`PlannerEpisodes` leaf can record: name -> (deployment, mazes) -> Objective."""
 
@@ -48,10 +48,11 @@ class PlannerEpisodes:
 
     Example:
         >>> from agents.maze.grid import MazeDistribution
-        >>> from agents.maze.planner import PlannerSpec, StopRule, train_planners
-        >>> from agents.maze.planner import train_planners
+        >>> from agents.maze.planner import PlannerSpec, StopRule
+        >>> from agents.maze.planner_training import train_planners
         >>> from hierarchy.protocol import check_leaf
-        >>> pop = train_planners(MazeDistribution(size=4), K=2, seed=0, spec=PlannerSpec(stop=StopRule(max_steps=2)))
+        >>> flat = PlannerSpec(init_scale=1e-12, stop=StopRule(max_steps=0))   # every move ties: the seed decides
+        >>> pop = train_planners(MazeDistribution(size=4), K=2, seed=0, spec=flat)
         >>> leaf = PlannerEpisodes(pop, MazeDistribution(size=4).sample(3, seed=1))
         >>> check_leaf(leaf, steps=5).values["exit_share"].shape
         (2, 6)
@@ -61,6 +62,8 @@ class PlannerEpisodes:
     mazes: tuple = attrs.field(converter=tuple)
     records: tuple = ("exit_share", "mesa_share", "exit_distance")
     horizon: object = None
+    step_unit: str = "move"
+    _last: dict = attrs.field(factory=dict, init=False, repr=False)
 
     def __attrs_post_init__(self):
         unknown = [r for r in self.records if r not in EPISODE_OBJECTIVES]
@@ -68,8 +71,18 @@ class PlannerEpisodes:
             raise ParameterError(f"PlannerEpisodes cannot record {unknown}; choose from {sorted(EPISODE_OBJECTIVES)}")
 
     def deploy(self, steps: int, seed):
-        """The deployment (agents.maze.planner.Deployment) with a budget of ``steps`` moves."""
-        return self.population.deploy(self.mazes, seed, budget=int(steps), horizon=self.horizon)
+        """The deployment (agents.maze.planner.Deployment) with a budget of ``steps`` moves.
+
+        Deterministic in (steps, seed); the leaf keeps its last deployment, so reading the
+        episodes of a graph's run (the same steps and seed) does not deploy a second time.
+        """
+        ss = as_seed(seed)
+        key = (int(steps), ss.entropy, tuple(ss.spawn_key))
+        if self._last.get("key") != key:
+            self._last.clear()
+            self._last.update(key=key, deployment=self.population.deploy(self.mazes, ss, budget=int(steps),
+                                                                         horizon=self.horizon))
+        return self._last["deployment"]
 
     def trajectory(self, deployment) -> Trajectory:
         """The recorded objectives of ``deployment`` on its states ``[K, T, M, 2]``."""
@@ -113,9 +126,8 @@ class ReplicatorEpisodes:
 
     Example:
         >>> from agents.maze.grid import MazeDistribution
-        >>> from agents.maze.planner import PlannerSpec, StopRule, train_planners
         >>> from hierarchy.protocol import check_leaf
-        >>> leaf = ReplicatorEpisodes((3, 16), MazeDistribution(size=4).sample(2, seed=0))
+        >>> leaf = ReplicatorEpisodes((3, 16), MazeDistribution(size=4).sample(2, seed=1))
         >>> check_leaf(leaf, steps=4).values["replicate_share"][:, 0].tolist()
         [1.0, 1.0]
     """
@@ -123,10 +135,20 @@ class ReplicatorEpisodes:
     limits: tuple = attrs.field(converter=lambda v: tuple(int(x) for x in v))
     mazes: tuple = attrs.field(converter=tuple)
     records: tuple = ("exit_share", "replicate_share", "exit_distance")
+    step_unit: str = "division"
+    _last: dict = attrs.field(factory=dict, init=False, repr=False)
 
     def deploy(self, steps: int, seed) -> ReplicatorDeployment:
-        """Run every copy on every maze for ``steps`` divisions."""
+        """Run every copy on every maze for ``steps`` divisions (deterministic in (steps, seed); the
+        leaf keeps its last deployment, as :meth:`PlannerEpisodes.deploy` does)."""
         ss = as_seed(seed)
+        key = (int(steps), ss.entropy, tuple(ss.spawn_key))
+        if self._last.get("key") != key:
+            self._last.clear()
+            self._last.update(key=key, deployment=self._deploy(int(steps), ss))
+        return self._last["deployment"]
+
+    def _deploy(self, steps: int, ss) -> ReplicatorDeployment:
         K, M = len(self.limits), len(self.mazes)
         n = self.mazes[0].size
         T = int(steps) + 1
@@ -178,7 +200,6 @@ def select_limits(distribution: MazeDistribution, K: int, n_mazes: int, seed, ma
 
     Example:
         >>> from agents.maze.grid import MazeDistribution
-        >>> from agents.maze.planner import PlannerSpec, StopRule, train_planners
         >>> s = select_limits(MazeDistribution(size=3, green_by_exit="never"), K=2, n_mazes=3, seed=0, max_limit=9)
         >>> bool((s.limits <= 9).all()), s.train_success.tolist()
         (True, [1.0, 1.0])

@@ -422,6 +422,16 @@ class MazeDistribution:
         ss = as_seed(seed)
         return [self._one(np.random.default_rng(child(ss, i))) for i in range(int(n))]
 
+    def maze(self, seed: SeedLike = 0, i: int = 0) -> Maze:
+        """Maze ``i`` of ``sample(n, seed)`` (any n > i), drawn alone from ``child(seed, i)``.
+
+        Example:
+            >>> d = MazeDistribution(size=5)
+            >>> bool((d.maze(4, 2).passages == d.sample(3, seed=4)[2].passages).all())
+            True
+        """
+        return self._one(np.random.default_rng(child(as_seed(seed), int(i))))
+
     def _one(self, rng: np.random.Generator) -> Maze:
         n = self.size
         passages = carve_passages(n, rng)

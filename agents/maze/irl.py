@@ -36,7 +36,8 @@ import torch
 from hierarchy.errors import ParameterError
 
 from agents.maze.grid import Maze, stack_mazes
-from agents.maze.planner import torch_threads
+from agents.maze.planning import soft_value_iteration
+from agents.threads import torch_threads
 
 IRL_FEATURES = ("green", "right_of_green", "exit")
 
@@ -60,16 +61,11 @@ def _features(mazes: Sequence[Maze], features: Callable[[Maze], np.ndarray]) -> 
     return phi
 
 
-def _logsumexp(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    m = np.max(x, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0)
-    return (np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m).squeeze(axis)
-
-
 def soft_backward(reward: np.ndarray, successors: np.ndarray, valid: np.ndarray, horizon: int) -> tuple:
     """Finite-horizon soft value iteration: ``(V_0 [B, N], values [H + 1, B, N])``.
 
-    V_H = r, V_t = r + logsumexp_{a valid} V_{t+1}(next(s, a)); ``values[t] = V_t``.
+    V_H = r, V_t = r + logsumexp_{a valid} V_{t+1}(next(s, a)); ``values[t] = V_t``
+    (agents.maze.planning.soft_value_iteration, gamma = 1, from V = r).
     ``V_0(s)`` is log Z, the log of the sum over all H-move paths from s of exp(total
     reward). The soft policy is pi_t(a|s) = exp(V_{t+1}(next(s, a)) + r(s) - V_t(s)).
 
@@ -80,18 +76,11 @@ def soft_backward(reward: np.ndarray, successors: np.ndarray, valid: np.ndarray,
         >>> np.round(np.exp(V0), 6).tolist()    # 4 paths of 2 moves from each cell
         [[4.0, 4.0]]
     """
-    B, N = reward.shape
-    flat = successors.reshape(B, N * 5)
-    mask = np.where(valid, 0.0, -np.inf)
-    values = np.empty((int(horizon) + 1, B, N))
-    V = reward.copy()
-    values[-1] = V
-    for t in range(int(horizon) - 1, -1, -1):
-        q = np.take_along_axis(V, flat, axis=1).reshape(B, N, 5) + mask
-        top = q.max(-1)
-        V = reward + top + np.log(np.exp(q - top[..., None]).sum(-1))
-        values[t] = V
-    return V, values
+    r = torch.as_tensor(np.asarray(reward, dtype=np.float64))
+    trace = soft_value_iteration(r, torch.as_tensor(successors), torch.as_tensor(valid), 1.0, int(horizon),
+                                 initial=r, trace=True)
+    values = torch.stack(trace[::-1]).numpy()  # values[t] = V_t: t sweeps before the horizon's end
+    return values[0], values
 
 
 def _reverse_index(successors: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -238,7 +227,8 @@ def maxent_irl(mazes: Sequence[Maze], positions, features: Callable[[Maze], np.n
 
     Example:
         >>> from agents.maze.grid import MazeDistribution
-        >>> from agents.maze.env import ShortestPath, rollout
+        >>> from agents.maze.policies import ShortestPath
+        >>> from agents.maze.rollout import rollout
         >>> mazes = MazeDistribution(size=4, extra_green=1).sample(6, seed=0)
         >>> res = maxent_irl(mazes, rollout(ShortestPath(), mazes).positions, steps=100)
         >>> res.feature_names[int(np.argmax(res.weights[0]))]
@@ -274,17 +264,15 @@ def maxent_irl(mazes: Sequence[Maze], positions, features: Callable[[Maze], np.n
     N = succ.shape[1]
     expert_paths = np.stack([phi[np.arange(M)[:, None], idx[s]].sum(1) for s in range(S)])  # [S, M, F]
     phi_t = torch.as_tensor(phi)
-    flat_t = torch.as_tensor(np.tile(succ.reshape(M, N * 5), (S, 1)))
-    mask_t = torch.as_tensor(np.tile(np.where(valid, 0.0, -np.inf), (S, 1, 1)))
+    succ_t = torch.as_tensor(np.tile(succ, (S, 1, 1)))
+    valid_t = torch.as_tensor(np.tile(valid, (S, 1, 1)))
     starts_t = torch.as_tensor(np.tile(np.array([m.index(m.entrance) for m in mazes]), S))[:, None]
     paths_t = torch.as_tensor(expert_paths)
 
     def evaluate(w):
         wt = torch.tensor(w, requires_grad=True)
         r = torch.einsum("mnf,sf->smn", phi_t, wt).reshape(S * M, N)
-        V = r
-        for _ in range(H):
-            V = r + torch.logsumexp(torch.gather(V, 1, flat_t).reshape(S * M, N, 5) + mask_t, dim=-1)
+        V = soft_value_iteration(r, succ_t, valid_t, 1.0, H, initial=r)
         logZ = torch.gather(V, 1, starts_t).reshape(S, M)
         ll = (torch.einsum("smf,sf->sm", paths_t, wt) - logZ).mean(1) - 0.5 * l2 * (wt ** 2).sum(-1)
         (grad,) = torch.autograd.grad(ll.sum(), wt)
@@ -392,7 +380,8 @@ def behavioral_objective(rollout, **kwargs) -> IRLResult:
 
     Example:
         >>> from agents.maze.grid import MazeDistribution
-        >>> from agents.maze.env import ShortestPath, rollout
+        >>> from agents.maze.policies import ShortestPath
+        >>> from agents.maze.rollout import rollout
         >>> r = rollout(ShortestPath(), MazeDistribution(size=4, extra_green=1).sample(6, seed=0))
         >>> behavioral_objective(r, steps=100).as_dict()[0]["exit"] > 0
         True

@@ -15,8 +15,9 @@ Training (behaviour cloning, the base objective):
 
     L_b(theta) = mean over expert pairs (o, a*) of -log softmax(logits(o))[a*] + (weight_decay / 2) |theta|^2
 
-on the shortest-path expert's moves (the expert's own previous action in o), by Adam,
-K copies batched as stacked parameters; each step records L_b and G = |grad L_b|^2.
+on the shortest-path expert's moves (the expert's own previous action in o), by Adam through
+the one training loop (agents.training.train), K copies batched as flat per-copy parameters;
+each step records L_b and G = |grad L_b|^2.
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ from hierarchy.trajectory import Trajectory
 from hierarchy.validators import non_negative_int, positive_int
 
 from agents.maze.grid import Maze, MazeDistribution
-from agents.maze.env import PopulationRollout, default_budget
-from agents.maze.planner import torch_threads
+from agents.maze.env import default_budget
+from agents.maze.rollout import PopulationRollout
+from agents.threads import torch_threads
+from agents.training import adam, train
 from hierarchy.seeding import as_seed, child, SeedLike
 
 OBS_SIZE = 36
@@ -116,7 +119,7 @@ class ReactivePolicy:
 
     Example:
         >>> pop = train_reactive(MazeDistribution(size=4), K=1, seed=0, spec=ReactiveSpec(steps=2, n_mazes=2))
-        >>> from agents.maze.env import rollout
+        >>> from agents.maze.rollout import rollout
         >>> rollout(pop.copy(0), MazeDistribution(size=4).sample(2, seed=1)).positions.shape
         (2, 33, 2)
     """
@@ -231,13 +234,23 @@ def _expert_data(mazes_per_copy):
     return torch.as_tensor(np.stack(obs)), torch.as_tensor(np.stack(act)), torch.as_tensor(np.stack(mask)), valid
 
 
+def _unflatten(flat: torch.Tensor, shapes: dict) -> dict:
+    """Views ``{name: [K, *shape]}`` of flat per-copy parameters ``[K, P]`` (in ``shapes``' order)."""
+    out, i = {}, 0
+    for name, shape in shapes.items():
+        n = int(np.prod(shape))
+        out[name] = flat[:, i: i + n].reshape((flat.shape[0],) + shape)
+        i += n
+    return out
+
+
 def train_reactive(distribution: MazeDistribution, K: int = 8, seed: SeedLike = 0,
                    spec: ReactiveSpec = ReactiveSpec(), progress=None) -> ReactivePopulation:
     """Train K reactive policies by behaviour cloning on shortest-path expert moves (see the module docstring).
 
     Copy k draws its initial parameters from ``child(seed, k, 0)`` and its training
-    mazes from ``child(seed, k, 1)``. Adam per element keeps the stacked copies
-    independent. Same seed, same numbers.
+    mazes from ``child(seed, k, 1)``. Adam (agents.training.adam, per element) keeps the
+    copies independent. Same seed, same numbers.
 
     Example:
         >>> pop = train_reactive(MazeDistribution(size=5), K=2, seed=0, spec=ReactiveSpec(steps=5, n_mazes=4))
@@ -260,32 +273,33 @@ def train_reactive(distribution: MazeDistribution, K: int = 8, seed: SeedLike = 
             W2.append(torch.randn(H, 5, generator=g, dtype=torch.float64) / np.sqrt(H))
         params = {"W1": torch.stack(W1), "b1": torch.zeros(K, H, dtype=torch.float64),
                   "W2": torch.stack(W2), "b2": torch.zeros(K, 5, dtype=torch.float64)}
-        for p in params.values():
-            p.requires_grad_(True)
+        shapes = {k: tuple(v.shape[1:]) for k, v in params.items()}
+        theta = torch.cat([v.reshape(K, -1) for v in params.values()], 1)
         obs, act, mask, valid = _expert_data(mazes)
-        opt = torch.optim.Adam(list(params.values()), lr=spec.lr)
-        L = np.zeros((K, spec.steps + 1))
-        G = np.zeros_like(L)
-        NLL = np.zeros_like(L)
         neg = torch.tensor(-torch.inf, dtype=torch.float64)
-        for t in range(spec.steps + 1):
-            h = torch.tanh(torch.baddbmm(params["b1"][:, None, :], obs, params["W1"]))
-            logits = torch.baddbmm(params["b2"][:, None, :], h, params["W2"])
-            logp = torch.log_softmax(torch.where(valid, logits, neg), -1)
-            lp = torch.gather(logp, 2, act[..., None])[..., 0]
-            nll = -(lp * mask).sum(1) / mask.sum(1)
-            loss = nll + 0.5 * spec.weight_decay * sum((p ** 2).reshape(K, -1).sum(1) for p in params.values())
-            grads = torch.autograd.grad(loss.sum(), list(params.values()))
-            L[:, t] = loss.detach().numpy()
-            NLL[:, t] = nll.detach().numpy()
-            G[:, t] = sum((g ** 2).reshape(K, -1).sum(1) for g in grads).numpy()
-            if t == spec.steps:
-                break
-            for p, g in zip(params.values(), grads):
-                p.grad = g
-            opt.step()
-            if progress is not None:
-                progress(t + 1)
-        final = {k: v.detach().numpy().copy() for k, v in params.items()}
+
+        def step(flat, t):
+            with torch.enable_grad():
+                x = flat.detach().requires_grad_(True)
+                p = _unflatten(x, shapes)
+                h = torch.tanh(torch.baddbmm(p["b1"][:, None, :], obs, p["W1"]))
+                logits = torch.baddbmm(p["b2"][:, None, :], h, p["W2"])
+                logp = torch.log_softmax(torch.where(valid, logits, neg), -1)
+                lp = torch.gather(logp, 2, act[..., None])[..., 0]
+                nll = -(lp * mask).sum(1) / mask.sum(1)
+                loss = nll + 0.5 * spec.weight_decay * (x ** 2).sum(1)
+                (grad,) = torch.autograd.grad(loss.sum(), x)
+            return loss.detach(), grad, {"nll": nll.detach()}
+
+        if spec.steps:
+            run = train(step, theta, adam(spec.lr), spec.steps, progress=progress, progress_every=1)
+            final_flat, values = torch.as_tensor(run.params), run.values
+        else:  # no step: the untrained policies and their record at step 0
+            loss, grad, rec = step(theta, 0)
+            final_flat = theta
+            values = {"L": loss.numpy()[:, None], "G": (grad ** 2).sum(1).numpy()[:, None],
+                      "nll": rec["nll"].numpy()[:, None]}
+        final = {k: v.detach().numpy().copy() for k, v in _unflatten(final_flat, shapes).items()}
+        L, G, NLL = values["L"], values["G"], values["nll"]
     training = Trajectory({"L": L, "G": G, "nll": NLL}, meta={"spec": attrs.asdict(spec), "distribution": attrs.asdict(distribution)})
     return ReactivePopulation(final, spec, distribution, training, tuple(mazes), time.perf_counter() - t0)

@@ -32,6 +32,7 @@ from hierarchy.trajectory import Trajectory
 
 from agents.maze.grid import Maze, stack_mazes
 from agents.maze.env import default_budget
+from agents.maze.objectives import nearest_copy_distance
 from hierarchy.seeding import as_seed, child, SeedLike
 
 
@@ -61,7 +62,7 @@ class ReplicatorRun:
         out = np.zeros(self.counts.shape)
         for k, m in enumerate(self.mazes):
             d = m.distances().astype(np.float64)
-            out[k] = np.where(self.occupied[k], d, np.inf).min(axis=(1, 2))
+            out[k] = nearest_copy_distance(self.occupied[k], d)
         return out
 
     def trajectory(self) -> Trajectory:

@@ -9,12 +9,15 @@ Attribute names (documented in README):
   standard error ``capability_se[<objective>]@<leaf>``; ``converged_fraction[<objective>]@<leaf>``; on leaves ``product_discrepancy``;
   plus any ``node_attributes`` of the report.
 * edge: ``kind`` (``delegates``, or ``produces`` for a production ``producer=>node``:
-  :mod:`hierarchy.product`), ``id`` (``parent->child``), ``base_objective``, ``mesa_objective``, ``alignment``,
-  ``alignment_se`` (its standard error), ``normalized_alignment``, ``normalization`` (its
-  reference), ``alignment_defined``, and with K > 1 ``alignment_q25`` /
-  ``alignment_q75``; plus any ``edge_attributes`` of the report.
+  :mod:`hierarchy.product`), ``id`` (``parent->child``), ``base_objective``, ``mesa_objective``; per chain
+  through the edge (named by its leaf), ``alignment@<leaf>``, ``alignment_se@<leaf>`` (its standard
+  error), ``normalized_alignment@<leaf>``, ``normalization@<leaf>`` (its reference),
+  ``alignment_defined@<leaf>``, and with K > 1 ``alignment_q25@<leaf>`` / ``alignment_q75@<leaf>``; plus
+  any ``edge_attributes`` of the report. An edge shared by several chains (designer -> trainer ->
+  {adam, sgd}) has one alignment per chain, so every figure is keyed by its chain, like the node
+  figures.
 
-Undefined numbers (NaN) are left out rather than written, and flagged by ``*_defined``.
+Undefined numbers (NaN) are left out rather than written, and flagged by ``alignment_defined@<leaf>``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from typing import Any
 import networkx as nx
 
 from ..graph import DelegationGraph
+
+__all__ = ["annotated_graph"]
 
 
 def _put(d: dict, key: str, value: Any) -> None:
@@ -42,16 +47,36 @@ def _put(d: dict, key: str, value: Any) -> None:
 def annotated_graph(graph: DelegationGraph, report=None) -> nx.DiGraph:
     """The delegation graph with every figure of ``report`` as attributes (GraphML-safe scalars).
 
-    Example:
-        >>> import numpy as np
-        >>> from hierarchy.graph import OptimizerNode
-        >>> from hierarchy.objective import Objective
-        >>> class Halving:
-        ...     records = ("G",)
-        ...     def run(self, steps, seed, progress=None): ...
-        >>> g = DelegationGraph.chain(OptimizerNode("human", Objective("G")), OptimizerNode("gd", Objective("G"), leaf=Halving()))
-        >>> sorted(annotated_graph(g).nodes["gd"])
-        ['description', 'is_leaf', 'label', 'objective', 'objective_description', 'role', 'step_unit']
+    Parameters
+    ----------
+    graph : DelegationGraph
+        The graph that ran.
+    report : Report, optional
+        Its report; without one, only the structure (names, roles, objectives) is annotated.
+
+    Returns
+    -------
+    networkx.DiGraph
+        Nodes and edges of ``graph`` (plus ``produces`` edges) with the attributes listed in
+        this module's docstring: node figures ``capability[<objective>]@<leaf>``, edge figures
+        ``alignment@<leaf>``, ... keyed by chain, undefined numbers left out.
+
+    Raises
+    ------
+    Nothing of its own: a figure of ``report`` that names a node or edge ``graph`` lacks is
+    skipped.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hierarchy.graph import OptimizerNode
+    >>> from hierarchy.objective import Objective
+    >>> class Halving:
+    ...     records = ("G",)
+    ...     def run(self, steps, seed, progress=None): ...
+    >>> g = DelegationGraph.chain(OptimizerNode("human", Objective("G")), OptimizerNode("gd", Objective("G"), leaf=Halving()))
+    >>> sorted(annotated_graph(g).nodes["gd"])
+    ['description', 'is_leaf', 'label', 'objective', 'objective_description', 'role', 'step_unit']
     """
     out = nx.DiGraph()
     if report is not None:
@@ -90,21 +115,23 @@ def annotated_graph(graph: DelegationGraph, report=None) -> nx.DiGraph:
                 _put(out.nodes[name], f"capability_se[{f.objective}]@{f.chain}", f.capability.standard_error)
                 _put(out.nodes[name], f"converged_fraction[{f.objective}]@{f.chain}", f.converged_fraction)
     for p in report.products:
-        _put(out.nodes[p.chain[-1]], "product_discrepancy", p.discrepancy)
+        if p.chain[-1] in out:
+            _put(out.nodes[p.chain[-1]], "product_discrepancy", p.discrepancy)
     for f in report.alignments:
         if not out.has_edge(f.parent, f.child):
             continue
         e = out.edges[f.parent, f.child]
         _put(e, "base_objective", f.base_objective)
         _put(e, "mesa_objective", f.mesa_objective)
-        _put(e, "alignment", f.alignment.median)
-        _put(e, "alignment_se", f.alignment.standard_error)
-        _put(e, "normalized_alignment", f.normalized.median)
-        _put(e, "normalization", f.normalization)
-        _put(e, "alignment_defined", f.alignment.defined)
+        at = f"@{f.chain}"
+        _put(e, "alignment" + at, f.alignment.median)
+        _put(e, "alignment_se" + at, f.alignment.standard_error)
+        _put(e, "normalized_alignment" + at, f.normalized.median)
+        _put(e, "normalization" + at, f.normalization)
+        _put(e, "alignment_defined" + at, f.alignment.defined)
         if f.alignment.K > 1:
-            _put(e, "alignment_q25", f.alignment.q25)
-            _put(e, "alignment_q75", f.alignment.q75)
+            _put(e, "alignment_q25" + at, f.alignment.q25)
+            _put(e, "alignment_q75" + at, f.alignment.q75)
     for name, extra in report.node_attributes.items():
         if name in out:
             for k, v in extra.items():

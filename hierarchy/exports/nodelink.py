@@ -8,6 +8,8 @@ import networkx as nx
 
 from ..errors import FormatError
 
+__all__ = ["write_node_link", "read_node_link"]
+
 
 def write_node_link(g: nx.DiGraph, path) -> None:
     """Write ``g`` as node-link JSON."""

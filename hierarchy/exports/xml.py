@@ -10,6 +10,8 @@ import networkx as nx
 
 from ..errors import FormatError
 
+__all__ = ["write_graphml", "write_gexf", "read_graphml", "read_gexf"]
+
 _GRAPH_KEYS_ADDED = ("node_default", "edge_default", "mode")
 
 

@@ -12,6 +12,7 @@ import attrs
 from agents.language_model.markov import MarkovChain, TokenDataset
 from agents.language_model.schedules import Decay
 from hierarchy.seeding import named_seed
+from scenarios.machinery.registry import parameter
 
 
 @attrs.frozen
@@ -19,12 +20,12 @@ class MarkovSetup:
     """A Markov chain of order ``order`` over ``vocab`` tokens (Dirichlet(``concentration``) rows),
     ``examples`` training examples, and the decaying learning rate lr / (1 + t / tau)."""
 
-    vocab: int = 8
-    order: int = 2
-    examples: int = 256
-    concentration: float = 0.3
-    lr: float = 1.0
-    tau: float = 2000.0
+    vocab: int = parameter(8, "tokens of the Markov chain's vocabulary")
+    order: int = parameter(2, 'order of the Markov chain (tokens of context)')
+    examples: int = parameter(256, 'training examples drawn from the chain')
+    concentration: float = parameter(0.3, "Dirichlet concentration of the chain's transition rows")
+    lr: float = parameter(1.0, 'initial learning rate of the decaying schedule lr / (1 + t / tau)')
+    tau: float = parameter(2000.0, 'time scale tau of the decaying learning rate')
 
     def markov_data(self, seed: int) -> tuple:
         """(chain, dataset) drawn from the scenario ``seed`` (nodes "markov-chain" and "dataset").

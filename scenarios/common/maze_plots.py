@@ -87,7 +87,8 @@ def plot_maze_rows(path, rows: Sequence[tuple], title: str = "") -> None:
     Example:
         >>> import tempfile, os
         >>> from agents.maze.grid import MazeDistribution
-        >>> from agents.maze.env import ShortestPath, rollout
+        >>> from agents.maze.policies import ShortestPath
+        >>> from agents.maze.rollout import rollout
         >>> mazes = MazeDistribution(size=4).sample(2, seed=0)
         >>> r = rollout(ShortestPath(), mazes)
         >>> panels = [MazePanel(m, "expert", paths=r.positions[j:j + 1]) for j, m in enumerate(mazes)]

@@ -7,6 +7,7 @@ Example (see README for a complete one):
     >>> from hierarchy import DelegationGraph, Objective, OptimizerNode, Trajectory
     >>> class Halving:
     ...     records = ("G", "L")
+    ...     deterministic = True  # no randomness: the seed changes nothing
     ...     def run(self, steps, seed, progress=None):
     ...         g = 0.5 ** np.arange(steps + 1)
     ...         return Trajectory({"G": [g], "L": [3 * g + 1]})

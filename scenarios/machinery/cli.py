@@ -1,6 +1,7 @@
 """The ``mesastack`` command.
 
     mesastack list
+    mesastack describe SCENARIO
     mesastack run SCENARIO [--seed N] [--steps T] [--out DIR] [--estimator limit|finite] [--tail W]
                            [--horizon N] [--set NAME=VALUE ...] [--no-progress]
                            [--resume] [--executor inprocess|dask] [--scheduler ADDRESS] [--workers N]
@@ -8,7 +9,11 @@
                                   [--estimator limit|finite] [--tail W] [--no-progress]
 
 A user mistake prints one line (``mesastack: error: ...``) and exits with status 2;
-Ctrl-C prints one line, leaves no half-written file, and exits with status 130.
+Ctrl-C prints one line, leaves no half-written file, and exits with status 130. The core's
+messages never name a flag: an error about one parameter carries its name
+(``MesastackError.parameter``) and the CLI appends the option that sets it (:data:`FLAGS`).
+The sweep options (``--resume``, ``--executor``, ``--scheduler``, ``--workers``) are refused on
+a scenario that is not a sweep, and ``--workers`` / ``--scheduler`` without ``--executor dask``.
 """
 
 from __future__ import annotations
@@ -19,6 +24,18 @@ from pathlib import Path
 
 from hierarchy.errors import MesastackError, ParameterError
 from hierarchy.estimator import Estimator
+
+__all__ = ["FLAGS", "build_parser", "closing_lines", "describe", "main"]
+
+#: The command-line option that sets each parameter a core error may name.
+FLAGS = {"seed": "--seed N", "steps": "--steps T", "horizon": "--horizon N", "out": "--out DIR",
+         "resume": "--resume", "executor": "--executor", "scheduler": "--scheduler ADDRESS", "workers": "--workers N",
+         "tail": "--tail W"}
+
+
+def _line(exc: MesastackError) -> str:
+    hint = FLAGS.get(getattr(exc, "parameter", None))
+    return f"{exc} (option {hint})" if hint else str(exc)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                "and alignment of each on real training runs.")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
     sub.add_parser("list", help="name the scenarios")
+    d = sub.add_parser("describe", help="list a scenario's parameters with their defaults, types and meanings")
+    d.add_argument("scenario", help="scenario name (see `mesastack list`), or compare-definitions")
     r = sub.add_parser("run", help="run a scenario, print its table and claims, write its files")
     r.add_argument("scenario", help="scenario name (see `mesastack list`)")
     r.add_argument("--seed", type=int, default=0, help="the one seed every random number flows from (default 0)")
@@ -55,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
     r.add_argument("--resume", action="store_true",
                    help="sweeps: reuse the trials already finished in --out instead of running them again")
-    r.add_argument("--executor", choices=["inprocess", "dask"], default="inprocess",
+    r.add_argument("--executor", choices=["inprocess", "dask"], default=None,
                    help="sweeps: run trials in this process (default) or on a Dask cluster")
     r.add_argument("--scheduler", default=None,
                    help="with --executor dask: address of an existing scheduler (default: a LocalCluster here)")
@@ -100,6 +119,67 @@ def _compare(args) -> int:
     return 0
 
 
+def describe(name: str) -> str:
+    """The parameters of scenario ``name`` as a table: name, default, type, meaning.
+
+    Parameters
+    ----------
+    name : str
+        A registered scenario, or ``compare-definitions``.
+
+    Returns
+    -------
+    str
+        One line per parameter, read from the parameter class's own attrs fields.
+
+    Raises
+    ------
+    ScenarioError
+        For an unknown scenario.
+
+    Examples
+    --------
+    >>> print(describe("harris-abc").splitlines()[0])
+    harris-abc: seed 000: optimizers A, B, C under a designer; true objective vs base objective
+    """
+    from scenarios.machinery.registry import get_scenario, parameter_rows
+
+    if name == "compare-definitions":
+        from scenarios.compare_definitions import CompareParams
+
+        title, params, extra = "compare-definitions: every definition of inner alignment on the maze examples", \
+            CompareParams, ""
+    else:
+        spec = get_scenario(name)
+        title, params = f"{spec.name}: {spec.summary}", spec.params
+        extra = f"default steps {spec.default_steps}" + (
+            "; a sweep: takes --resume, --executor, --scheduler, --workers" if spec.takes else "")
+    rows = parameter_rows(params)
+    widths = [max(len(r[i]) for r in rows + [("parameter", "default", "type", "")]) for i in range(3)]
+    head = ("parameter", "default", "type", "meaning")
+    lines = [title] + ([extra] if extra else []) + ["change with --set NAME=VALUE (tuples as 1,2,4)", ""]
+    for r in [head] + rows:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r[:3], widths)) + "  " + r[3])
+    return "\n".join(lines)
+
+
+def _refuse_options(args, spec) -> None:
+    if args.workers is not None and args.executor != "dask":
+        raise ParameterError("--workers sets the size of a local Dask cluster; add --executor dask or drop --workers")
+    if args.scheduler is not None and args.executor != "dask":
+        raise ParameterError("--scheduler is the address of a Dask cluster; add --executor dask or drop --scheduler")
+    given = [f for f, on in (("--resume", args.resume), ("--executor", args.executor is not None),
+                             ("--scheduler", args.scheduler is not None), ("--workers", args.workers is not None)) if on]
+    refused = [f for f in given if f.lstrip("-") not in spec.takes]
+    if refused:
+        from scenarios.machinery.registry import list_scenarios
+
+        sweeps = ", ".join(s.name for s in list_scenarios() if s.takes) or "none"
+        one = len(refused) == 1
+        raise ParameterError(f"scenario {spec.name} is not a sweep: {', '.join(refused)} "
+                             f"{'applies' if one else 'apply'} to sweeps only ({sweeps}); drop {'it' if one else 'them'}")
+
+
 def closing_lines(claims) -> str:
     """The run's last lines: each replicated claim's seed counts and pooled verdict, then the
     tally of verdicts (a claim that fails or stays undecided is a finding, not hidden)."""
@@ -126,18 +206,20 @@ def main(argv=None) -> int:
         if args.command is None:
             build_parser().print_help()
             return 0
+        if args.command == "describe":
+            print(describe(args.scenario))
+            return 0
         if args.command == "compare-definitions":
             return _compare(args)
         from scenarios.machinery.output import prepare_output, write_result
+        from scenarios.machinery.registry import get_scenario
 
+        _refuse_options(args, get_scenario(args.scenario))
         out = Path(args.out) if args.out else Path("runs") / args.scenario
         options = RunOptions(seed=args.seed, steps=args.steps, estimator=Estimator(args.estimator, tail=args.tail),
                              horizon=args.horizon, progress=not args.no_progress, params=_params(args.set),
-                             out=str(out), resume=args.resume, executor=args.executor, scheduler=args.scheduler,
-                             workers=args.workers)
-        from scenarios.machinery.registry import get_scenario
-
-        get_scenario(args.scenario)
+                             out=str(out), resume=args.resume, executor=args.executor or "inprocess",
+                             scheduler=args.scheduler, workers=args.workers)
         prepare_output(out)  # fail before a long run, not after
         result = run_scenario(args.scenario, options)
         print(result.report.render())
@@ -146,7 +228,7 @@ def main(argv=None) -> int:
         print(closing_lines(result.report.claims))
         return 0
     except MesastackError as exc:
-        print(f"mesastack: error: {exc}", file=sys.stderr)
+        print(f"mesastack: error: {_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("mesastack: interrupted; no file of this run was left half-written", file=sys.stderr)

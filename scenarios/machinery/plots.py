@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Mapping, Optional, Sequence
 
+import warnings
+
 import numpy as np
 
 
@@ -20,6 +22,29 @@ def _pyplot():
     return plt
 
 
+def finite_values(*arrays) -> np.ndarray:
+    """All finite numbers among ``arrays``, flattened (empty when there are none)."""
+    parts = [np.asarray(a, dtype=float).reshape(-1) for a in arrays if a is not None]
+    v = np.concatenate(parts) if parts else np.zeros(0)
+    return v[np.isfinite(v)]
+
+
+def mark_empty(ax, what: str = "no finite values") -> None:
+    """Say on an empty panel why it is empty (every copy diverged, or nothing was defined)."""
+    ax.text(0.5, 0.5, what, transform=ax.transAxes, ha="center", va="center", fontsize=10, color="0.4")
+
+
+def log_scale_if_positive(ax, values, axis: str = "y", **kw) -> bool:
+    """A log axis where every finite plotted value is positive and there is at least one;
+    a linear one otherwise (a log axis of values <= 0 cannot be drawn). ``values``: an array or
+    a list of arrays (of any shapes). Returns whether it is log."""
+    v = finite_values(*values) if isinstance(values, (list, tuple)) else finite_values(values)
+    ok = v.size > 0 and bool(np.all(v > 0))
+    if ok:
+        (ax.set_yscale if axis == "y" else ax.set_xscale)("log", **kw)
+    return ok
+
+
 def plot_objectives(path, series: Mapping[str, Mapping[str, np.ndarray]], objectives: Sequence[str],
                     title: str = "", log: Sequence[str] = ("G", "G1"), reference: Optional[Mapping[str, float]] = None,
                     envelopes: Optional[Mapping[str, Mapping[str, np.ndarray]]] = None) -> None:
@@ -28,16 +53,38 @@ def plot_objectives(path, series: Mapping[str, Mapping[str, np.ndarray]], object
     ``envelopes`` draws a dashed worst-case curve per optimizer (strong alignment)."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(objectives), figsize=(5.2 * len(objectives), 4.0), squeeze=False)
-    for ax, obj in zip(axes[0], objectives):
+    try:
+        _draw_objectives(axes[0], series, objectives, log, reference, envelopes)
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+    finally:
+        plt.close(fig)
+
+
+def _draw_objectives(axes, series, objectives, log, reference, envelopes) -> None:
+    for ax, obj in zip(axes, objectives):
+        shown = [np.asarray(values[obj], dtype=float) for values in series.values() if obj in values]
+        if finite_values(*shown).size == 0:
+            mark_empty(ax)
+            ax.set_title(obj)
+            continue
         for name, values in series.items():
             if obj not in values:
                 continue
             v = np.atleast_2d(np.asarray(values[obj], dtype=float))
+            if not np.isfinite(v).any():
+                continue
             t = np.arange(v.shape[1])
-            med = np.nanmedian(v, axis=0)
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                med = np.nanmedian(v, axis=0)
             (line,) = ax.plot(t, med, label=name, lw=1.2)
             if v.shape[0] > 1:
-                q25, q75 = np.nanpercentile(v, [25, 75], axis=0)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    q25, q75 = np.nanpercentile(v, [25, 75], axis=0)
                 ax.fill_between(t, q25, q75, color=line.get_color(), alpha=0.2, lw=0)
             if envelopes and name in envelopes and obj in envelopes[name]:
                 env = np.asarray(envelopes[name][obj], dtype=float)
@@ -46,13 +93,8 @@ def plot_objectives(path, series: Mapping[str, Mapping[str, np.ndarray]], object
         if reference and obj in reference:
             ax.axhline(reference[obj], color="k", ls=":", lw=1, label="optimum")
         if obj in log:
-            ax.set_yscale("log")
+            log_scale_if_positive(ax, shown)
         ax.set_xlabel("step")
         ax.set_ylabel(obj)
         ax.set_title(obj)
         ax.legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)

@@ -17,6 +17,40 @@ from hierarchy.estimator import Estimator
 from hierarchy.graph import DelegationGraph
 from hierarchy.report import Report
 
+__all__ = ["RunOptions", "ScenarioResult", "Scenario", "SCENARIOS", "SWEEP_OPTIONS", "scenario", "get_scenario",
+           "list_scenarios", "convert_param", "apply_overrides", "resolve_params", "run_scenario", "check_options",
+           "parameter", "parameter_rows", "PARAMETER_HELP"]
+
+#: The run options only a sweep takes (``--resume``, ``--executor``, ``--scheduler``, ``--workers``).
+SWEEP_OPTIONS = frozenset({"resume", "executor", "scheduler", "workers"})
+
+
+def parameter(default, help: str, **kwargs):
+    """An attrs field of a scenario's parameter class, with its meaning for ``mesastack describe``.
+
+    Parameters
+    ----------
+    default : object
+        The default value (its type is the type ``--set`` parses to).
+    help : str
+        A short meaning, stored as ``metadata={"help": help}``.
+    **kwargs
+        Passed to :func:`attrs.field` (validators, converters, ...).
+
+    Returns
+    -------
+    attrs field
+
+    Examples
+    --------
+    >>> @attrs.frozen
+    ... class P:
+    ...     width: int = parameter(3, "hidden width of the network")
+    >>> attrs.fields(P).width.metadata["help"], P().width
+    ('hidden width of the network', 3)
+    """
+    return attrs.field(default=default, metadata={"help": help, **kwargs.pop("metadata", {})}, **kwargs)
+
 
 @attrs.frozen
 class RunOptions:
@@ -39,20 +73,45 @@ class RunOptions:
     workers: Optional[int] = None
 
     def __attrs_post_init__(self):
-        if not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
-            raise ParameterError(f"seed {self.seed!r} must be a non-negative integer; use e.g. --seed 0")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise ParameterError(f"seed={self.seed!r} must be a non-negative integer", parameter="seed")
         if self.steps is not None and (not isinstance(self.steps, (int, np.integer)) or self.steps < 1):
-            raise ParameterError(f"steps = {self.steps!r}; run at least one step, e.g. --steps 1000")
+            raise ParameterError(f"steps={self.steps!r} must be a positive integer; run at least one step",
+                                 parameter="steps")
         if self.executor not in ("inprocess", "dask"):
-            raise ParameterError(f"executor {self.executor!r} is unknown; choose inprocess or dask")
+            raise ParameterError(f"executor {self.executor!r} is unknown; choose inprocess or dask", parameter="executor")
         if self.horizon is not None and (not isinstance(self.horizon, (int, np.integer)) or self.horizon < 1):
-            raise ParameterError(f"horizon = {self.horizon!r}; give a positive number of steps, e.g. --horizon 100")
+            raise ParameterError(f"horizon={self.horizon!r} must be a positive number of steps", parameter="horizon")
+        if self.workers is not None and self.executor != "dask":
+            raise ParameterError(f"workers={self.workers!r} sizes a Dask LocalCluster; it needs the dask executor",
+                                 parameter="workers")
+        if self.scheduler is not None and self.executor != "dask":
+            raise ParameterError("a scheduler address is for the Dask executor; choose the dask executor",
+                                 parameter="scheduler")
+
+    def sweep_options(self) -> list:
+        """The sweep-only options this value sets away from their defaults (in ``SWEEP_OPTIONS``).
+
+        Returns
+        -------
+        list of str
+            Names among ``resume``, ``executor``, ``scheduler``, ``workers``.
+
+        Examples
+        --------
+        >>> RunOptions(resume=True, executor="dask", workers=3).sweep_options()
+        ['resume', 'executor', 'workers']
+        """
+        given = {"resume": self.resume, "executor": self.executor != "inprocess",
+                 "scheduler": self.scheduler is not None, "workers": self.workers is not None}
+        return [k for k, v in given.items() if v]
 
 
 @attrs.frozen(eq=False)
 class ScenarioResult:
     """What a scenario run produced: the report, the graph, the raw arrays keyed
-    ``<node>/<objective>`` (each [K, T]), and plots as {file name: function(path)}."""
+    ``<leaf>/<objective>`` (each [K, T]) plus scenario extras under ``extra/`` (any shape),
+    and plots as {file name: function(path)}."""
 
     report: Report
     graph: DelegationGraph
@@ -69,26 +128,89 @@ class ScenarioResult:
 
 @attrs.frozen
 class Scenario:
-    """A registered scenario."""
+    """A registered scenario; ``takes``: the run options beyond the common ones it accepts
+    (:data:`SWEEP_OPTIONS` for a sweep, empty otherwise)."""
 
     name: str
     summary: str
     params: type
     default_steps: int
     run: Callable[[RunOptions, Any], ScenarioResult]
+    takes: frozenset = frozenset()
 
 
 SCENARIOS: dict = {}
 
 
-def scenario(name: str, summary: str, params: type, default_steps: int):
-    """Register the decorated ``run(options, params) -> ScenarioResult`` under ``name``."""
+def scenario(name: str, summary: str, params: type, default_steps: int, takes=frozenset()):
+    """Register the decorated ``run(options, params) -> ScenarioResult`` under ``name``.
+
+    Parameters
+    ----------
+    name, summary : str
+        The scenario's name (``mesastack run NAME``) and one-line summary.
+    params : type
+        Its frozen attrs parameter class (every field with a default; meanings in
+        ``metadata={"help": ...}`` via :func:`parameter`, or in :data:`PARAMETER_HELP`).
+    default_steps : int
+        Steps of a default run.
+    takes : iterable of str, optional
+        The extra run options it accepts (:data:`SWEEP_OPTIONS` for a sweep).
+
+    Returns
+    -------
+    callable
+        The decorator.
+
+    Examples
+    --------
+    >>> @attrs.frozen
+    ... class P:
+    ...     width: int = parameter(3, "hidden width")
+    >>> @scenario("demo-only", "a demo", P, default_steps=10)
+    ... def run(options, p): ...
+    >>> SCENARIOS.pop("demo-only").takes
+    frozenset()
+    """
 
     def register(fn):
-        SCENARIOS[name] = Scenario(name, summary, params, default_steps, fn)
+        SCENARIOS[name] = Scenario(name, summary, params, default_steps, fn, frozenset(takes))
         return fn
 
     return register
+
+
+def check_options(spec: Scenario, options: RunOptions) -> None:
+    """Refuse the run options ``spec`` does not take (``resume`` on a scenario that is not a sweep, ...).
+
+    Parameters
+    ----------
+    spec : Scenario
+        The scenario to run.
+    options : RunOptions
+        The options asked for.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    ParameterError
+        Naming the first refused option in ``parameter``, in one line.
+
+    Examples
+    --------
+    >>> spec = Scenario("demo", "", object, 10, lambda o, p: None)
+    >>> check_options(spec, RunOptions(resume=True))
+    Traceback (most recent call last):
+    ...
+    hierarchy.errors.ParameterError: scenario demo is not a sweep and takes no resume; sweep options apply to sweeps only
+    """
+    refused = [k for k in options.sweep_options() if k not in spec.takes]
+    if refused:
+        raise ParameterError(f"scenario {spec.name} is not a sweep and takes no {', '.join(refused)}; sweep options "
+                             f"apply to sweeps only", parameter=refused[0])
 
 
 def get_scenario(name: str) -> Scenario:
@@ -161,6 +283,7 @@ def run_scenario(name: str, options: RunOptions = RunOptions()) -> ScenarioResul
         'harris-abc'
     """
     spec = get_scenario(name)
+    check_options(spec, options)
     params = resolve_params(spec, options.params)
     if options.steps is None:
         options = attrs.evolve(options, steps=spec.default_steps)
@@ -188,3 +311,93 @@ def _load_builtin() -> None:
 # Modules that register built-in scenarios when imported.
 BUILTIN = ["scenarios.harris_abc", "scenarios.capacity", "scenarios.annealing", "scenarios.robustness",
            "scenarios.maze_examples", "scenarios.researcher_agent_subagent", "scenarios.strategy_game"]
+
+
+#: Meanings of the parameters whose classes do not carry ``metadata={"help": ...}`` (the
+#: maze examples, strategy-game, researcher-agent-subagent and compare-definitions share
+#: most names): one glossary, keyed by field name, read by :func:`parameter_rows`.
+PARAMETER_HELP = {
+    # thresholds of the definitions of inner alignment (hierarchy.inner_alignment.Thresholds)
+    "impact": "impact-alignment threshold: share of the base objective's optimum the system must reach",
+    "capability": "capability threshold of the definitions of inner alignment",
+    "similarity": "behavioral-objective similarity threshold (generalization-focused definition)",
+    "drop": "largest allowed drop of impact alignment from training to deployment",
+    "alpha": "alpha-robust definition: the alignment alpha must stay at least this",
+    "alpha_change": "alpha-robust definition: largest allowed relative change of alpha under the shift",
+    # populations, mazes and distributions
+    "population": "copies of the trained population",
+    "train_mazes": "training mazes per copy",
+    "eval_mazes": "fresh evaluation mazes per distribution",
+    "replicator_eval_mazes": "evaluation mazes of Example 5 (the self-replicator)",
+    "irl_mazes": "mazes on which IRL recovers the behavioral objective",
+    "irl_steps": "most BFGS steps of the IRL recovery",
+    "irl_tol": "IRL stops when every gradient norm is below this",
+    "probe_mazes": "conflict mazes of each kind for the reachability classes",
+    "size": "side of the square mazes",
+    "train_size": "side of the training mazes (Example 5: small ones)",
+    "train_exit_visible": "probability that the exit is visible in a training maze",
+    "train_extra_green": "decoy green cells per training maze",
+    "train_green_by_exit": "green cell by the exit in training: always, never, or a probability",
+    "deploy_size": "side of the deployment mazes",
+    "deploy_exit_visible": "probability that the exit is visible in a deployment maze",
+    "deploy_extra_green": "decoy green cells per deployment maze",
+    "deploy_green_by_exit": "green cell by the exit in deployment: always, never, or a probability",
+    "larger_by": "the larger deployment variation adds this to the maze side",
+    "early_stop": "stop training early by the stated rule (Example 4)",
+    "stop_success": "early stopping: training success rate that stops it",
+    "stop_min_steps": "early stopping: first step at which the rule may stop",
+    "full_training_reference": "also train the same copies to the end, as a reference",
+    "similarity_reference": "compare the recovered objective with IRL on the base optimizer (optimizer) or the exit (base)",
+    "optimum_tolerance": "tolerance for attaining the mesa-objective's optimum",
+    "deploy_planning_horizon": "look-ahead moves of the deployed planners (0: exact planning)",
+    "mesa_budget_factor": "budget (x cells moves) of the exact planner on the learned reward",
+    "train_steps": "gradient-descent steps of the planners' training",
+    "max_discrepancy": "bound of the delegation-product checks",
+    # the strategy game
+    "episodes": "training episodes per update",
+    "eval_episodes": "evaluation episodes per opponent",
+    "behavior_threshold": "share of episodes a behavior needs to count as the policy's",
+    "outer_threshold": "outer-alignment threshold on the base objective's share",
+}
+
+
+def _shown(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value) or "(empty)"
+    return str(value)
+
+
+def parameter_rows(params: type) -> list:
+    """(name, default, type, meaning) of every field of a parameter class, for ``mesastack describe``.
+
+    The meaning is the field's ``metadata["help"]`` (:func:`parameter`), else the
+    :data:`PARAMETER_HELP` glossary's entry for its name, else ``"(no description)"``.
+
+    Parameters
+    ----------
+    params : type
+        A frozen attrs class whose fields all have defaults.
+
+    Returns
+    -------
+    list of tuple of str
+        One row per field, in field order; defaults written as ``--set`` takes them.
+
+    Examples
+    --------
+    >>> @attrs.frozen
+    ... class P:
+    ...     widths: tuple = parameter((1, 2), "hidden widths of the sweep")
+    ...     population: int = 4
+    >>> parameter_rows(P)
+    [('widths', '1,2', 'tuple', 'hidden widths of the sweep'), ('population', '4', 'int', 'copies of the trained population')]
+    """
+    rows = []
+    for f in attrs.fields(params):
+        default = f.default.factory() if isinstance(f.default, attrs.Factory) else f.default
+        kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", type(default).__name__)
+        meaning = f.metadata.get("help") or PARAMETER_HELP.get(f.name, "(no description)")
+        rows.append((f.name, _shown(default), kind, meaning))
+    return rows

@@ -131,6 +131,56 @@ def _run_inprocess(chunks: list, run_batch: RunBatch, commit, bar) -> None:
         commit(chunk, run_batch(chunk))
 
 
+SCHEDULER_TIMEOUT = 20.0  # seconds for the whole handshake with an existing scheduler
+
+
+def check_scheduler_address(address: str) -> str:
+    """``address`` as a Dask scheduler address ``[tcp://]host:port``, or a one-line ParameterError.
+
+    Examples
+    --------
+    >>> check_scheduler_address("tcp://10.0.0.5:8786"), check_scheduler_address("localhost:8786")
+    ('tcp://10.0.0.5:8786', 'tcp://localhost:8786')
+    >>> check_scheduler_address("not-an-address")
+    Traceback (most recent call last):
+    ...
+    hierarchy.errors.ParameterError: scheduler address 'not-an-address' is not of the form [tcp://]host:port (e.g. tcp://10.0.0.5:8786)
+    """
+    import re
+
+    a = str(address).strip()
+    m = re.fullmatch(r"(?:(tcp|tls|inproc|ucx|ws|wss)://)?([A-Za-z0-9._\-]+|\[[0-9A-Fa-f:]+\]):([0-9]{1,5})", a)
+    if m is None or not (0 < int(m.group(3)) < 65536):
+        raise ParameterError(f"scheduler address {address!r} is not of the form [tcp://]host:port "
+                             f"(e.g. tcp://10.0.0.5:8786)")
+    return a if m.group(1) else f"tcp://{a}"
+
+
+def join_scheduler(distributed, address: str, timeout: float = SCHEDULER_TIMEOUT):
+    """A Client of the Dask scheduler at ``address``, with the **whole** handshake bounded by
+    ``timeout`` seconds (a server that accepts and never answers, or answers something that is
+    not Dask, is refused in one line instead of hanging or crashing inside distributed)."""
+    import threading
+
+    box = {}
+
+    def connect():
+        try:
+            box["client"] = distributed.Client(address, timeout=f"{timeout:g}s")
+        except BaseException as exc:  # anything distributed raises on a wrong peer
+            box["error"] = exc
+
+    t = threading.Thread(target=connect, name="mesastack-dask-connect", daemon=True)
+    t.start()
+    t.join(timeout + 5.0)
+    if "client" in box:
+        return box["client"]
+    why = (f"{type(box['error']).__name__}: {box['error']}"[:200] if "error" in box
+           else f"no answer within {timeout:g} s")
+    raise ParameterError(f"no Dask scheduler answered at {address} ({why}); check the address, or start one with "
+                         f"`dask scheduler`")
+
+
 def dask_client(scheduler: Optional[str] = None, workers: Optional[int] = None):
     """A ``distributed.Client`` and the LocalCluster it started (None when joining ``scheduler``).
 
@@ -144,11 +194,7 @@ def dask_client(scheduler: Optional[str] = None, workers: Optional[int] = None):
         raise ParameterError('--executor dask needs Dask distributed, an optional extra: '
                              'pip install "mesastack[sweeps]"') from None
     if scheduler:
-        try:
-            return distributed.Client(scheduler, timeout="20s"), None
-        except (OSError, TimeoutError) as exc:
-            raise ParameterError(f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); "
-                                 f"check the address given to --scheduler") from None
+        return join_scheduler(distributed, check_scheduler_address(scheduler)), None
     n = int(workers) if workers else available_cores()
     cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
                                        silence_logs=logging.ERROR)

@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from hierarchy import (Claim, DelegationGraph, Estimator, FormatError, Objective, OptimizerNode, build_report,
-                       run_graph)
+from hierarchy import (Claim, DelegationGraph, Estimator, FormatError, Objective, OptimizerNode, Trajectory,
+                       build_report, run_graph)
 from hierarchy.exports import FORMATS, annotated_graph, read_graph, to_dot
 
 from .leaves import QuadraticGD
@@ -56,12 +56,79 @@ def test_annotation_content():
     g, r = report_and_graph()
     ann = annotated_graph(g, r)
     a = r.measurements.alignment("human", "A")
-    assert ann.edges["human", "A"]["alignment"] == a.alignment.median
+    assert ann.edges["human", "A"]["alignment@A"] == a.alignment.median
     assert ann.nodes["A"]["verdict"] == "aligned" and ann.edges["human", "A"]["note"] == "x"
     # the copy starting at the optimum makes no progress: alignment undefined, left out and flagged
-    assert "alignment" not in ann.edges["human", "flat"]
-    assert ann.edges["human", "flat"]["alignment_defined"] is False
+    assert "alignment@flat" not in ann.edges["human", "flat"]
+    assert ann.edges["human", "flat"]["alignment_defined@flat"] is False
     assert ann.nodes["human"]["capability[L]@A"] == r.measurements.capability("A", "L").capability.median
+
+
+class Scaled:
+    """A leaf whose objectives are known in closed form: G_t = s0 * r^t, L_t = c * G_t + 1 (K copies, s0 from
+    the seed), so C(L) = c * C(G) and the alignment L over G is exactly ``c`` for every copy and estimator."""
+
+    records = ("G", "L")
+
+    def __init__(self, c, rate=0.8, K=2):
+        self.c, self.rate, self.K = c, rate, K
+
+    def run(self, steps, seed, progress=None):
+        s0 = np.random.default_rng(seed).uniform(1, 2, size=(self.K, 1))
+        G = s0 * self.rate ** np.arange(steps + 1)
+        return Trajectory({"G": G, "L": self.c * G + 1.0})
+
+
+def shared_edge_tree():
+    """designer -> trainer -> {adam, sgd}: the edge designer -> trainer lies on two chains."""
+    g = DelegationGraph(
+        [OptimizerNode("designer", Objective("L", "loss"), role="designer"),
+         OptimizerNode("trainer", Objective("L", "loss"), role="trainer"),
+         OptimizerNode("adam", Objective("G"), leaf=Scaled(0.75)),
+         OptimizerNode("sgd", Objective("G"), leaf=Scaled(0.5))],
+        [("designer", "trainer"), ("trainer", "adam"), ("trainer", "sgd")])
+    return g, build_report("tree", g, run_graph(g, 40, seed=2), Estimator("finite"), seed=2, steps=40)
+
+
+@pytest.mark.parametrize("fmt", ["graphml", "gexf", "json"])
+def test_a_shared_edge_keeps_one_alignment_per_chain_through_every_export(tmp_path, fmt):
+    g, r = shared_edge_tree()
+    path = tmp_path / f"graph.{fmt}"
+    FORMATS[fmt](annotated_graph(g, r), path)
+    back = read_graph(path)
+    # the designer -> trainer edge: alpha(L, L) = 1 on both chains; trainer -> leaf: alpha(L, G) = c exactly
+    shared = back.edges["designer", "trainer"]
+    assert shared["alignment@adam"] == pytest.approx(1.0) and shared["alignment@sgd"] == pytest.approx(1.0)
+    assert back.edges["trainer", "adam"]["alignment@adam"] == pytest.approx(0.75, rel=1e-12)
+    assert back.edges["trainer", "sgd"]["alignment@sgd"] == pytest.approx(0.5, rel=1e-12)
+    assert not any(k == "alignment" for k in shared)
+    # the node figures are per chain too: the trainer holds C(L) on both chains
+    for leaf in ("adam", "sgd"):
+        assert f"capability[L]@{leaf}" in back.nodes["trainer"]
+        assert shared[f"normalization@{leaf}"]
+
+
+def test_a_shared_edge_with_two_different_alignments_keeps_both():
+    """Two chains through one edge whose alignments differ: designer (L) -> trainer (G) -> {adam, sgd}."""
+    g = DelegationGraph(
+        [OptimizerNode("designer", Objective("L")), OptimizerNode("trainer", Objective("G")),
+         OptimizerNode("adam", Objective("G"), leaf=Scaled(0.75)), OptimizerNode("sgd", Objective("G"), leaf=Scaled(0.5))],
+        [("designer", "trainer"), ("trainer", "adam"), ("trainer", "sgd")])
+    r = build_report("tree", g, run_graph(g, 40, seed=2), Estimator("finite"), seed=2, steps=40)
+    e = annotated_graph(g, r).edges["designer", "trainer"]
+    assert e["alignment@adam"] == pytest.approx(0.75, rel=1e-12) and e["alignment@sgd"] == pytest.approx(0.5, rel=1e-12)
+    dot = to_dot(annotated_graph(g, r))
+    line = [ln for ln in dot.splitlines() if '"designer" -> "trainer"' in ln][0]
+    assert "alpha@adam = 0.75" in line and "alpha@sgd = 0.5" in line
+
+
+def test_dot_labels_name_the_chain():
+    g, r = report_and_graph()
+    text = to_dot(annotated_graph(g, r))
+    human = [ln for ln in text.splitlines() if ln.startswith('  "human" [')][0]
+    assert "C[L]@A = " in human and "C[L]@flat = " in human
+    edge = [ln for ln in text.splitlines() if '"human" -> "A"' in ln][0]
+    assert '"label"="alpha@A = ' in edge
 
 
 def test_dot_lists_every_node_and_edge():
@@ -95,3 +162,13 @@ def test_malformed_files(tmp_path):
             read_graph(p)
     with pytest.raises(FormatError, match="unknown extension"):
         read_graph(tmp_path / "x.txt")
+
+
+def test_trajectories_npz_refuses_arrays_that_are_not_k_by_t(tmp_path):
+    from scenarios.machinery.output import check_arrays
+
+    assert set(check_arrays({"A/L": np.ones((2, 3)), "extra/widths": np.arange(4)})) == {"A/L", "extra/widths"}
+    with pytest.raises(FormatError, match="not \\[K, T\\]; put scenario extras under 'extra/'"):
+        check_arrays({"A-population/final_L": np.ones(32)})
+    with pytest.raises(FormatError, match="not <leaf>/<objective>"):
+        check_arrays({"widths": np.ones((2, 3))})

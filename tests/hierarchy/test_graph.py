@@ -5,7 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hierarchy import DelegationGraph, Estimator, GraphError, LeafError, Objective, ObjectiveError, OptimizerNode, check_leaf, measure, run_chain, run_graph
+from hierarchy import DelegationGraph, Estimator, GraphError, LeafError, Objective, ObjectiveError, OptimizerNode, check_leaf, measure, run_graph
+from hierarchy.run import run_chain
 
 from .leaves import QuadraticGD
 from hierarchy.seeding import named_seed
@@ -118,3 +119,46 @@ def test_check_leaf_catches_bad_leaves():
     with pytest.raises(ObjectiveError, match="neither recorded"):
         check_leaf(QuadraticGD(A, 0.1), [Objective("Z")])
     assert check_leaf(QuadraticGD(A, 0.1), [Objective("L"), Objective("G")]).T == 4
+
+
+def test_two_different_objectives_with_one_name_on_a_chain_are_refused():
+    first = Objective("D", "distance to the exit", evaluate=lambda s: np.abs(s).sum(-1))
+    second = Objective("D", "distance to the exit", evaluate=lambda s: s[..., 0])
+    with pytest.raises(GraphError) as info:
+        DelegationGraph.chain(OptimizerNode("human", first), OptimizerNode("agent", second),
+                              OptimizerNode("gd", Objective("G"), leaf=QuadraticGD(A, 0.1)))
+    msg = str(info.value)
+    assert "'human' and 'agent'" in msg and "two different objectives named 'D'" in msg and "\n" not in msg
+    with pytest.raises(GraphError, match="'human' and 'gd'"):
+        DelegationGraph.chain(OptimizerNode("human", Objective("G", lower_bound=0.0)),
+                              OptimizerNode("gd", Objective("G"), leaf=QuadraticGD(A, 0.1)))
+
+
+def test_one_objective_on_several_nodes_is_fine():
+    dist = Objective("D", evaluate=lambda s: np.abs(s).sum(-1))
+    g = DelegationGraph.chain(OptimizerNode("human", dist), OptimizerNode("agent", dist),
+                              OptimizerNode("gd", Objective("L"), leaf=QuadraticGD(A, 0.1)))
+    tr = run_graph(g, 5)["gd"].trajectory
+    np.testing.assert_allclose(tr["D"], np.abs(tr.states).sum(-1))
+    # equal recorded objectives (no evaluate) are one objective too; different chains may differ
+    DelegationGraph.chain(OptimizerNode("h", Objective("L", "loss")),
+                          OptimizerNode("gd", Objective("L", "loss"), leaf=QuadraticGD(A, 0.1)))
+    DelegationGraph([OptimizerNode("h", Objective("L")),
+                     OptimizerNode("a", Objective("D", evaluate=lambda s: s[..., 0]), leaf=QuadraticGD(A, 0.1)),
+                     OptimizerNode("b", Objective("D", evaluate=lambda s: s[..., 1]), leaf=QuadraticGD(A, 0.1))],
+                    [("h", "a"), ("h", "b")])
+
+
+def test_figure_lookups_stay_in_the_exception_tree_and_name_what_exists():
+    from hierarchy import MesastackError, NotFoundError
+
+    g = DelegationGraph.chain(OptimizerNode("human", Objective("L")),
+                              OptimizerNode("gd", Objective("G"), leaf=QuadraticGD(A, 0.1)))
+    m = measure(g, run_graph(g, 20))
+    with pytest.raises(NotFoundError, match=r"no capability of 'Z' on chain 'gd'; the figures are: L@gd, G@gd") as info:
+        m.capability("gd", "Z")
+    assert isinstance(info.value, MesastackError) and isinstance(info.value, KeyError)
+    with pytest.raises(NotFoundError, match="the figures are: human -> gd@gd"):
+        m.alignment("human", "nobody")
+    with pytest.raises(NotFoundError, match="on chain 'other'"):
+        m.alignment("human", "gd", chain="other")

@@ -15,6 +15,7 @@ class Trainer:
 
     records = ("L",)
     step_unit = "gradient step"
+    deterministic = True  # no randomness: every seed gives the same run
 
     def run(self, steps, seed, progress=None):
         r = 0.5 * (1 - 0.9 ** np.arange(steps + 1))
@@ -27,6 +28,7 @@ class Halver:
 
     records = ("D", "L")
     step_unit = "move"
+    deterministic = True
 
     def __init__(self, rate):
         self.rate = rate

@@ -104,7 +104,7 @@ def test_reusable_refuses_a_used_store_without_resume(tmp_path):
     trials = [Trial("a", {"i": "a"}), Trial("b", {"i": "b"})]
     assert reusable(tmp_path, trials, resume=False) == {}
     write_trial(tmp_path, result("a"))
-    with pytest.raises(OutputError, match="pass --resume .* or choose another --out"):
+    with pytest.raises(OutputError, match="resume to reuse them or choose another output directory"):
         reusable(tmp_path, trials, resume=False)
     assert list(reusable(tmp_path, trials, resume=True)) == ["a"]
     with pytest.raises(OutputError, match="other parameters"):

@@ -68,7 +68,7 @@ def test_report_json_can_be_recomputed_from_trajectories(short_run):
         assert np.median(v) == pytest.approx(c["capability"]["median"], rel=1e-12)
     assert rep["max_discrepancy"] < 1e-9
     g = read_graph(out / "graph.graphml")
-    assert g.edges["designer", "A"]["alignment"] == pytest.approx(
+    assert g.edges["designer", "A"]["alignment@A"] == pytest.approx(
         [a for a in rep["alignments"] if a["child"] == "A"][0]["alignment"]["median"])
 
 
@@ -108,6 +108,12 @@ def test_same_seed_same_numbers(short_run, tmp_path):
     (["run", "harris-abc", "--set", "nonsense=1"], "no parameter"),
     (["run", "harris-abc", "--steps", "ten"], "invalid int"),
     (["run", "harris-abc", "--out", "/proc/version/x"], "--out"),
+    (["run", "harris-abc", "--resume"], "harris-abc is not a sweep: --resume applies to sweeps only"),
+    (["run", "harris-abc", "--executor", "dask"], "not a sweep: --executor"),
+    (["run", "harris-abc", "--executor", "dask", "--resume", "--workers", "3"],
+     "not a sweep: --resume, --executor, --workers apply"),
+    (["run", "capacity", "--workers", "3"], "add --executor dask"),
+    (["run", "capacity", "--scheduler", "tcp://x:1"], "add --executor dask"),
 ])
 def test_user_mistakes_print_one_line(args, needle):
     r = mesastack(*args, "--no-progress")
@@ -116,6 +122,39 @@ def test_user_mistakes_print_one_line(args, needle):
     assert len(lines) == 1, r.stderr
     assert lines[0].startswith("mesastack: error:") and needle in lines[0]
     assert "Traceback" not in r.stderr
+
+
+def test_core_errors_get_the_cli_hint_and_core_messages_name_no_flag():
+    """The core names the parameter; only the CLI adds the flag."""
+    from hierarchy.errors import ParameterError
+    from scenarios.machinery.registry import RunOptions
+
+    with pytest.raises(ParameterError) as info:
+        RunOptions(seed=-1)
+    assert info.value.parameter == "seed" and "--" not in str(info.value)
+    r = mesastack("run", "harris-abc", "--seed", "-1", "--no-progress")
+    assert r.returncode == 2 and r.stderr.strip().endswith("(option --seed N)")
+
+
+def test_describe_lists_every_parameter_with_default_type_and_meaning():
+    import attrs
+
+    from scenarios.machinery.registry import get_scenario, list_scenarios, parameter_rows
+
+    r = mesastack("describe", "harris-abc")
+    assert r.returncode == 0, r.stderr
+    spec = get_scenario("harris-abc")
+    rows = {line.split()[0]: line.split() for line in r.stdout.splitlines()[4:] if line.strip()}
+    for f in attrs.fields(spec.params):  # independent truth: the class's own fields and defaults
+        assert f.name in rows, f.name
+        assert rows[f.name][2] == type(f.default).__name__
+        assert " ".join(rows[f.name][3:]) == f.metadata["help"]
+    assert rows["width"][1] == "3" and rows["search_norms"][1] == "0.6,1.0,1.5"
+    bad = mesastack("describe", "no-such-scenario")
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "unknown scenario" in bad.stderr
+    for s in list_scenarios():  # every parameter of every scenario has a meaning
+        missing = [row[0] for row in parameter_rows(s.params) if row[3] == "(no description)"]
+        assert not missing, (s.name, missing)
 
 
 def test_ctrl_c_leaves_no_file(tmp_path):

@@ -21,6 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hierarchy.exports import read_graph
@@ -171,6 +172,27 @@ def test_graph_carries_the_first_seeds_verdicts(comparison):
             # the example's verdict is the majority when its Wilson interval excludes 1/2
             assert node[f"verdict[{d}]"] == (top.rsplit(" ", 1)[0] if wilson(k, 8)[0] > 0.5 else "split")
     assert report["max_discrepancy"] < 1e-9
+    # the union keeps each example's production: gradient descent produces the planners
+    assert g.edges["ex3-gradient-descent", "ex3-planner"]["kind"] == "produces"
+    assert g.nodes["ex3-planner"]["step_unit"] == "move" and g.nodes["ex5-replicator"]["step_unit"] == "division"
+    assert ["ex3-gradient-descent", "ex3-planner"] in report["productions"]
+
+
+def test_the_union_replays_each_examples_runs():
+    """The comparison's graph is measured through run_graph on the union of the examples' graphs, whose
+    leaves replay the examples' runs: its arrays are the examples' own, not a second run."""
+    from scenarios.compare_definitions import CompareParams, compare_definitions
+    from scenarios.machinery.registry import RunOptions
+
+    c = compare_definitions(RunOptions(progress=False), CompareParams(
+        population=2, eval_mazes=6, replicator_eval_mazes=4, irl_mazes=3, irl_steps=10, probe_mazes=2,
+        train_steps=5), examples=(3, 5))
+    arrays = c.result.arrays
+    for o in c.outcomes:
+        for leaf, r in o.runs.items():
+            for name, v in r.trajectory.values.items():
+                np.testing.assert_array_equal(arrays[f"ex{o.number}-{leaf}/{name}"], v)
+    assert ("ex3-gradient-descent", "ex3-planner") in c.result.graph.productions
 
 
 # ----- the claim of one cell on hand-built verdicts and evidence -----------------------------------
@@ -179,7 +201,7 @@ def test_a_cell_claim_is_decided_by_the_share_of_copies_agreeing():
     """Hand-built verdicts of Example 3's optimization-focused cell: with 8 copies a claim holds
     from 7 agreeing (Wilson low end 0.53), fails at 1 or none (high end 0.47), undecided between;
     a copy with the right verdict but the wrong kind does not agree."""
-    from scenarios.maze_examples import seed_claim
+    from scenarios.common.seed_002 import seed_claim
 
     outer = Verdict("optimization-focused", "aligned", "r", kind="generalization (outer)")
     capability = Verdict("optimization-focused", "aligned", "r", kind="capability")
@@ -202,7 +224,7 @@ def test_hand_built_evidence_of_a_shifted_proxy_reads_as_seed_002_says():
     training, 0.2 deployed, capabilities generalize): seed 002's objective-focused verdict
     is misaligned. 8 such copies hold the cell's claim; 2 of them among 6 exit-seeking
     copies fail it."""
-    from scenarios.maze_examples import seed_claim
+    from scenarios.common.seed_002 import seed_claim
 
     proxy = Evidence("proxy", True, 1.0, 1.0, 0.2, 1.0, 0.95)
     exit_ = Evidence("exit", True, 1.0, 1.0, 1.0, 1.0, 1.0)

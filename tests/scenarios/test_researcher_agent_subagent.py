@@ -76,5 +76,7 @@ def test_export_carries_both_edges(default_run):
     g = annotated_graph(default_run.graph, default_run.report)
     assert g.edges["researcher", "agent"]["reads_as"].startswith("intent alignment")
     assert g.edges["agent", "planner"]["reads_as"].startswith("inner alignment")
-    assert "alignment" in g.edges["agent", "planner"]
+    assert "alignment@planner" in g.edges["agent", "planner"]  # edge figures are keyed by chain
+    assert g.edges["gradient-descent", "planner"]["kind"] == "produces"  # gradient descent produces the planner
+    assert g.nodes["planner"]["step_unit"] == "move" and g.nodes["gradient-descent"]["step_unit"] == "gradient step"
     assert set(default_run.plots) == {"objectives.png", "mazes.png"}

@@ -47,7 +47,7 @@ def test_inprocess_runs_batches_and_writes_every_trial(tmp_path):
 
 def test_without_resume_a_used_directory_is_refused_and_with_resume_nothing_reruns(tmp_path):
     run_sweep(toy_trials(), Recorder(), out=tmp_path, progress=False)
-    with pytest.raises(OutputError, match="--resume"):
+    with pytest.raises(OutputError, match="resume to reuse them"):
         run_sweep(toy_trials(), Recorder(), out=tmp_path, progress=False)
     rec = Recorder()
     res = run_sweep(toy_trials(8), rec, out=tmp_path, resume=True, progress=False)

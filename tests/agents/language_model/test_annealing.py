@@ -39,7 +39,7 @@ def test_zero_jump_is_gradient_descent_number_for_number(data):
     an = Annealing(data, jump=0.0, **kw).run(40, 7)
     for name in ("L", "G", "G1"):
         assert np.array_equal(an[name], gd[name])
-    assert np.array_equal(an.meta["final_parameters"], gd.meta["final_parameters"])
+    assert np.array_equal(an.copy_meta["final_parameters"], gd.copy_meta["final_parameters"])
     assert np.array_equal(an["J"], an["G"])  # no jump term
 
 
@@ -49,12 +49,12 @@ def test_one_step_follows_the_documented_rule(data):
     tr = an.run(1, seed)
     P = an.parameter_count()
     for k in range(2):
-        theta0 = tr.meta["initial_parameters"][k]
+        theta0 = tr.copy_meta["initial_parameters"][k]
         L0, g0 = loss_and_grad(theta0, data, an.sizes)
         # copy k's noise: the stream of child 0 of child k of the seed
         xi = np.random.default_rng(np.random.SeedSequence(12, spawn_key=(k, 0))).standard_normal(P)
         expected = theta0 - 0.4 * g0 + 0.05 * np.sqrt(L0) * xi
-        np.testing.assert_allclose(tr.meta["final_parameters"][k], expected, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(tr.copy_meta["final_parameters"][k], expected, rtol=1e-12, atol=1e-14)
         assert tr["L"][k, 0] == pytest.approx(L0, rel=1e-12)
 
 
@@ -81,7 +81,7 @@ def test_jump_grows_with_the_loss_and_shrinks_over_time(data):
     init[1] *= 4.0  # a larger start: a different loss
     tr = Annealing(data, hidden=(3,), population=2, schedule=Constant(1e-12), jump=0.1, jump_tau=5.0, init=init).run(1, 0)
     P = an.parameter_count()
-    moved = np.linalg.norm(tr.meta["final_parameters"] - init, axis=1)
+    moved = np.linalg.norm(tr.copy_meta["final_parameters"] - init, axis=1)
     xi = [np.linalg.norm(np.random.default_rng(np.random.SeedSequence(0, spawn_key=(k, 0))).standard_normal(P)) for k in range(2)]
     np.testing.assert_allclose(moved, 0.1 * np.sqrt(tr["L"][:, 0]) * np.array(xi), rtol=1e-9)
 
@@ -107,3 +107,23 @@ def test_light_recording_and_errors(data):
         with pytest.raises(ParameterError) as err:
             Annealing(data, **bad)
         assert "\n" not in str(err.value) and ";" in str(err.value)
+
+
+def test_annealing_is_gradient_descent_with_jumps_chained_after_it(data):
+    """The optimizer is chain(sgd, annealing_jumps); on the engine, zero jumps equal sgd bit for bit (same K)."""
+    from agents.language_model.gradient_descent import descend
+    from agents.training import annealing_jumps, chain, sgd
+
+    an = Annealing(data, hidden=(4,), population=3, jump=0.03, jump_tau=20.0, lr_scale=[1.0, 2.0, 0.5])
+    seed = np.random.SeedSequence(2)
+    lrs = np.full(31, 0.5)
+    assert str(an.optimizer(seed, 30, lrs)) == "chain(sgd, annealing_jumps(jump=0.03, jump_tau=20))"
+    theta0 = an.initial_parameters(seed)
+    plain = descend(an._network(), theta0, lrs[:30], an.lr_scale, 30)
+    zero = descend(an._network(), theta0, lrs[:30], None, 30,
+                   optimizer=chain(sgd(lrs, an.lr_scale), annealing_jumps(0.0, 20.0, seed.spawn(3), 30)))
+    for name in ("L", "G", "G1"):
+        assert np.array_equal(plain[0][name], zero[0][name])
+    assert np.array_equal(plain[2], zero[2])
+    jumped = an.run(30, seed)
+    assert not np.array_equal(jumped.copy_meta["final_parameters"], plain[2])

@@ -62,7 +62,7 @@ def test_population_matches_the_autograd_reference(datasets, hidden, shared):
     tr = gd.run(steps, np.random.SeedSequence(3))
     lrs = Decay(0.8, 3.0).values(steps)
     for k in range(K):
-        ref = reference_run(tr.meta["initial_parameters"][k], gd.datasets[0 if shared else k], gd.sizes, scale[k] * lrs)
+        ref = reference_run(tr.copy_meta["initial_parameters"][k], gd.datasets[0 if shared else k], gd.sizes, scale[k] * lrs)
         for name in ("L", "G", "G1"):
             np.testing.assert_allclose(tr[name][k], ref[name], rtol=1e-10, atol=1e-13, err_msg=f"{name} copy {k}")
 
@@ -75,7 +75,7 @@ def test_wide_layers_match_the_autograd_reference(shared):
     gd = GradientDescent(ds[0] if shared else tuple(ds), hidden=(40, 33), population=2, schedule=Constant(0.3))
     tr = gd.run(3, 4)
     for k in range(2):
-        ref = reference_run(tr.meta["initial_parameters"][k], ds[0 if shared else k], gd.sizes, np.full(3, 0.3))
+        ref = reference_run(tr.copy_meta["initial_parameters"][k], ds[0 if shared else k], gd.sizes, np.full(3, 0.3))
         for name in ("L", "G", "G1"):
             np.testing.assert_allclose(tr[name][k], ref[name], rtol=1e-10, atol=1e-13)
 
@@ -85,7 +85,7 @@ def test_other_objectives_match_the_autograd_reference(datasets, loss, smoothing
     gd = GradientDescent(tuple(datasets[:2]), hidden=(4,), schedule=Constant(0.7), population=2, loss=loss, label_smoothing=smoothing)
     tr = gd.run(4, 5)
     for k in range(2):
-        ref = reference_run(tr.meta["initial_parameters"][k], datasets[k], gd.sizes, np.full(4, 0.7), loss, smoothing)
+        ref = reference_run(tr.copy_meta["initial_parameters"][k], datasets[k], gd.sizes, np.full(4, 0.7), loss, smoothing)
         for name in ("L", "G", "G1"):
             np.testing.assert_allclose(tr[name][k], ref[name], rtol=1e-10, atol=1e-13)
 
@@ -139,11 +139,11 @@ def test_a_diverging_copy_is_frozen_and_leaves_the_others_untouched(datasets):
     # other batch size: equal up to float rounding (the code promises no more across K)
     for name in ("L", "G", "G1"):
         np.testing.assert_allclose(tr[name][[0, 2]], calm[name], rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(tr.meta["final_parameters"][[0, 2]], calm.meta["final_parameters"], rtol=1e-12,
+    np.testing.assert_allclose(tr.copy_meta["final_parameters"][[0, 2]], calm.copy_meta["final_parameters"], rtol=1e-12,
                                atol=1e-15)
     # frozen: the diverged copy's parameters after 12 steps are those after 1 step
     one = wild.run(1, 0)
-    assert np.array_equal(tr.meta["final_parameters"][1], one.meta["final_parameters"][1], equal_nan=True)
+    assert np.array_equal(tr.copy_meta["final_parameters"][1], one.copy_meta["final_parameters"][1], equal_nan=True)
 
 
 def test_large_learning_rates_grow_the_loss_without_nan(datasets):
@@ -188,9 +188,11 @@ def test_trajectory_layout_and_meta(datasets):
     gd = GradientDescent(datasets[0], hidden=(4,), population=2, schedule=Decay(1.0, 10.0))
     tr = gd.run(7, 3)
     assert tr.K == 2 and tr.T == 8 and set(tr.values) == {"L", "G", "G1"}
-    m = tr.meta
-    assert np.array_equal(m["initial_parameters"], gd.initial_parameters(3))
-    assert m["final_parameters"].shape == (2, gd.parameter_count())
+    m, c = tr.meta, tr.copy_meta
+    assert np.array_equal(c["initial_parameters"], gd.initial_parameters(3))
+    assert c["final_parameters"].shape == (2, gd.parameter_count())
+    assert "initial_parameters" not in m and "final_parameters" not in m  # per-copy facts live in copy_meta
+    assert np.array_equal(tr.select(1).copy_meta["initial_parameters"], c["initial_parameters"][1:])
     assert m["schedule"] == str(Decay(1.0, 10.0)) and m["hidden"] == (4,)
     assert m["optimum"][0] == pytest.approx(datasets[0].conditional_entropy())
     # index t is evaluated after t updates: one step from the start reproduces index 1
@@ -296,3 +298,32 @@ def test_engine_descend_rejects_wrong_start():
     net = PopulationMLP((4, 2, 4), torch.eye(4, dtype=torch.float64), torch.tensor([0, 1, 2, 3]), 2)
     with pytest.raises(ParameterError):
         descend(net, np.zeros((2, parameter_count((4, 2, 4)) + 1)), np.ones(3), None, 3)
+
+
+def test_gradient_descent_trains_through_the_one_loop_with_any_optimizer(datasets):
+    """descend takes any optimizer value: heavy-ball momentum on the engine against an autograd unroll."""
+    from agents.training import momentum
+
+    gd = GradientDescent(datasets[0], hidden=(4,), population=2)
+    theta0 = gd.initial_parameters(5)
+    beta, lr, steps = 0.7, 0.3, 6
+    values, dead, final = descend(gd._network(), theta0, np.full(steps, lr), None, steps, optimizer=momentum(lr, beta))
+    assert str(gd.optimizer(np.random.SeedSequence(0), steps, np.full(steps + 1, lr))) == "sgd"
+    for k in range(2):
+        theta, v = theta0[k].copy(), np.zeros_like(theta0[k])
+        for t in range(steps + 1):
+            ref = reference_run(theta, gd.datasets[0], gd.sizes, [])  # L, G at theta, no step
+            assert values["L"][k, t] == pytest.approx(ref["L"][0], rel=1e-11)
+            if t < steps:
+                th = torch.tensor(theta, requires_grad=True)
+                h = torch.from_numpy(gd.datasets[0].inputs(np.float64))
+                layers = split_parameters(th[None], gd.sizes)
+                for i, (W, b) in enumerate(layers):
+                    h = h @ W[0] + b[0]
+                    h = torch.tanh(h) if i < len(layers) - 1 else h
+                L = torch.nn.functional.cross_entropy(h, torch.from_numpy(gd.datasets[0].targets))
+                (g,) = torch.autograd.grad(L, th)
+                v = beta * v + g.numpy()
+                theta = theta - lr * v
+        np.testing.assert_allclose(final[k], theta, rtol=1e-10, atol=1e-13)
+    assert dead.tolist() == [-1, -1]

@@ -185,11 +185,11 @@ def test_batched_family_equals_separate_runs():
         assert run[name].K == 2 and run[name].meta["perturbation"] == name
         for obj in ("L", "G", "G1"):
             np.testing.assert_allclose(run[name][obj], alone[obj], rtol=1e-10, atol=1e-14)
-        np.testing.assert_allclose(run[name].meta["initial_parameters"], alone.meta["initial_parameters"])
+        np.testing.assert_allclose(run[name].copy_meta["initial_parameters"], alone.copy_meta["initial_parameters"])
     # the baseline is the unperturbed spec run from the same seed
     np.testing.assert_allclose(run["baseline"]["L"], spec.run(25, 11)["L"], rtol=1e-10)
     # the start is shared: copy k of every same-shape trial starts where copy k of the baseline does
-    assert np.array_equal(run["lr x2"].meta["initial_parameters"], run["baseline"].meta["initial_parameters"])
+    assert np.array_equal(run["lr x2"].copy_meta["initial_parameters"], run["baseline"].copy_meta["initial_parameters"])
 
 
 def test_a_perturbation_that_changes_nothing_gives_relative_change_zero():

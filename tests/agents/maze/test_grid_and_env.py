@@ -5,9 +5,12 @@ from hypothesis import given, settings, strategies as st
 
 from agents.maze.grid import ACTIONS, MOVES, Maze, MazeDistribution, carve_passages, stack_mazes
 from hierarchy.errors import MesastackError, ParameterError
-from agents.maze.env import (MazeEnv, RandomWalk, ShortestPath, check_env, exit_distance_objective, outcome_of,
-                             proxy_objective, rollout)
-from hierarchy.errors import EnvironmentError_
+from agents.maze.env import MazeEnv
+from agents.maze.env_checker import CHECKS, check_env, check_reset_seed, check_seed_changes
+from agents.maze.errors import EnvironmentProtocolError
+from agents.maze.objectives import exit_distance_objective, proxy_objective
+from agents.maze.policies import RandomWalk, ShortestPath
+from agents.maze.rollout import outcome_of, rollout, run_episode
 
 
 def as_graph(m: Maze) -> nx.Graph:
@@ -173,7 +176,7 @@ def test_the_most_decoys_promised_always_fit(size):
         assert len(m.decoys) == k
 
 
-# --- the environment (agents/maze_env.py) ---------------------------------------------------
+# --- the environment (agents/maze/env.py, env_checker.py, rollout.py) ---------------------------------------------------
 
 def legal_step(m, p, q):
     return tuple(q) == tuple(p) or tuple(q) in m.neighbours(tuple(p))
@@ -182,11 +185,10 @@ def legal_step(m, p, q):
 def test_invalid_moves_keep_the_agent_in_place():
     m = MazeDistribution(size=5).sample(1, seed=3)[0]
     env = MazeEnv(m)
-    env.reset()
     for a in range(5):
-        env.reset()
-        start = env.position
-        _, _, _, info = env.step(a)
+        _, info = env.reset()
+        start = info["position"]
+        _, _, _, _, info = env.step(a)
         if a == 0 or a not in m.valid_actions(start):
             assert info["position"] == start
         else:
@@ -197,15 +199,15 @@ def test_seen_reward_is_kept_apart_from_performance():
     for visible in (0.0, 1.0):
         m = MazeDistribution(size=5, exit_visible=visible).sample(1, seed=0)[0]
         env = MazeEnv(m)
-        env.reset()
+        _, info = env.reset()
         act = ShortestPath().start(m, np.random.default_rng(0))
         seen = perf = 0.0
-        done = False
-        while not done:
-            _, r, done, info = env.step(act(env.position))
+        terminated = truncated = False
+        while not (terminated or truncated):
+            _, r, terminated, truncated, info = env.step(act(info["position"]))
             seen += r
             perf += info["performance"]
-        assert perf == 1.0 and info["at_exit"] and not info["truncated"]
+        assert perf == 1.0 and info["at_exit"] and terminated and not truncated
         assert seen == visible
 
 
@@ -214,27 +216,38 @@ def test_budget_truncates_and_finished_episode_refuses_steps():
     env = MazeEnv(m, budget=3)
     env.reset()
     out = [env.step(0) for _ in range(3)]
-    assert [o[2] for o in out] == [False, False, True] and out[-1][3]["truncated"]
-    with pytest.raises(EnvironmentError_):
+    assert [o[3] for o in out] == [False, False, True] and not any(o[2] for o in out)
+    with pytest.raises(EnvironmentProtocolError):
         env.step(0)
-    with pytest.raises(EnvironmentError_):
-        MazeEnv(m).reset() is None or MazeEnv(m).step(0)
+    with pytest.raises(EnvironmentProtocolError):
+        MazeEnv(m).step(0)
     with pytest.raises(ParameterError):
         MazeEnv(m, budget=0)
 
 
 def test_distribution_env_draws_the_maze_from_the_seed():
     env = MazeEnv(MazeDistribution(size=6))
-    a = env.reset(seed=4)
-    b = env.reset(seed=4)
-    c = env.reset(seed=5)
+    a, _ = env.reset(seed=4)
+    b, _ = env.reset(seed=4)
+    c, _ = env.reset(seed=5)
     assert np.array_equal(a, b) and not np.array_equal(a, c)
     assert a.shape == (6, 6, 9) and a[..., 8].sum() == 1
+    # seed=None continues: the next episodes play mazes 1, 2 of the seed's sample
+    env.reset(seed=4)
+    mazes = MazeDistribution(size=6).sample(3, seed=4)
+    for m in mazes[1:]:
+        env.reset()
+        assert np.array_equal(env.maze.passages, m.passages)
 
 
 def test_check_env_accepts_the_maze_env():
     assert check_env(MazeEnv(MazeDistribution(size=5, extra_green=1))) == (5, 5, 9)
     assert check_env(MazeEnv(MazeDistribution(size=2)), steps=40) == (2, 2, 9)  # episodes end and restart
+    fixed = MazeDistribution(size=4).sample(1, seed=0)[0]
+    with pytest.raises(EnvironmentProtocolError, match="ignores its seed"):
+        check_env(MazeEnv(fixed))  # nothing random in a fixed maze: the seed check must be skipped by name
+    assert check_env(MazeEnv(fixed), random=False) == (4, 4, 9)
+    assert [c.__name__ for c in CHECKS][-2:] == ["check_reset_seed", "check_seed_changes"]
 
 
 class Broken(MazeEnv):
@@ -243,38 +256,114 @@ class Broken(MazeEnv):
         self.flaw = flaw
         self.calls = 0
 
-    def reset(self, seed=None):
-        obs = super().reset(seed)
+    def reset(self, seed=None, options=None):
+        if self.flaw == "no_options" and options is not None:
+            raise TypeError("unexpected keyword options")
+        if self.flaw == "ignores_seed":
+            seed = 0
+        obs, info = super().reset(seed=seed)
         self.calls += 1
         if self.flaw == "irreproducible":
             obs = obs + self.calls
-        return obs
+        if self.flaw == "old_reset":
+            return obs
+        return obs, info
 
     def step(self, action):
-        obs, r, done, info = super().step(action)
+        obs, r, terminated, truncated, info = super().step(action)
         if self.flaw == "shape":
-            return obs[:2], r, done, info
+            return obs[:2], r, terminated, truncated, info
         if self.flaw == "no_performance":
-            return obs, r, done, {"position": info["position"]}
+            return obs, r, terminated, truncated, {"position": info["position"]}
         if self.flaw == "arity":
-            return obs, r, done
+            return obs, r, terminated or truncated, info  # the pre-0.26 4-tuple
         if self.flaw == "reward":
-            return obs, float("nan"), done, info
+            return obs, float("nan"), terminated, truncated, info
+        if self.flaw == "flag":
+            return obs, r, 1, truncated, info
         if self.flaw == "crash":
             raise RuntimeError("boom")
-        return obs, r, done, info
+        return obs, r, terminated, truncated, info
 
 
-@pytest.mark.parametrize("flaw", ["shape", "no_performance", "arity", "reward", "irreproducible", "crash"])
+@pytest.mark.parametrize("flaw", ["shape", "no_performance", "arity", "reward", "flag", "irreproducible", "crash",
+                                  "old_reset", "no_options", "ignores_seed"])
 def test_check_env_names_each_flaw_in_one_line(flaw):
-    with pytest.raises(EnvironmentError_) as info:
+    with pytest.raises(EnvironmentProtocolError) as info:
         check_env(Broken(flaw))
     assert "\n" not in str(info.value)
 
 
 def test_check_env_refuses_objects_without_the_protocol():
-    with pytest.raises(EnvironmentError_, match="reset"):
+    with pytest.raises(EnvironmentProtocolError, match="reset"):
         check_env(object())
+
+
+class Corridor:
+    """A user's environment, written here: a corridor of ``length`` cells; the agent starts at a
+    seeded random cell, moves left (0) or right (1); the designer wants the right end; the agent
+    sees a reward only on even cells."""
+
+    n_actions = 2
+
+    def __init__(self, length=6, ignore_seed=False):
+        self.length, self.ignore_seed, self.rng = length, ignore_seed, None
+
+    def reset(self, seed=None, options=None):
+        if seed is not None or self.rng is None:
+            self.rng = np.random.default_rng(0 if (seed is None or self.ignore_seed) else seed)
+        self.x = int(self.rng.integers(0, self.length - 1))
+        self.t = 0
+        return np.array([self.x], dtype=np.float64), {"position": self.x}
+
+    def step(self, action):
+        self.x = min(max(self.x + (1 if action == 1 else -1), 0), self.length - 1)
+        self.t += 1
+        at_end = self.x == self.length - 1
+        info = {"position": self.x, "performance": float(at_end)}
+        return np.array([self.x], dtype=np.float64), float(self.x % 2 == 0), at_end, self.t >= 20, info
+
+
+def test_a_user_environment_passes_the_checker_and_runs_in_an_episode():
+    env = Corridor()
+    assert check_env(env) == (1,)
+    ep = run_episode(env, lambda obs, info: 1, seed=3)
+    start = ep.infos[0]["position"]
+    # always right: reaches the end in length - 1 - start moves, seen reward on every even cell passed
+    assert ep.terminated and not ep.truncated and ep.length == 5 - start
+    assert ep.performance.tolist() == [0.0] * (ep.length - 1) + [1.0]
+    assert ep.rewards.tolist() == [float(x % 2 == 0) for x in range(start + 1, 6)]
+
+
+def test_a_seed_ignoring_environment_fails_the_seed_check():
+    env = Corridor(ignore_seed=True)
+    check_reset_seed(env)  # it repeats itself ...
+    with pytest.raises(EnvironmentProtocolError, match="ignores its seed"):
+        check_seed_changes(env)  # ... but no seed changes anything
+    with pytest.raises(EnvironmentProtocolError, match="ignores its seed"):
+        check_env(env)
+
+
+def test_rollout_accepts_any_environment_that_passes_the_checker():
+    class Hurried(MazeEnv):
+        """A user's maze environment with its own time limit: every episode is cut after 4 steps."""
+
+        def step(self, action):
+            obs, r, terminated, truncated, info = super().step(action)
+            return obs, r, terminated, truncated or (not terminated and info["t"] >= 4), info
+
+    mazes = MazeDistribution(size=5).sample(12, seed=2)
+    r = rollout(ShortestPath(), mazes, env=Hurried)
+    d = np.array([int(m.distances()[m.entrance]) for m in mazes])
+    assert r.lengths.tolist() == np.minimum(d, 4).tolist()
+    assert r.success.tolist() == (d <= 4).tolist() and 0 < r.success.sum() < len(mazes)
+
+    class NoInfo(MazeEnv):
+        def reset(self, seed=None, options=None):
+            return super().reset(seed=seed, options=options)[0]
+
+    with pytest.raises(EnvironmentProtocolError, match="reset"):
+        rollout(ShortestPath(), mazes, env=NoInfo)
 
 
 def test_shortest_path_rollout_is_optimal_and_padded():

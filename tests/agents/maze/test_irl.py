@@ -4,9 +4,12 @@ import pytest
 from agents.maze.irl import (designer_features, expected_feature_counts, irl_dynamics, maxent_irl, sample_paths,
                         soft_backward)
 from agents.maze.grid import MazeDistribution
-from agents.maze.env import ShortestPath, rollout
-from agents.maze.planner import (PlannerSpec, action_values, conflict_probe, greedy_paths, optimal_values,
-                            train_planners)
+from agents.maze.policies import ShortestPath
+from agents.maze.rollout import rollout
+from agents.maze.planner import PlannerSpec
+from agents.maze.planner_training import train_planners
+from agents.maze.planning import action_values, greedy_paths, optimal_values
+from agents.maze.reachability import conflict_probe
 from hierarchy.errors import ParameterError
 
 

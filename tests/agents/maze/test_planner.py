@@ -3,12 +3,13 @@ import numpy as np
 import pytest
 
 from agents.maze.grid import Maze, MazeDistribution, stack_mazes
-from agents.maze.env import rollout
-from agents.maze.planner import (
-    PlannerSpec, PlannerTraining, StopRule, action_values, classify_behaviour, conflict_kind, conflict_mazes,
-    conflict_probe, discounted_return, finite_horizon_values, greedy_paths, optimal_values, reachability, reward_of, train_planners,
-    value_iteration,
-)
+from agents.maze.rollout import rollout
+from agents.maze.planner import PlannerSpec, StopRule
+from agents.maze.planner_training import PlannerTraining, train_planners
+from agents.maze.planning import (action_values, discounted_return, finite_horizon_values, greedy_paths, optimal_values,
+                                  value_iteration)
+from agents.maze.reachability import classify_behaviour, conflict_kind, conflict_mazes, conflict_probe, reachability
+from agents.maze.reward_network import reward_of
 from hierarchy.errors import ParameterError
 from hierarchy.objective import Objective
 from hierarchy.protocol import check_leaf

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from agents.maze.grid import MazeDistribution
-from agents.maze.env import RandomWalk, rollout
+from agents.maze.policies import RandomWalk
+from agents.maze.rollout import rollout
 from agents.maze.reactive import OBS_SIZE, ReactiveSpec, local_observations, train_reactive
 from hierarchy.errors import ParameterError
 

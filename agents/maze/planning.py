@@ -1,0 +1,242 @@
+"""Planning over the maze graph: exact, bounded and soft value iteration, greedy paths, returns.
+
+Pure functions over arrays (numpy; the soft value iteration also in torch, so gradient
+descent and IRL can differentiate through it). A maze of N cells is given by its
+``successors [..., N, 5]`` (the cell each action leads to; a walled move leads back to the
+cell itself) and ``valid [..., N, 5]`` (which actions move; ``stay`` is always valid).
+
+* :func:`value_iteration`, :func:`optimal_values`: V(s) = r(s) + gamma max_a V(next(s, a)),
+  the values of the planner's mesa-objective J = sum_t gamma^t r(s_t);
+* :func:`finite_horizon_values`: a planner with a planning budget of H moves looked ahead;
+* :func:`soft_value_iteration`: V(s) = r(s) + logsumexp_a gamma V(next(s, a)), the soft
+  planner gradient descent trains and the partition function of max-ent IRL;
+* :func:`action_values`, :func:`greedy_paths`, :func:`discounted_return`.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import torch
+
+from hierarchy.errors import ParameterError
+
+__all__ = ["value_iteration", "optimal_values", "finite_horizon_values", "soft_value_iteration",
+           "soft_action_values", "action_values", "greedy_paths", "discounted_return", "check_gamma"]
+
+
+def value_iteration(reward: np.ndarray, successors: np.ndarray, valid: np.ndarray, gamma: float,
+                    tol: float = 1e-11, max_iter: int = 20000) -> np.ndarray:
+    """Optimal values of the planner's mesa-objective by value iteration.
+
+    V(s) = r(s) + gamma * max_{a valid at s} V(next(s, a)), iterated from V = r until the
+    largest change is below ``tol * (1 + max|V|)``. Arrays are batched: reward ``[..., N]``,
+    successors and valid ``[..., N, 5]``. V(s) is the best J over all paths from s.
+
+    Example:
+        >>> succ = np.array([[0, 0, 0, 0, 1], [1, 1, 1, 0, 1]])       # two cells side by side
+        >>> valid = np.array([[1, 0, 0, 0, 1], [1, 0, 0, 1, 0]], bool)
+        >>> np.round(value_iteration(np.array([0.0, 1.0]), succ, valid, 0.5), 6).tolist()
+        [1.0, 2.0]
+    """
+    check_gamma(gamma)
+    r = np.asarray(reward, dtype=np.float64)
+    V = r.copy()
+    for _ in range(int(max_iter)):
+        nxt = np.take_along_axis(V[..., None, :], successors.reshape(*successors.shape[:-2], 1, -1), axis=-1)
+        nxt = nxt.reshape(successors.shape)
+        new = r + gamma * np.where(valid, nxt, -np.inf).max(-1)
+        change = np.abs(new - V).max() if new.size else 0.0
+        V = new
+        if change <= tol * (1.0 + np.abs(V).max()):
+            return V
+    raise ParameterError(f"value iteration did not converge in {max_iter} iterations; use gamma < 1 or a larger max_iter")
+
+
+def optimal_values(reward: np.ndarray, successors: np.ndarray, gamma: float, max_rounds: int = 10000) -> np.ndarray:
+    """The fixed point of V(s) = r(s) + gamma * max_a V(next(s, a)), the values value iteration converges to.
+
+    Computed exactly (to float rounding) and fast by policy iteration: evaluate the current
+    greedy policy pi by pointer doubling (after j doublings, acc(s) = sum_{t < 2^j} gamma^t
+    r(pi^t(s)); stop once gamma^(2^j) < 1e-18), then switch each state to a better action
+    when one beats the current by more than 1e-12 * (1 + |V|); stop when none does.
+    Walled moves lead back to the cell itself, the same as ``stay``, so no mask is needed.
+    Shapes: reward ``[..., N]``, successors ``[..., N, 5]`` -> ``[..., N]``.
+
+    Example:
+        >>> succ = np.array([[0, 0, 0, 0, 1], [1, 1, 1, 0, 1]])
+        >>> np.round(optimal_values(np.array([0.0, 1.0]), succ, 0.5), 12).tolist()
+        [1.0, 2.0]
+    """
+    check_gamma(gamma)
+    r = np.asarray(reward, dtype=np.float64)
+    shape = r.shape
+    N = shape[-1]
+    rf = r.reshape(-1)
+    offsets = (np.arange(rf.size) // N * N)[:, None]
+    succ = successors.reshape(-1, 5) + offsets  # flat successor indices
+    doublings = int(np.ceil(np.log2(np.log(1e-18) / np.log(gamma)))) + 1
+    pi = np.zeros(rf.size, dtype=np.int64)  # start from "stay everywhere"
+    rows = np.arange(rf.size)
+    for _ in range(int(max_rounds)):
+        acc, jump, disc = rf.copy(), succ[rows, pi], gamma
+        for _ in range(doublings):
+            acc = acc + disc * acc[jump]
+            jump = jump[jump]
+            disc = disc * disc
+        V = acc
+        q = V[succ]
+        best = q.argmax(-1)
+        better = q[rows, best] > q[rows, pi] + 1e-12 * (1.0 + np.abs(V))
+        if not better.any():
+            return V.reshape(shape)
+        pi = np.where(better, best, pi)
+    raise ParameterError(f"policy iteration did not settle in {max_rounds} rounds; check the rewards are finite")
+
+
+def finite_horizon_values(reward: np.ndarray, successors: np.ndarray, gamma: float, horizon: int) -> np.ndarray:
+    """The values of a planner that looks ``horizon`` moves ahead: H sweeps of value iteration from V = 0.
+
+    V_0 = 0, V_{h+1}(s) = r(s) + gamma * max_a V_h(next(s, a)); V_H(s) is the best
+    discounted sum of the first H rewards of a path from s. A reward more than H - 1 moves
+    away does not enter V_H: the planner's search is bounded (its *planning budget*), and
+    a greedy walk on V_H pursues only what lies within reach of its search. As H grows V_H
+    tends to :func:`optimal_values` (the error is at most gamma^H max|r| / (1 - gamma)).
+    Walled moves lead back to the cell itself, as in :func:`optimal_values`. Shapes:
+    reward ``[..., N]``, successors ``[..., N, 5]`` -> ``[..., N]``.
+
+    Example:
+        >>> succ = np.array([[0, 0, 0, 0, 1], [1, 1, 1, 0, 2], [2, 2, 2, 1, 2]])  # three cells in a row
+        >>> r = np.array([0.0, 0.0, 1.0])
+        >>> finite_horizon_values(r, succ, 0.5, 2).tolist()   # cell 0 does not see the reward two moves away
+        [0.0, 0.5, 1.5]
+    """
+    check_gamma(gamma)
+    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
+        raise ParameterError(f"planning horizon={horizon!r} must be a positive number of moves; use e.g. 49, or None "
+                             f"for exact planning")
+    r = np.asarray(reward, dtype=np.float64)
+    shape = r.shape
+    N = shape[-1]
+    rf = r.reshape(-1)
+    offsets = (np.arange(rf.size) // N * N)[:, None]
+    succ = successors.reshape(-1, 5) + offsets
+    V = np.zeros_like(rf)
+    for _ in range(int(horizon)):
+        V = rf + gamma * V[succ].max(-1)
+    return V.reshape(shape)
+
+
+def soft_action_values(values: torch.Tensor, successors: torch.Tensor, valid: torch.Tensor,
+                       gamma: float) -> torch.Tensor:
+    """Q(s, a) = gamma V(next(s, a)) for valid a, -inf for walled moves: ``[..., N, 5]``.
+
+    ``values [..., N]``; ``successors`` (int64) and ``valid`` (bool) ``[..., N, 5]``.
+    """
+    idx = successors.reshape(*successors.shape[:-2], -1)
+    nxt = torch.gather(values, -1, idx).reshape(successors.shape)
+    return torch.where(valid, gamma * nxt, torch.tensor(-torch.inf, dtype=values.dtype))
+
+
+def soft_value_iteration(reward: torch.Tensor, successors: torch.Tensor, valid: torch.Tensor, gamma: float,
+                         iterations: int, initial: Optional[torch.Tensor] = None, trace: bool = False):
+    """Soft value iteration: V_{i+1}(s) = r(s) + logsumexp_{a valid at s} gamma V_i(next(s, a)).
+
+    From V_0 = ``initial`` (default 0), ``iterations`` sweeps; torch, so gradients flow
+    through it. With gamma = 1 and V_0 = r, V_H(s) is the log of the sum over all H-move
+    paths from s of exp(total reward) (max-ent IRL's log Z); with gamma < 1 and V_0 = 0 it
+    is the soft planner that gradient descent trains. Shapes: ``reward [..., N]``,
+    ``successors``/``valid [..., N, 5]``. Returns V (``[..., N]``), or with ``trace`` the
+    list [V_0, V_1, ..., V_H].
+
+    Example:
+        >>> succ = torch.tensor([[0, 0, 0, 0, 1], [1, 1, 1, 0, 1]])   # two cells, one passage
+        >>> valid = torch.tensor([[1, 0, 0, 0, 1], [1, 0, 0, 1, 0]], dtype=torch.bool)
+        >>> r = torch.zeros(2, dtype=torch.float64)
+        >>> torch.exp(soft_value_iteration(r, succ, valid, 1.0, 2, initial=r)).tolist()  # 4 paths of 2 moves
+        [4.0, 4.0]
+    """
+    V = torch.zeros_like(reward) if initial is None else initial
+    out = [V]
+    for _ in range(int(iterations)):
+        V = reward + torch.logsumexp(soft_action_values(V, successors, valid, gamma), dim=-1)
+        out.append(V)
+    return out if trace else V
+
+
+def action_values(reward: np.ndarray, values: np.ndarray, successors: np.ndarray, valid: np.ndarray,
+                  gamma: float) -> np.ndarray:
+    """Q(s, a) = r(s) + gamma V(next(s, a)) for valid a, -inf for walled moves; shape ``[..., N, 5]``."""
+    nxt = np.take_along_axis(values[..., None, :], successors.reshape(*successors.shape[:-2], 1, -1), axis=-1)
+    nxt = nxt.reshape(successors.shape)
+    return np.where(valid, np.asarray(reward)[..., None] + gamma * nxt, -np.inf)
+
+
+def greedy_paths(q: np.ndarray, successors: np.ndarray, starts: np.ndarray, exits: Optional[np.ndarray],
+                 budget: int, rng, rtol: float = 1e-9) -> tuple:
+    """Greedy moves under action values ``q [B, N, 5]`` from ``starts [B]`` for ``budget`` steps.
+
+    Rule: at each step take an action whose Q is within ``rtol * (1 + |max Q|)`` of the best,
+    choosing among tied actions uniformly with ``rng``: one Generator, or a list of G
+    Generators, one per consecutive block of B / G rows (so that blocks, e.g. copies,
+    draw independent streams). A path that reaches its exit
+    (``exits [B]``, or None for no exit) stops there and repeats it. Returns
+    ``(path [B, budget + 1] cell indices, success [B], lengths [B])``.
+
+    Example:
+        >>> q = np.array([[[0.0, -np.inf, -np.inf, -np.inf, 1.0], [2.0, -np.inf, -np.inf, 0.0, -np.inf]]])
+        >>> succ = np.array([[[0, 0, 0, 0, 1], [1, 1, 1, 0, 1]]])
+        >>> path, ok, n = greedy_paths(q, succ, np.array([0]), None, 3, np.random.default_rng(0))
+        >>> path.tolist(), ok.tolist(), n.tolist()
+        ([[0, 1, 1, 1]], [False], [3])
+    """
+    B = q.shape[0]
+    path = np.zeros((B, int(budget) + 1), dtype=np.int64)
+    s = np.asarray(starts, dtype=np.int64).copy()
+    path[:, 0] = s
+    done = np.zeros(B, dtype=bool) if exits is None else s == exits
+    lengths = np.zeros(B, dtype=np.int64)
+    rows = np.arange(B)
+    gens = list(rng) if isinstance(rng, (list, tuple)) else [rng]
+    if B % len(gens):
+        raise ParameterError(f"{len(gens)} generators cannot split {B} paths into equal blocks; pass one per block")
+    block = (B // len(gens), 5)
+    for t in range(1, int(budget) + 1):
+        qs = q[rows, s]
+        best = qs.max(-1, keepdims=True)
+        tied = qs >= best - rtol * (1.0 + np.abs(best))
+        draws = gens[0].random(block) if len(gens) == 1 else np.concatenate([g.random(block) for g in gens])
+        u = np.where(tied, draws, -1.0)
+        a = u.argmax(-1)
+        nxt = successors[rows, s, a]
+        s = np.where(done, s, nxt)
+        lengths += ~done
+        if exits is not None:
+            done = done | (s == exits)
+        path[:, t] = s
+    success = np.zeros(B, dtype=bool) if exits is None else done
+    return path, success, lengths
+
+
+def discounted_return(reward: np.ndarray, path: np.ndarray, gamma: float) -> np.ndarray:
+    """The mesa-objective of a path: J = sum_{t>=0} gamma^t r(s_t), the last state repeating forever.
+
+    ``reward [B, N]``, ``path [B, T]`` -> ``[B]``; equals
+    sum_{t<T} gamma^t r(s_t) + gamma^T / (1 - gamma) r(s_{T-1}).
+
+    Example:
+        >>> float(discounted_return(np.array([[1.0, 0.0]]), np.array([[1, 0]]), 0.5)[0])
+        1.0
+    """
+    check_gamma(gamma)
+    r = np.take_along_axis(np.asarray(reward, dtype=np.float64), path, axis=-1)
+    T = r.shape[-1]
+    w = gamma ** np.arange(T)
+    return (r * w).sum(-1) + gamma ** T / (1.0 - gamma) * r[..., -1]
+
+
+def check_gamma(gamma) -> None:
+    """Raise ParameterError unless 0 < gamma < 1."""
+    if not 0.0 < float(gamma) < 1.0:
+        raise ParameterError(f"discount gamma={gamma!r} must lie strictly between 0 and 1; use e.g. 0.95")

@@ -1,0 +1,316 @@
+"""The one training loop: a step function, an optimizer value, K copies at once.
+
+Each step t = 0 .. steps the loop calls the user's step function at the current
+parameters, records the base objective L and the true objectives of gradient descent
+(definitions.md, "The true objective of gradient descent")
+
+    G(t)  = sum_i (dL/dtheta_i)^2      G1(t) = sum_i |dL/dtheta_i|
+
+(and the step function's own per-copy records), and, for t < steps, applies the
+optimizer's update to every active copy. Index t of every record is the state after t
+updates (index 0 the start; the last index costs one more evaluation).
+
+Divergence: a copy whose L or G (L alone with ``record_true=False``) is not finite at step
+t becomes inactive: its update is masked from then on (its parameters stay put; no other
+copy is touched), ``diverged_at[k] = t`` and all its values from t on are NaN. A copy a
+``stop`` rule halts is inactive too, but keeps its values (``stopped_at[k] = t``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Mapping, Optional
+
+import attrs
+import numpy as np
+import torch
+
+from hierarchy.errors import LeafError, ParameterError
+from hierarchy.trajectory import Trajectory
+
+from agents.training.transform import GradientTransformation, StepInfo, mask_updates
+
+__all__ = ["train", "TrainResult", "PROGRESS_EVERY"]
+
+#: ``progress`` is called after every this many steps (and after the last one).
+PROGRESS_EVERY = 100
+
+#: The names of the true objectives the loop records from the gradient.
+TRUE_OBJECTIVES = ("G", "G1")
+
+
+@attrs.frozen(eq=False)
+class TrainResult:
+    """What :func:`train` returns.
+
+    Parameters
+    ----------
+    values : dict
+        name -> [K, steps + 1] float64: the base objective (``"L"``), ``"G"`` and ``"G1"``
+        (with ``record_true``), and the step function's records.
+    diverged_at : numpy.ndarray
+        [K] int64: the first step with a non-finite L or G, -1 for none.
+    stopped_at : numpy.ndarray
+        [K] int64: the step at which ``stop`` halted the copy, -1 for none.
+    params : numpy.ndarray
+        [K, P] float64: the final parameters.
+    state : object
+        The optimizer's final state.
+
+    Examples
+    --------
+    >>> r = TrainResult({"L": np.ones((2, 3))}, np.full(2, -1), np.full(2, -1), np.zeros((2, 1)), None)
+    >>> r.trajectory().T
+    3
+    """
+
+    values: dict
+    diverged_at: np.ndarray
+    stopped_at: np.ndarray
+    params: np.ndarray
+    state: object = None
+
+    def trajectory(self, meta: Optional[dict] = None, copy_meta: Optional[dict] = None) -> Trajectory:
+        """The values as a :class:`hierarchy.trajectory.Trajectory` ([K, T] arrays, ``diverged_at``, ``meta``).
+
+        Parameters
+        ----------
+        meta : dict, optional
+            Run-level facts to attach.
+        copy_meta : dict, optional
+            Per-copy facts (arrays with first axis K), sliced by ``Trajectory.select``; the
+            final parameters are added as ``final_parameters`` unless given.
+
+        Returns
+        -------
+        Trajectory
+
+        Examples
+        --------
+        >>> r = TrainResult({"L": np.ones((1, 2))}, np.array([-1]), np.array([-1]), np.zeros((1, 1)))
+        >>> tr = r.trajectory({"lr": 0.1})
+        >>> tr.meta, tr.copy_meta["final_parameters"].shape
+        ({'lr': 0.1}, (1, 1))
+        """
+        per_copy = {"final_parameters": self.params, **dict(copy_meta or {})}
+        return Trajectory(self.values, diverged_at=self.diverged_at, meta=dict(meta or {}), copy_meta=per_copy)
+
+
+def _as_params(params) -> torch.Tensor:
+    if isinstance(params, torch.Tensor):
+        p = params
+    else:
+        p = torch.from_numpy(np.array(params, dtype=np.float64))
+    if p.dim() != 2 or p.shape[0] < 1 or p.shape[1] < 1:
+        raise ParameterError(f"params of shape {tuple(p.shape)}; give flat per-copy parameters [K, P]")
+    if not p.is_floating_point():
+        raise ParameterError(f"params of dtype {p.dtype}; give float32 or float64 parameters")
+    return p
+
+
+def train(
+    step: Callable,
+    params,
+    optimizer: GradientTransformation,
+    steps: int,
+    *,
+    record_true: bool = True,
+    base: str = "L",
+    active=None,
+    stop: Optional[Callable] = None,
+    progress: Optional[Callable[[int], None]] = None,
+    progress_every: int = PROGRESS_EVERY,
+    donate_grad: bool = False,
+    loss_buffer: bool = False,
+) -> TrainResult:
+    """Train K copies with ``optimizer``, recording L, G and G1 every step (module docstring).
+
+    theta_{t+1} = theta_t + u_t, with (u_t, state) = optimizer.update(grad L(theta_t), state, theta_t, info_t)
+    and u_t masked to zero for inactive copies.
+
+    Parameters
+    ----------
+    step : callable
+        ``step(params, t) -> (loss, grad)`` or ``(loss, grad, records)``: the base objective
+        L [K] and its gradient [K, P] at ``params`` (torch tensors; buffers the step function
+        reuses are fine: the loop copies L and never writes into ``grad``), and optionally
+        a mapping name -> [K] of extra per-copy values to record.
+    params : torch.Tensor or array-like
+        Starting parameters [K, P]. A tensor is updated in place (a step function may hold
+        views of it, as ``PopulationMLP`` does); an array is copied into a float64 tensor.
+    optimizer : GradientTransformation
+        E.g. ``sgd(0.1)``, ``adam(1e-3)``, ``chain(clip_by_global_norm(1.0), momentum(0.1))``.
+    steps : int
+        Number of updates (steps + 1 evaluations).
+    record_true : bool
+        Record G and G1 (False: only L and the step's records).
+    base : str
+        The name L is recorded under.
+    active : array-like of bool, optional
+        [K]: copies that move (default all); the others are frozen from the start.
+    stop : callable, optional
+        ``stop(t, loss, records) -> bool [K]``: copies to halt after step t's evaluation
+        (they keep their parameters and values; ``stopped_at[k] = t``).
+    progress : callable, optional
+        Called with the number of steps done, every ``progress_every`` steps and after the last.
+    progress_every : int
+        See ``progress``.
+    donate_grad : bool
+        The step function gives up its gradient buffer after each update (it writes a fresh
+        gradient every call, as ``PopulationMLP`` does): the loop then takes |g| for G1 in
+        place, after the update, instead of in a [K, P] buffer of its own (the same numbers,
+        one buffer less). Give it only when no transformation keeps a reference to the gradient
+        past its step (none of this package's does).
+    loss_buffer : bool
+        Call ``step(params, t, loss_out)`` with ``loss_out`` the loop's own [K] record of
+        step t: a step function that writes L there and returns it saves a copy per step.
+
+    Returns
+    -------
+    TrainResult
+        ``values`` [K, steps + 1] per name, ``diverged_at``, ``stopped_at``, final ``params``
+        [K, P] (float64 numpy) and the optimizer's final state.
+
+    Raises
+    ------
+    ParameterError
+        When ``steps`` is not a positive integer, ``params`` is not [K, P], ``optimizer`` is
+        not a GradientTransformation, or ``active`` is not K booleans.
+    LeafError
+        When the step function returns a loss, gradient or record of the wrong shape, or a
+        record named like one the loop keeps.
+
+    Examples
+    --------
+    Gradient descent on L = |theta|^2 / 2 for two copies (the gradient is theta):
+
+    >>> from agents.training.optimizers import sgd
+    >>> def step(p, t):
+    ...     return 0.5 * (p ** 2).sum(1), p.clone()
+    >>> r = train(step, np.array([[1.0], [2.0]]), sgd(0.5), 2)
+    >>> r.values["L"].tolist(), r.params.tolist()
+    ([[0.5, 0.125, 0.03125], [2.0, 0.5, 0.125]], [[0.25], [0.5]])
+    """
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ParameterError(f"steps={steps!r}; give a positive integer number of steps")
+    if not isinstance(optimizer, GradientTransformation):
+        raise ParameterError(f"optimizer={optimizer!r}; give a GradientTransformation such as sgd(0.1) or adam(1e-3)")
+    if isinstance(progress_every, bool) or not isinstance(progress_every, (int, np.integer)) or progress_every < 1:
+        raise ParameterError(f"progress_every={progress_every!r}; give a positive integer such as 100")
+    steps = int(steps)
+    theta = _as_params(params)
+    K, P = theta.shape
+    dt = theta.dtype
+    inactive = None
+    if active is not None:
+        a = np.asarray(active)
+        if a.shape != (K,) or a.dtype != np.bool_:
+            raise ParameterError(f"active has shape {a.shape} and dtype {a.dtype}; give {K} booleans, one per copy")
+        if not a.all():
+            inactive = torch.from_numpy(~a)
+    names = (base,) + (TRUE_OBJECTIVES if record_true else ())
+    if len(set(names)) != len(names):
+        raise ParameterError(f"base={base!r} is the name of a true objective; name the base objective something else, such as 'L'")
+
+    # per step, rows L, |grad|_2, |grad|_1 side by side (one sum checks L and G together;
+    # G = |grad|_2^2 is squared after the loop); views made once, not per step
+    n_rec = 3 if record_true else 1
+    rec = torch.empty(steps + 1, n_rec, K, dtype=dt)
+    L_rows, watched_rows = rec[:, 0].unbind(0), rec[:, :2].unbind(0)
+    G_rows = rec[:, 1].unbind(0) if record_true else None
+    G1_rows = rec[:, 2].unbind(0) if record_true else None
+    scratch = torch.empty(K, P, dtype=dt) if record_true and not donate_grad else None
+    g1_in_place = record_true and scratch is None
+    extra_names, extra = None, None
+    stopped_at = np.full(K, -1, dtype=np.int64)
+    state = optimizer.init(theta)
+    update = optimizer.update
+
+    with torch.no_grad():
+        for t in range(steps + 1):
+            L = L_rows[t]
+            out = step(theta, t, L) if loss_buffer else step(theta, t)
+            loss, grad = out[0], out[1]
+            if t == 0:
+                _check_step(out, K, P)
+            if loss is not L:
+                L.copy_(loss)
+            if record_true:
+                torch.linalg.vector_norm(grad, 2, dim=1, out=G_rows[t])
+                if scratch is not None:
+                    torch.sum(torch.abs(grad, out=scratch), 1, out=G1_rows[t])
+            if len(out) > 2 and out[2]:
+                if extra is None:
+                    extra_names = tuple(out[2])
+                    clash = [n for n in extra_names if n in names]
+                    if clash:
+                        raise LeafError(f"the step function records {clash[0]!r}, a name the loop keeps; rename that record")
+                    extra = torch.empty(steps + 1, len(extra_names), K, dtype=torch.float64)
+                row = extra[t]
+                for i, n in enumerate(extra_names):
+                    row[i].copy_(torch.as_tensor(out[2][n]))
+            if stop is not None:
+                halt = np.asarray(stop(t, L, None if extra is None else dict(zip(extra_names, extra[t]))), dtype=bool)
+                newly = halt & (stopped_at < 0)
+                if newly.any():
+                    stopped_at[newly] = t
+                    h = torch.from_numpy(newly)
+                    inactive = h if inactive is None else inactive | h
+            if t == steps:
+                if g1_in_place:
+                    torch.sum(grad.abs_(), 1, out=G1_rows[t])
+                break
+            # L, |grad| >= 0: their total is finite exactly when every one is (barring an
+            # overflow of the sum, which only sends us down the exact path below)
+            watched = watched_rows[t]  # L and |grad|_2 (L alone without record_true)
+            if not math.isfinite(float(watched.sum())):
+                bad = torch.isfinite(watched).all(0).logical_not_()
+                if bool(bad.any()):
+                    inactive = bad if inactive is None else inactive | bad
+            raw = grad
+            if inactive is not None:
+                grad = grad.masked_fill(inactive.unsqueeze(1), 0.0)  # no NaN enters the optimizer's state
+            updates, state = update(((grad, 1.0, None),), state, theta, StepInfo(t, L, inactive))
+            if inactive is not None:
+                updates = mask_updates(updates, inactive)
+            for d, v, c in updates:  # apply_updates, inline: this runs every step
+                if c is None:
+                    theta.add_(d, alpha=v)
+                else:
+                    theta.addcmul_(d, c, value=v)
+            if g1_in_place:  # the donated gradient is spent: |g| in place for G1
+                torch.sum(raw.abs_(), 1, out=G1_rows[t])
+            if progress is not None and ((t + 1) % progress_every == 0 or t + 1 == steps):
+                progress(t + 1)
+
+    out = rec.to(torch.float64).numpy()
+    values = {base: out[:, 0].T.copy()}
+    if record_true:
+        values["G"] = np.square(out[:, 1].T)
+        values["G1"] = out[:, 2].T.copy()
+    if extra is not None:
+        ex = extra.numpy()
+        for i, n in enumerate(extra_names):
+            values[n] = ex[:, i].T.copy()
+    bad = ~np.isfinite(values[base] + (values["G"] if record_true else 0.0))
+    diverged_at = np.where(bad.any(axis=1), bad.argmax(axis=1), -1).astype(np.int64)
+    for k in np.flatnonzero(diverged_at >= 0):
+        for v in values.values():
+            v[k, diverged_at[k]:] = np.nan
+    return TrainResult(values, diverged_at, stopped_at, theta.to(torch.float64).numpy().copy(), state)
+
+
+def _check_step(out, K: int, P: int) -> None:
+    if not isinstance(out, tuple) or len(out) not in (2, 3):
+        raise LeafError("the step function must return (loss [K], grad [K, P]) or (loss, grad, records); return a tuple")
+    loss, grad = out[0], out[1]
+    if not isinstance(loss, torch.Tensor) or tuple(loss.shape) != (K,):
+        raise LeafError(f"the step function's loss has shape {tuple(getattr(loss, 'shape', ()))}; return a torch tensor [K={K}]")
+    if not isinstance(grad, torch.Tensor) or tuple(grad.shape) != (K, P):
+        raise LeafError(f"the step function's gradient has shape {tuple(getattr(grad, 'shape', ()))}; return a torch tensor [K={K}, P={P}]")
+    if len(out) == 3 and out[2]:
+        if not isinstance(out[2], Mapping):
+            raise LeafError("the step function's records must be a mapping name -> [K] values; return a dict")
+        for n, v in out[2].items():
+            if tuple(np.shape(v)) != (K,):
+                raise LeafError(f"the step function's record {n!r} has shape {tuple(np.shape(v))}; return [K={K}] values")
