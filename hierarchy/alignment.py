@@ -13,7 +13,7 @@ import math
 import attrs
 import numpy as np
 
-from .capability import capability
+from .capability import _values, capability, check_estimator
 from .errors import ParameterError
 from .estimator import Estimator
 
@@ -29,11 +29,29 @@ def _no_progress(C_m: np.ndarray, L_m: np.ndarray, zero: float) -> np.ndarray:
 
 
 def alignment_ratio(C_base, C_mesa, no_progress) -> np.ndarray:
-    """alpha = C_base / C_mesa, NaN where ``no_progress`` (never a division by zero).
+    """The ratio of Definition 2, alpha = C_base / C_mesa, NaN where ``no_progress``.
 
-    Example:
-        >>> alignment_ratio(np.array([2.0, 1.0]), np.array([4.0, 0.0]), np.array([False, True])).tolist()
-        [0.5, nan]
+    Never divides by zero: where the mesa-optimizer made no progress the ratio is
+    undefined and reported as NaN.
+
+    Parameters
+    ----------
+    C_base : array-like [K]
+        Capability on the base objective, C(L_b), per copy.
+    C_mesa : array-like [K]
+        Capability on the mesa-objective, C(L_m), per copy.
+    no_progress : array-like of bool [K]
+        True where C_mesa counts as zero progress.
+
+    Returns
+    -------
+    numpy.ndarray [K]
+        alpha per copy, NaN where ``no_progress``.
+
+    Examples
+    --------
+    >>> alignment_ratio(np.array([2.0, 1.0]), np.array([4.0, 0.0]), np.array([False, True])).tolist()
+    [0.5, nan]
     """
     C_base = np.asarray(C_base, dtype=np.float64)
     C_mesa = np.asarray(C_mesa, dtype=np.float64)
@@ -43,10 +61,29 @@ def alignment_ratio(C_base, C_mesa, no_progress) -> np.ndarray:
 
 @attrs.frozen(eq=False)
 class AlignmentEstimate:
-    """Per-copy alignment: ``value`` [K] (NaN where undefined), ``defined`` [K], the two
-    capabilities, and ``error`` [K]: the estimator's standard error of alpha by the delta
-    method, |alpha| * sqrt((e_base / C_base)^2 + (e_mesa / C_mesa)^2), from the two
-    capabilities' errors (0 under the ``finite`` estimator)."""
+    """Per-copy alignment alpha_M(L_b) = C(L_b) / C(L_m) (Definition 2), with its error.
+
+    Parameters
+    ----------
+    value : numpy.ndarray [K]
+        alpha per copy, NaN where undefined.
+    defined : numpy.ndarray of bool [K]
+        False where the mesa-optimizer made no progress (or C(L_b) is not finite).
+    base, mesa : numpy.ndarray [K]
+        The two capabilities C(L_b) and C(L_m).
+    estimator : Estimator
+        The capability estimator both were computed with.
+    error : numpy.ndarray [K], optional
+        The estimator's standard error of alpha by the delta method,
+        |alpha| * sqrt((e_base / C_base)^2 + (e_mesa / C_mesa)^2), from the two
+        capabilities' errors (0 under the ``finite`` estimator).
+
+    Examples
+    --------
+    >>> a = alignment([[3.0, 2.0, 1.0]], [[1.0, 0.5, 0.0]], Estimator("finite"))
+    >>> a.base.tolist(), a.mesa.tolist(), a.error.tolist()
+    ([1.0], [0.5], [0.0])
+    """
 
     value: np.ndarray
     defined: np.ndarray
@@ -93,8 +130,8 @@ def alignment(L_base, L_mesa, estimator: Estimator = Estimator(), zero: float = 
     >>> alignment([[3.0, 2.0]], [[1.0, 1.0]]).defined.tolist()
     [False]
     """
-    L_base = np.asarray(L_base, dtype=np.float64)
-    L_mesa = np.asarray(L_mesa, dtype=np.float64)
+    L_base, L_mesa = _values(L_base, "L_base"), _values(L_mesa, "L_mesa")
+    check_estimator(estimator)
     if L_base.shape != L_mesa.shape:
         raise ParameterError(
             f"base objective values {L_base.shape} and mesa-objective values {L_mesa.shape} differ in shape; "
@@ -108,9 +145,26 @@ def alignment(L_base, L_mesa, estimator: Estimator = Estimator(), zero: float = 
 
 
 def ratio_error(ratio, num, num_error, den, den_error) -> np.ndarray:
-    """Standard error of a ratio q = x / y by the delta method (independent errors):
-    |q| * sqrt((e_x / x)^2 + (e_y / y)^2); inf where x = 0 has an error (then q's relative
-    error is unbounded but its absolute error e_x / |y| is used), NaN where q is undefined.
+    """Standard error of a ratio q = x / y by the delta method (independent errors).
+
+        e_q = |q| * sqrt((e_x / x)^2 + (e_y / y)^2) = sqrt((e_x / |y|)^2 + (|q| e_y / |y|)^2)
+
+    The second form is used, so x = 0 with an error stays finite (q's relative error is
+    unbounded but its absolute error e_x / |y| is not); NaN where q is undefined.
+
+    Parameters
+    ----------
+    ratio : array-like
+        q = x / y (NaN where undefined).
+    num, num_error : array-like
+        The numerator x and its standard error e_x.
+    den, den_error : array-like
+        The denominator y and its standard error e_y.
+
+    Returns
+    -------
+    numpy.ndarray
+        e_q, broadcast over the inputs; NaN where ``ratio`` is not finite.
 
     Examples
     --------
@@ -128,12 +182,25 @@ def ratio_error(ratio, num, num_error, den, den_error) -> np.ndarray:
 
 
 def progress_scale(L) -> np.ndarray:
-    """L(0) - min_t L(t): the best improvement seen over a run. It scales with k and ignores c
-    under L -> k*L + c (k > 0).
+    """The best improvement seen over a run, s = L(0) - min_t L(t).
 
-    Example:
-        >>> float(progress_scale([3.0, 1.0, 2.0]))
-        2.0
+    It scales with k and ignores c under L -> k*L + c (k > 0), which is what the
+    normalized alignment needs (definitions.md, "The true objective of gradient descent").
+
+    Parameters
+    ----------
+    L : array-like [..., T]
+        Objective values over time (last axis).
+
+    Returns
+    -------
+    numpy.ndarray [...]
+        s per run (a 0-d array for one run).
+
+    Examples
+    --------
+    >>> float(progress_scale([3.0, 1.0, 2.0]))
+    2.0
     """
     L = np.asarray(L, dtype=np.float64)
     return L[..., 0] - np.nanmin(L, axis=-1)
@@ -185,14 +252,48 @@ class Normalization:
 
     @classmethod
     def of(cls, reference: str, L_base, L_mesa) -> "Normalization":
-        """Scales from the reference run's values ``[K, T]`` (median over its finite copies)."""
+        """Scales from the reference run's values (median over its finite copies).
+
+        Parameters
+        ----------
+        reference : str
+            The reference run's name.
+        L_base, L_mesa : array-like [K, T] or [T]
+            The reference run's base and mesa-objective values.
+
+        Returns
+        -------
+        Normalization
+            With s_base, s_mesa the median :func:`progress_scale` over finite copies.
+
+        Raises
+        ------
+        ParameterError
+            When a scale is not a positive finite number (the reference did not improve
+            an objective).
+
+        Examples
+        --------
+        >>> Normalization.of("A", [[3.0, 1.0], [5.0, 1.0]], [[2.0, 0.0], [2.0, 1.0]]).scale_base
+        3.0
+        """
         sb = np.asarray(progress_scale(np.atleast_2d(np.asarray(L_base, dtype=np.float64))), dtype=np.float64)
         sm = np.asarray(progress_scale(np.atleast_2d(np.asarray(L_mesa, dtype=np.float64))), dtype=np.float64)
         med = lambda x: float(np.median(x[np.isfinite(x)])) if np.isfinite(x).any() else math.nan
         return cls(str(reference), med(sb), med(sm))
 
     def describe(self) -> str:
-        """One line naming the reference and its two scales (for reports)."""
+        """One line naming the reference and its scales (for reports).
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> Normalization("B", 1.0, 2.0).describe()
+        "each objective's best improvement L(0) - min L on reference B"
+        """
         return f"each objective's best improvement L(0) - min L on reference {self.reference}"
 
 

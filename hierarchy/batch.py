@@ -51,7 +51,31 @@ class Batch:
         self._cache = {}
 
     def result(self, steps: int, progress=None) -> dict:
-        """Every member's trajectory for ``steps`` steps (computed on the first call)."""
+        """Every member's trajectory for ``steps`` steps (computed on the first call).
+
+        Parameters
+        ----------
+        steps : int
+            The run's length; a new length recomputes (one length is kept at a time).
+        progress : callable, optional
+            Passed to ``compute``.
+
+        Returns
+        -------
+        dict of str to Trajectory
+
+        Raises
+        ------
+        LeafError
+            When ``compute`` returns something that is not a Trajectory for a member.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> b = Batch(lambda steps, progress: {"a": Trajectory({"L": np.ones((1, steps + 1))})})
+        >>> b.result(2)["a"].values["L"].shape
+        (1, 3)
+        """
         if steps not in self._cache:
             out = dict(self._compute(int(steps), progress))
             for name, tr in out.items():
@@ -61,12 +85,49 @@ class Batch:
         return self._cache[steps]
 
     def member(self, name: str, records: tuple, step_unit: str = "step") -> "BatchMember":
-        """The leaf that runs ``name``'s part of the batch."""
+        """The leaf that runs ``name``'s part of the batch.
+
+        Parameters
+        ----------
+        name : str
+            The member's key in ``compute``'s result.
+        records : tuple of str
+            What the member's trajectory records.
+        step_unit : str, optional
+            What one step is.
+
+        Returns
+        -------
+        BatchMember
+
+        Examples
+        --------
+        >>> Batch(lambda steps, progress: {}, "widths").member("w8", ("L",))
+        BatchMember('w8' of widths)
+        """
         return BatchMember(self, name, tuple(records), step_unit)
 
 
 class BatchMember:
-    """A leaf whose run is its part of a :class:`Batch` (``deterministic``: the batch fixes its seed)."""
+    """A leaf whose run is its part of a :class:`Batch` (``deterministic``: the batch fixes its seed).
+
+    Parameters
+    ----------
+    batch : Batch
+        The batch that computes it.
+    name : str
+        Its key in the batch's result.
+    records : tuple of str
+        What its trajectory records.
+    step_unit : str, optional
+        What one step is.
+
+    Examples
+    --------
+    >>> m = BatchMember(Batch(lambda steps, progress: {}), "a", ("L",))
+    >>> m.records, m.deterministic
+    (('L',), True)
+    """
 
     deterministic = True
 
@@ -74,7 +135,35 @@ class BatchMember:
         self.batch, self.name, self.records, self.step_unit = batch, name, records, step_unit
 
     def run(self, steps: int, seed=None, progress=None) -> Trajectory:
-        """This member's trajectory, cut from the batch's one shared run (run on first use)."""
+        """This member's trajectory, cut from the batch's one shared run (run on first use).
+
+        Parameters
+        ----------
+        steps : int
+            The run's length.
+        seed : ignored
+            The batch fixes its own randomness.
+        progress : callable, optional
+            Passed to the batch's computation.
+
+        Returns
+        -------
+        Trajectory
+
+        Raises
+        ------
+        LeafError
+            When the batch computed no part named like this member.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> b = Batch(lambda steps, progress: {"a": Trajectory({"L": np.zeros((1, steps + 1))})})
+        >>> b.member("b", ("L",)).run(2)
+        Traceback (most recent call last):
+        ...
+        hierarchy.errors.LeafError: batch computed no part named 'b' (it has ['a']); name the member as the batch does
+        """
         out = self.batch.result(steps, progress)
         if self.name not in out:
             raise LeafError(f"{self.batch.description} computed no part named {self.name!r} "

@@ -17,14 +17,37 @@ from .errors import ParameterError
 from .estimator import Estimator
 from .tail import limit_error
 
-__all__ = ["tail_length", "capability_finite", "capability_limit", "CapabilityEstimate", "capability"]
+__all__ = ["tail_length", "capability_finite", "capability_limit", "CapabilityEstimate", "capability", "check_estimator"]
 
 
-def _values(L) -> np.ndarray:
-    L = np.asarray(L, dtype=np.float64)
+def _values(L, name: str = "L") -> np.ndarray:
+    if isinstance(L, (str, bytes)):
+        raise ParameterError(f"{name}={L!r} is text; pass the objective's values as numbers [K, T]", parameter=name)
+    try:
+        L = np.asarray(L, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"{name} is not an array of numbers ({type(exc).__name__}: {exc}); pass the objective's "
+                             f"values as numbers [K, T]", parameter=name) from None
     if L.ndim < 1 or L.shape[-1] < 1:
-        raise ParameterError(f"objective values of shape {L.shape} have no step axis; pass an array [..., T] with T >= 1")
+        raise ParameterError(f"objective values of shape {L.shape} have no step axis; pass an array [..., T] with T >= 1",
+                             parameter=name)
     return L
+
+
+def check_estimator(estimator) -> Estimator:
+    """``estimator`` if it is an :class:`~hierarchy.estimator.Estimator`; a ParameterError naming the fix otherwise.
+
+    Examples
+    --------
+    >>> check_estimator("limit")
+    Traceback (most recent call last):
+    ...
+    hierarchy.errors.ParameterError: estimator='limit' is not an Estimator; give Estimator('limit') or Estimator('finite') (from hierarchy.estimator)
+    """
+    if not isinstance(estimator, Estimator):
+        raise ParameterError(f"estimator={estimator!r} is not an Estimator; give Estimator('limit') or "
+                             f"Estimator('finite') (from hierarchy.estimator)", parameter="estimator")
+    return estimator
 
 
 def tail_length(T: int, tail: float) -> int:
@@ -124,7 +147,8 @@ def capability(L, estimator: Estimator = Estimator(), lower_bound=None) -> Capab
     Raises
     ------
     ParameterError
-        When ``L`` has no step axis.
+        When ``L`` is not numbers with a step axis, ``estimator`` is not an Estimator, or
+        ``lower_bound`` is not a number.
 
     Examples
     --------
@@ -132,7 +156,11 @@ def capability(L, estimator: Estimator = Estimator(), lower_bound=None) -> Capab
     >>> est.value.tolist()
     [2.0]
     """
+    check_estimator(estimator)
     L = _values(L)
+    if lower_bound is not None and isinstance(lower_bound, (bool, str, bytes)):
+        raise ParameterError(f"lower_bound={lower_bound!r}; give the objective's known lower bound as a number, or None",
+                             parameter="lower_bound")
     if estimator.kind == "finite":
         # the literal finite-T average is exactly what it states: no estimator error (claims
         # then concern the finite horizon, and only the spread over copies is uncertain)

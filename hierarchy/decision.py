@@ -123,6 +123,11 @@ def wilson_interval(k: int, n: int, z: float = WILSON_Z) -> tuple:
     -------
     (low, high) : (float, float)
 
+    Raises
+    ------
+    ParameterError
+        When n < 0 or k is not in [0, n].
+
     Examples
     --------
     >>> lo, hi = wilson_interval(16, 16)
@@ -148,7 +153,14 @@ def wilson_interval(k: int, n: int, z: float = WILSON_Z) -> tuple:
 class SeedCount:
     """How a claim came out over S independent scenario seeds.
 
-    ``rate_interval`` is the Wilson 95% interval of the rate of holding, h / n.
+    Parameters
+    ----------
+    holds, fails, undecided : int
+        How many seeds gave each verdict.
+    n : int
+        The number of seeds, holds + fails + undecided.
+    rate_interval : (float, float)
+        The Wilson 95% interval of the rate of holding, h / n (:func:`wilson_interval`).
 
     Examples
     --------
@@ -167,7 +179,27 @@ class SeedCount:
 
     @classmethod
     def of(cls, verdicts) -> "SeedCount":
-        """The counts of holds / fails / undecided over per-seed verdicts."""
+        """The counts of holds / fails / undecided over per-seed verdicts.
+
+        Parameters
+        ----------
+        verdicts : iterable of str
+            One of :data:`VERDICTS` per seed.
+
+        Returns
+        -------
+        SeedCount
+
+        Raises
+        ------
+        ParameterError
+            When a verdict is not one of :data:`VERDICTS`.
+
+        Examples
+        --------
+        >>> SeedCount.of(["holds", "fails"]).n
+        2
+        """
         v = list(verdicts)
         bad = [x for x in v if x not in VERDICTS]
         if bad:
@@ -176,11 +208,32 @@ class SeedCount:
         return cls(h, f, u, len(v), wilson_interval(h, len(v)))
 
     def describe(self) -> str:
-        """One line: 'holds on h of n seeds, undecided on u, fails on f'."""
+        """One line: 'holds on h of n seeds, undecided on u, fails on f'.
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> SeedCount.of(["holds"]).describe()
+        'holds on 1 of 1 seeds, undecided on 0, fails on 0'
+        """
         return f"holds on {self.holds} of {self.n} seeds, undecided on {self.undecided}, fails on {self.fails}"
 
     def to_dict(self) -> dict:
-        """A JSON-ready dict: the counts, n and the Wilson interval of the rate of holding."""
+        """A JSON-ready dict: the counts, n and the Wilson interval of the rate of holding.
+
+        Returns
+        -------
+        dict
+            Keys ``holds``, ``fails``, ``undecided``, ``n``, ``rate_interval``.
+
+        Examples
+        --------
+        >>> SeedCount.of([]).to_dict()
+        {'holds': 0, 'fails': 0, 'undecided': 0, 'n': 0, 'rate_interval': [0.0, 1.0]}
+        """
         return {"holds": self.holds, "fails": self.fails, "undecided": self.undecided, "n": self.n,
                 "rate_interval": [float(self.rate_interval[0]), float(self.rate_interval[1])]}
 
@@ -194,6 +247,16 @@ def pooled_verdict(count: SeedCount) -> tuple:
 
     margin = h/n - 1/2 (or f/n - 1/2 as a negative margin when it fails); resolution =
     the distance from that rate to the lower end of its Wilson interval.
+
+    Parameters
+    ----------
+    count : SeedCount
+        The per-seed verdicts of one claim.
+
+    Returns
+    -------
+    (verdict, margin, resolution) : (str, float, float)
+        ``'undecided'`` with NaN margin and resolution when there are no seeds.
 
     Examples
     --------

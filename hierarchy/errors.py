@@ -21,6 +21,8 @@ __all__ = ["MesastackError", "ParameterError", "GraphError", "LeafError", "Objec
 class MesastackError(Exception):
     """Root of every error mesastack raises on purpose.
 
+    Every subclass takes the same parameters.
+
     Parameters
     ----------
     message : str
@@ -42,37 +44,98 @@ class MesastackError(Exception):
 
 
 class ParameterError(MesastackError, ValueError):
-    """An impossible parameter (steps < 1, a non-positive learning rate, ...)."""
+    """An impossible parameter (steps < 1, a non-positive learning rate, ...).
+
+    Examples
+    --------
+    >>> from hierarchy.estimator import Estimator
+    >>> try:
+    ...     Estimator("median")
+    ... except ParameterError as e:
+    ...     print(isinstance(e, ValueError), e)
+    True kind='median' must be one of finite, limit; choose one of finite, limit
+    """
 
 
 class GraphError(MesastackError):
     """A delegation graph that cannot be run (cycle, two parents, unknown node, two objectives
-    with one name on one chain, ...)."""
+    with one name on one chain, ...).
+
+    Examples
+    --------
+    >>> from hierarchy.graph import DelegationGraph
+    >>> DelegationGraph([], [])
+    Traceback (most recent call last):
+    ...
+    hierarchy.errors.GraphError: the delegation graph has no node; add at least a designer and one leaf optimizer
+    """
 
 
 class LeafError(MesastackError):
-    """A leaf optimizer that cannot step, or returned a malformed trajectory."""
+    """A leaf optimizer that cannot step, or returned a malformed trajectory.
+
+    Examples
+    --------
+    >>> raise LeafError("leaf 'gd' returned L of shape (3,); return values [K, steps + 1]")
+    Traceback (most recent call last):
+    ...
+    hierarchy.errors.LeafError: leaf 'gd' returned L of shape (3,); return values [K, steps + 1]
+    """
 
 
 class ObjectiveError(MesastackError):
-    """An objective that is missing, misnamed or evaluates to the wrong shape."""
+    """An objective that is missing, misnamed or evaluates to the wrong shape.
+
+    Examples
+    --------
+    >>> from hierarchy.objective import Objective
+    >>> Objective("L")([[0.0]])
+    Traceback (most recent call last):
+    ...
+    hierarchy.errors.ObjectiveError: objective 'L' is recorded by the leaf, not evaluated on states; read it from the trajectory instead
+    """
 
 
 class ScenarioError(MesastackError):
-    """An unknown scenario, or a scenario asked for something it cannot do."""
+    """An unknown scenario, or a scenario asked for something it cannot do.
+
+    Examples
+    --------
+    >>> isinstance(ScenarioError("unknown scenario 'abc'; run `mesastack list`"), MesastackError)
+    True
+    """
 
 
 class FormatError(MesastackError):
-    """A malformed file, or one in a format mesastack cannot read or write."""
+    """A malformed file, or one in a format mesastack cannot read or write.
+
+    Examples
+    --------
+    >>> str(FormatError("graph.xml is not GraphML; write it with write_graphml"))
+    'graph.xml is not GraphML; write it with write_graphml'
+    """
 
 
 class OutputError(MesastackError):
-    """An output path that cannot be written."""
+    """An output path that cannot be written.
+
+    Examples
+    --------
+    >>> OutputError("out/ is a file; pick a directory", parameter="out").parameter
+    'out'
+    """
 
 
 class NotFoundError(MesastackError, KeyError):
     """A figure, node or objective asked for by name that does not exist; the message names
-    what does. Also a ``KeyError``, so ``except KeyError`` keeps working."""
+    what does. Also a ``KeyError``, so ``except KeyError`` keeps working.
+
+    Examples
+    --------
+    >>> e = NotFoundError("no figure 'C[G]'; the report has 'C[L]'")
+    >>> isinstance(e, KeyError), str(e)
+    (True, "no figure 'C[G]'; the report has 'C[L]'")
+    """
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
@@ -80,4 +143,12 @@ class NotFoundError(MesastackError, KeyError):
 
 class ProtocolError(MesastackError):
     """A user's component (an environment, a policy, ...) that breaks the protocol it claims
-    to follow; worlds subclass it for their own protocols."""
+    to follow; worlds subclass it for their own protocols.
+
+    Examples
+    --------
+    >>> class EnvironmentProtocolError(ProtocolError):
+    ...     pass
+    >>> issubclass(EnvironmentProtocolError, MesastackError)
+    True
+    """

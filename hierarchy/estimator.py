@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import attrs
 
-from .errors import ParameterError
+from .validators import check, one_of
 
 __all__ = ["KINDS", "Estimator"]
 
@@ -25,28 +25,44 @@ KINDS = ("finite", "limit")
 
 @attrs.frozen
 class Estimator:
-    """The choice of estimator, named in every report.
+    """The choice of capability estimator (Definition 1 on a finite run), named in every report.
 
-    Example:
-        >>> str(Estimator())
-        'limit (tail 0.25, batch-means and extrapolation error, converged when error <= 0.01 |C|)'
-        >>> str(Estimator("finite"))
-        'finite (mean over all T values)'
+    ``finite``: C = (1/T) sum_{t<T} [L(0) - L(t)], the literal sum cut at the run's end.
+    ``limit``: C = L(0) - mean of L over the last fraction ``tail`` of the run, with a
+    standard error (:mod:`hierarchy.tail`), converged when that error <= ``tolerance`` * |C|.
+
+    Parameters
+    ----------
+    kind : {"limit", "finite"}, optional
+        Which estimator.
+    tail : float, optional
+        The tail fraction w in (0, 1] of the ``limit`` estimator.
+    tolerance : float, optional
+        The relative error (> 0) at or below which a ``limit`` estimate counts as converged.
+
+    Raises
+    ------
+    ParameterError
+        When ``kind`` is not one of :data:`KINDS`, ``tail`` is outside (0, 1] or
+        ``tolerance`` is not positive.
+
+    Examples
+    --------
+    >>> str(Estimator())
+    'limit (tail 0.25, batch-means and extrapolation error, converged when error <= 0.01 |C|)'
+    >>> str(Estimator("finite"))
+    'finite (mean over all T values)'
+    >>> Estimator(tail=0.0)
+    Traceback (most recent call last):
+    ...
+    hierarchy.errors.ParameterError: tail=0.0 must be a fraction in (0, 1]; use e.g. 0.25 for the last quarter
     """
 
-    kind: str = "limit"
-    tail: float = 0.25
-    tolerance: float = 0.01
-
-    def __attrs_post_init__(self):
-        if self.kind not in KINDS:
-            raise ParameterError(f"unknown estimator {self.kind!r}; choose one of {', '.join(KINDS)}")
-        if not (0.0 < self.tail <= 1.0):
-            raise ParameterError(f"tail fraction {self.tail} is outside (0, 1]; use e.g. 0.25 for the last quarter",
-                                 parameter="tail")
-        if not (self.tolerance > 0.0):
-            raise ParameterError(f"convergence tolerance {self.tolerance} must be positive; use e.g. 0.01 "
-                                 f"(error at most 1% of the capability)")
+    kind: str = attrs.field(default="limit", validator=one_of(KINDS))
+    tail: float = attrs.field(default=0.25, validator=check(
+        lambda v: 0.0 < v <= 1.0, "a fraction in (0, 1]", "use e.g. 0.25 for the last quarter", parameter="tail"))
+    tolerance: float = attrs.field(default=0.01, validator=check(
+        lambda v: v > 0.0, "positive", "use e.g. 0.01 (error at most 1% of the capability)"))
 
     def __str__(self) -> str:
         if self.kind == "finite":

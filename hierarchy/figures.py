@@ -31,6 +31,20 @@ def bootstrap_median(values, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = B
     2.5% and 97.5% percentiles (a 95% interval). With one value the spread over copies is
     not measurable: (0, NaN, NaN). Deterministic (a fixed seed).
 
+    Parameters
+    ----------
+    values : array-like
+        The per-copy values; non-finite ones are left out.
+    resamples : int, optional
+        How many bootstrap resamples.
+    seed : int, optional
+        The seed of the resampling stream.
+
+    Returns
+    -------
+    (standard_error, low, high) : (float, float, float)
+        All NaN when no value is finite.
+
     Examples
     --------
     >>> bootstrap_median([2.0, 2.0, 2.0])
@@ -65,6 +79,21 @@ class Spread:
     * ``standard_error``: sqrt(bootstrap se of the median^2 + estimator_error^2), what a
       claim compares its margin with.
 
+    Parameters
+    ----------
+    median, q25, q75 : float
+        Median and quartiles over the finite copies.
+    n : int
+        How many copies are finite.
+    per_copy : tuple of float
+        Every copy's value (NaN kept).
+    standard_error, estimator_error : float, optional
+        As above.
+    ci_low, ci_high : float, optional
+        The bootstrap interval of the median.
+    error_per_copy : tuple of float, optional
+        Every copy's estimator error.
+
     Examples
     --------
     >>> s = Spread.of([1.0, 2.0, 3.0, float("nan")])
@@ -87,8 +116,26 @@ class Spread:
 
     @classmethod
     def of(cls, values, errors=None) -> "Spread":
-        """Summarize per-copy ``values`` [K] with their per-copy standard ``errors`` [K]
-        (None: the values are exact, estimator error 0)."""
+        """Summarize per-copy ``values`` with their per-copy standard errors.
+
+        Parameters
+        ----------
+        values : array-like [K]
+            One value per copy (NaN for a diverged or undefined copy).
+        errors : array-like [K] or float, optional
+            Each copy's estimator standard error; None: the values are exact (error 0).
+
+        Returns
+        -------
+        Spread
+            All NaN with ``n`` 0 when no value is finite.
+
+        Examples
+        --------
+        >>> s = Spread.of([1.0, 3.0], errors=[0.1, 0.3])
+        >>> s.median, s.estimator_error
+        (2.0, 0.2)
+        """
         v = np.asarray(values, dtype=np.float64).reshape(-1)
         ok = np.isfinite(v)
         f = v[ok]
@@ -118,7 +165,19 @@ class Spread:
         return self.n > 0
 
     def to_dict(self) -> dict:
-        """A JSON-ready dict of every field (NaN as None)."""
+        """A JSON-ready dict of every field (NaN as None).
+
+        Returns
+        -------
+        dict
+            Read back by :meth:`from_dict`.
+
+        Examples
+        --------
+        >>> d = Spread.of([1.0]).to_dict()
+        >>> d["median"], d["median_ci95"]
+        (1.0, [None, None])
+        """
         return {"median": _json_float(self.median), "q25": _json_float(self.q25), "q75": _json_float(self.q75),
                 "n": self.n, "per_copy": [_json_float(x) for x in self.per_copy],
                 "standard_error": _json_float(self.standard_error), "estimator_error": _json_float(self.estimator_error),
@@ -127,7 +186,28 @@ class Spread:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Spread":
-        """The Spread a :meth:`to_dict` dict describes (None as NaN)."""
+        """The Spread a :meth:`to_dict` dict describes (None as NaN).
+
+        Parameters
+        ----------
+        d : dict
+            As :meth:`to_dict` writes it.
+
+        Returns
+        -------
+        Spread
+
+        Raises
+        ------
+        KeyError
+            When ``d`` lacks ``median``, ``q25``, ``q75``, ``n`` or ``per_copy``.
+
+        Examples
+        --------
+        >>> s = Spread.of([1.0, 2.0, 4.0])
+        >>> Spread.from_dict(s.to_dict()) == s
+        True
+        """
         nan = lambda x: math.nan if x is None else float(x)
         ci = d.get("median_ci95", [None, None])
         return cls(nan(d["median"]), nan(d["q25"]), nan(d["q75"]), int(d["n"]), tuple(nan(x) for x in d["per_copy"]),
@@ -149,11 +229,21 @@ SPREAD_LEGEND = ("x ±e: the median over copies and its standard error (bootstra
 
 
 def format_number(x: float) -> str:
-    """Four significant digits; 'undefined' for NaN.
+    """A number in four significant digits, for tables; 'undefined' for NaN or None.
 
-    Example:
-        >>> format_number(0.000123456), format_number(1234.5), format_number(float('nan'))
-        ('0.0001235', '1234', 'undefined')
+    Parameters
+    ----------
+    x : float or None
+
+    Returns
+    -------
+    str
+        ``f"{x:.4g}"``; ``'inf'`` / ``'-inf'`` for infinities.
+
+    Examples
+    --------
+    >>> format_number(0.000123456), format_number(1234.5), format_number(float('nan'))
+    ('0.0001235', '1234', 'undefined')
     """
     if x is None or not math.isfinite(x):
         return "undefined" if x is None or math.isnan(x) else str(x)
@@ -167,7 +257,31 @@ def _json_float(x: float) -> Optional[float]:
 @attrs.frozen
 class CapabilityFigure:
     """C(objective) measured on one chain's run (Definition 1): every node of the chain
-    holding ``objective`` has this capability (full delegation)."""
+    holding ``objective`` has this capability (full delegation).
+
+        C(L) = lim (1/T) sum_{t<T} [L(0) - L(t)]
+
+    Parameters
+    ----------
+    chain : str
+        The chain's leaf.
+    objective : str
+        The objective's name.
+    nodes : tuple of str
+        The chain's nodes that hold ``objective``.
+    capability : Spread
+        C over the copies.
+    converged_fraction : float
+        The share of copies whose estimate converged.
+    drift : Spread
+        The estimator's drift diagnostic over the copies.
+
+    Examples
+    --------
+    >>> f = CapabilityFigure("gd", "L", ("designer",), Spread.of([0.5]), 1.0, Spread.of([0.0]))
+    >>> f.capability.median, f.nodes
+    (0.5, ('designer',))
+    """
 
     chain: str
     objective: str
@@ -180,7 +294,31 @@ class CapabilityFigure:
 @attrs.frozen
 class AlignmentFigure:
     """alpha of ``child`` with ``parent``'s objective on one chain's run (Definition 2),
-    and the scale-free normalized alignment beside it."""
+    and the scale-free normalized alignment beside it.
+
+        alpha = C(L_parent) / C(L_child)
+
+    Parameters
+    ----------
+    chain : str
+        The chain's leaf.
+    parent, child : str
+        The edge's two nodes.
+    base_objective, mesa_objective : str
+        Their objectives.
+    alignment, normalized : Spread
+        alpha and the normalized alpha over the copies.
+    defined_fraction : float
+        The share of copies where alpha is defined.
+    normalization : str, optional
+        How the normalized alignment was scaled (one line).
+
+    Examples
+    --------
+    >>> f = AlignmentFigure("gd", "designer", "gd", "L", "G", Spread.of([0.8]), Spread.of([1.0]), 1.0)
+    >>> f.alignment.median
+    0.8
+    """
 
     chain: str
     parent: str
@@ -195,7 +333,22 @@ class AlignmentFigure:
 
 @attrs.frozen
 class ProductFigure:
-    """Both sides of C_root = prod(alpha) * C_leaf on one chain's run, and their discrepancy."""
+    """Both sides of C_root = prod(alpha) * C_leaf on one chain's run, and their discrepancy.
+
+    Parameters
+    ----------
+    chain : tuple of str
+        The chain, root first.
+    direct, product : Spread
+        C_root measured directly, and prod(alpha) * C_leaf.
+    discrepancy : float
+        The largest relative difference |product - direct| / |direct| over copies.
+
+    Examples
+    --------
+    >>> ProductFigure(("designer", "gd"), Spread.of([1.0]), Spread.of([1.0]), 0.0).discrepancy
+    0.0
+    """
 
     chain: tuple
     direct: Spread

@@ -18,13 +18,31 @@ from .errors import GraphError
 from .objective import Objective
 from .product import Produced
 from .protocol import Leaf
+from .validators import check
 
 __all__ = ["same_objective", "OptimizerNode", "DelegationGraph"]
 
 
-def _check_node_name(instance, attribute, value) -> None:
-    if not isinstance(value, str) or not value.strip() or "/" in value or "@" in value:
-        raise GraphError(f"node name {value!r} is not usable; use a short non-empty name without '/' or '@'")
+_check_node_name = check(lambda v: isinstance(v, str) and v.strip() != "" and "/" not in v and "@" not in v,
+                         "a usable node name", "use a short non-empty name without '/' or '@'", error=GraphError)
+
+
+def _example_graph() -> "DelegationGraph":
+    """designer -> {adam, sgd}: a tree of two chains whose leaves halve G each step (for the examples)."""
+    import numpy as np
+
+    from .trajectory import Trajectory
+
+    class Halving:
+        records = ("G",)
+
+        def run(self, steps, seed, progress=None):
+            return Trajectory({"G": [0.5 ** np.arange(steps + 1)]})
+
+    return DelegationGraph([OptimizerNode("designer", Objective("G")),
+                            OptimizerNode("adam", Objective("G"), leaf=Halving()),
+                            OptimizerNode("sgd", Objective("G"), leaf=Halving())],
+                           [("designer", "adam"), ("designer", "sgd")])
 
 
 def same_objective(a: Objective, b: Objective) -> bool:
@@ -72,9 +90,31 @@ class OptimizerNode:
     ``leaf`` is the optimizer that steps, present on leaves only; ``role`` says what it
     is in the source texts' words ("designer", "gradient descent", "planner", ...).
 
-    Example:
-        >>> OptimizerNode("human", Objective("L", "cross-entropy"), role="designer").is_leaf
-        False
+    Parameters
+    ----------
+    name : str
+        A unique, non-empty name without '/' or '@' (they separate chains in exports).
+    objective : Objective
+        What this optimizer pursues.
+    leaf : Leaf or Produced, optional
+        The optimizer that steps (leaves only), or the recipe of one built from another
+        node's product.
+    role, description : str, optional
+        For reports.
+
+    Raises
+    ------
+    GraphError
+        When ``name`` is not usable.
+
+    Examples
+    --------
+    >>> OptimizerNode("human", Objective("L", "cross-entropy"), role="designer").is_leaf
+    False
+    >>> OptimizerNode("a/b", Objective("L"))
+    Traceback (most recent call last):
+    ...
+    hierarchy.errors.GraphError: name='a/b' must be a usable node name; use a short non-empty name without '/' or '@'
     """
 
     name: str = attrs.field(validator=_check_node_name)
@@ -94,20 +134,35 @@ class DelegationGraph:
 
     Validation on construction: node names unique; every edge names known nodes; no
     cycle; every non-root has exactly one parent; every node without children holds a
-    leaf optimizer that can step (``records`` and ``run``); no delegating node holds one.
+    leaf optimizer that can step (``records`` and ``run``); no delegating node holds one;
+    two different objectives under one name on one chain are refused; every producer is a
+    leaf of the graph and productions form no cycle.
 
-    Example:
-        >>> import numpy as np
-        >>> from hierarchy.trajectory import Trajectory
-        >>> class Halving:
-        ...     records = ("G",)
-        ...     def run(self, steps, seed, progress=None):
-        ...         return Trajectory({"G": [0.5 ** np.arange(steps + 1)]})
-        >>> g = DelegationGraph.chain(
-        ...     OptimizerNode("human", Objective("G")),
-        ...     OptimizerNode("gd", Objective("G"), leaf=Halving()))
-        >>> g.chains()
-        [('human', 'gd')]
+    Parameters
+    ----------
+    nodes : iterable of OptimizerNode
+        The optimizers.
+    edges : iterable of (str, str)
+        Delegations as (parent, child) names.
+
+    Raises
+    ------
+    GraphError
+        When any of the rules above is broken (the message names the node and the fix).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hierarchy.trajectory import Trajectory
+    >>> class Halving:
+    ...     records = ("G",)
+    ...     def run(self, steps, seed, progress=None):
+    ...         return Trajectory({"G": [0.5 ** np.arange(steps + 1)]})
+    >>> g = DelegationGraph.chain(
+    ...     OptimizerNode("human", Objective("G")),
+    ...     OptimizerNode("gd", Objective("G"), leaf=Halving()))
+    >>> g.chains()
+    [('human', 'gd')]
     """
 
     def __init__(self, nodes: Iterable[OptimizerNode], edges: Iterable[tuple]):
@@ -200,7 +255,13 @@ class DelegationGraph:
 
     @property
     def run_order(self) -> list:
-        """The leaves in the order they run: every producer before what it produces."""
+        """The leaves in the order they run: every producer before what it produces.
+
+        Examples
+        --------
+        >>> _example_graph().run_order
+        ['adam', 'sgd']
+        """
         order = self.leaves
         prod = nx.DiGraph()
         prod.add_nodes_from(order)
@@ -209,16 +270,62 @@ class DelegationGraph:
 
     @classmethod
     def chain(cls, *nodes: OptimizerNode) -> "DelegationGraph":
-        """A single chain: ``nodes[0]`` delegates to ``nodes[1]``, which delegates to ``nodes[2]``, ..."""
+        """A single chain: ``nodes[0]`` delegates to ``nodes[1]``, which delegates to ``nodes[2]``, ...
+
+        Parameters
+        ----------
+        *nodes : OptimizerNode
+            Root first, the leaf last.
+
+        Returns
+        -------
+        DelegationGraph
+
+        Raises
+        ------
+        GraphError
+            As the constructor does.
+
+        Examples
+        --------
+        >>> g = _example_graph()
+        >>> DelegationGraph.chain(g.node("designer"), g.node("adam")).edges
+        [('designer', 'adam')]
+        """
         return cls(nodes, list(zip([n.name for n in nodes[:-1]], [n.name for n in nodes[1:]])))
 
     @property
     def digraph(self) -> nx.DiGraph:
-        """A copy of the underlying networkx graph (node attribute ``spec``)."""
+        """A copy of the underlying networkx graph (node attribute ``spec``).
+
+        Examples
+        --------
+        >>> _example_graph().digraph.number_of_edges()
+        2
+        """
         return self._g.copy()
 
     def node(self, name: str) -> OptimizerNode:
-        """The node called ``name``."""
+        """The node called ``name``.
+
+        Parameters
+        ----------
+        name : str
+
+        Returns
+        -------
+        OptimizerNode
+
+        Raises
+        ------
+        GraphError
+            When the graph has no node ``name`` (the message lists those it has).
+
+        Examples
+        --------
+        >>> _example_graph().node("adam").is_leaf
+        True
+        """
         try:
             return self._g.nodes[name]["spec"]
         except KeyError:
@@ -226,44 +333,138 @@ class DelegationGraph:
 
     @property
     def names(self) -> list:
-        """Node names in a stable (topological, then insertion) order."""
+        """Node names in a stable (topological, then insertion) order.
+
+        Examples
+        --------
+        >>> _example_graph().names
+        ['designer', 'adam', 'sgd']
+        """
         return list(nx.lexicographical_topological_sort(self._g, key=list(self._g).index))
 
     @property
     def edges(self) -> list:
-        """Delegations as (parent, child) pairs."""
+        """Delegations as (parent, child) pairs.
+
+        Examples
+        --------
+        >>> _example_graph().edges
+        [('designer', 'adam'), ('designer', 'sgd')]
+        """
         return list(self._g.edges)
 
     @property
     def roots(self) -> list:
-        """Nodes with no parent."""
+        """Nodes with no parent.
+
+        Examples
+        --------
+        >>> _example_graph().roots
+        ['designer']
+        """
         return [n for n in self.names if self._g.in_degree(n) == 0]
 
     @property
     def leaves(self) -> list:
-        """Nodes that step."""
+        """Nodes that step.
+
+        Examples
+        --------
+        >>> _example_graph().leaves
+        ['adam', 'sgd']
+        """
         return [n for n in self.names if self._g.out_degree(n) == 0]
 
     def parent(self, name: str) -> Optional[str]:
-        """The node that delegates to ``name`` (None for a root)."""
+        """The node that delegates to ``name`` (None for a root).
+
+        Parameters
+        ----------
+        name : str
+
+        Returns
+        -------
+        str or None
+
+        Raises
+        ------
+        GraphError
+            When the graph has no node ``name``.
+
+        Examples
+        --------
+        >>> g = _example_graph()
+        >>> g.parent("sgd"), g.parent("designer")
+        ('designer', None)
+        """
         self.node(name)
         preds = list(self._g.predecessors(name))
         return preds[0] if preds else None
 
     def children(self, name: str) -> list:
-        """The alternative delegations of ``name``."""
+        """The alternative delegations of ``name`` (siblings compared under one parent).
+
+        Parameters
+        ----------
+        name : str
+
+        Returns
+        -------
+        list of str
+
+        Raises
+        ------
+        GraphError
+            When the graph has no node ``name``.
+
+        Examples
+        --------
+        >>> _example_graph().children("designer")
+        ['adam', 'sgd']
+        """
         self.node(name)
         return list(self._g.successors(name))
 
     def chain_to(self, leaf: str) -> tuple:
-        """The chain root -> ... -> ``leaf``."""
+        """The chain root -> ... -> ``leaf``.
+
+        Parameters
+        ----------
+        leaf : str
+            Any node (usually a leaf).
+
+        Returns
+        -------
+        tuple of str
+            Root first.
+
+        Raises
+        ------
+        GraphError
+            When the graph has no node ``leaf``.
+
+        Examples
+        --------
+        >>> _example_graph().chain_to("sgd")
+        ('designer', 'sgd')
+        """
         path = [leaf]
         while (p := self.parent(path[-1])) is not None:
             path.append(p)
         return tuple(reversed(path))
 
     def chains(self) -> list:
-        """Every root-to-leaf chain, one per leaf: each is one run."""
+        """Every root-to-leaf chain, one per leaf: each is one run.
+
+        Returns
+        -------
+        list of tuple of str
+
+        Examples
+        --------
+        >>> _example_graph().chains()
+        [('designer', 'adam'), ('designer', 'sgd')]
+        """
         return [self.chain_to(leaf) for leaf in self.leaves]
 
     def __repr__(self) -> str:

@@ -100,9 +100,26 @@ def _curve(x, y):
 def bic(rss: float, n: int, k: int, floor: float = 0.0) -> float:
     """Bayesian information criterion of a least-squares fit: n ln(max(RSS, floor) / n) + k ln n.
 
-    Example:
-        >>> round(bic(2.0, 8, 2), 4)
-        -6.9315
+
+    Parameters
+    ----------
+    rss : float
+        Residual sum of squares.
+    n : int
+        Number of points.
+    k : int
+        Number of fitted parameters.
+    floor : float, optional
+        Least RSS counted (residuals below it are rounding).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> round(bic(2.0, 8, 2), 4)
+    -6.9315
     """
     return float(n * math.log(max(rss, floor, np.finfo(float).tiny) / n) + k * math.log(n))
 
@@ -111,7 +128,23 @@ def bic(rss: float, n: int, k: int, floor: float = 0.0) -> float:
 class Fit:
     """One least-squares model of a curve: its name, number of parameters k (the break
     counted), RSS, BIC, coefficients, the break x (NaN for the line) and the slopes
-    before and after it (equal for the line)."""
+    before and after it (equal for the line).
+
+    Parameters
+    ----------
+    model : str
+        "line", "hinge" or "plateau".
+    k : int
+    rss, bic : float
+    coef : tuple of float
+    break_x, slope_before, slope_after : float
+
+    Examples
+    --------
+    >>> f = fit_line([0.0, 1.0, 2.0], [0.0, 1.0, 2.0])
+    >>> f.model, f.k, bool(np.isnan(f.break_x))
+    ('line', 2, True)
+    """
 
     model: str
     k: int
@@ -146,10 +179,29 @@ def _lstsq(x: np.ndarray, y: np.ndarray, model: str, j: int = 0):
 def fit_line(x, y, floor: float = 0.0) -> Fit:
     """The straight line y = a + b x by least squares (k = 2).
 
-    Example:
-        >>> f = fit_line([0.0, 1.0, 2.0], [1.0, 3.0, 5.0])
-        >>> [round(c, 6) for c in f.coef], round(f.slope_before, 6)
-        ([1.0, 2.0], 2.0)
+
+    Parameters
+    ----------
+    x, y : array-like [n]
+        The curve; ``x`` strictly increasing.
+    floor : float, optional
+        Least RSS counted in the BIC.
+
+    Returns
+    -------
+    Fit
+        ``model`` "line", ``break_x`` NaN, both slopes b.
+
+    Raises
+    ------
+    ParameterError
+        When ``x`` and ``y`` differ in length or ``x`` is not strictly increasing.
+
+    Examples
+    --------
+    >>> f = fit_line([0.0, 1.0, 2.0], [1.0, 3.0, 5.0])
+    >>> [round(c, 6) for c in f.coef], round(f.slope_before, 6)
+    ([1.0, 2.0], 2.0)
     """
     x, y = _curve(x, y)
     coef, rss = _lstsq(x, y, "line")
@@ -165,11 +217,33 @@ def fit_segments(x, y, plateau: bool = False, floor: float = 0.0) -> Fit:
     The break x_j runs over x_1 .. x_{n-2}; the one with the least RSS is kept (the first
     of near ties, so the choice does not depend on rounding).
 
-    Example:
-        >>> x = [0.0, 1.0, 2.0, 3.0, 4.0]
-        >>> f = fit_segments(x, [0.0, 1.0, 2.0, 1.0, 0.0])
-        >>> f.break_x, round(f.slope_before, 6), round(f.slope_after, 6), f.rss < 1e-20
-        (2.0, 1.0, -1.0, True)
+
+    Parameters
+    ----------
+    x, y : array-like [n]
+        The curve; ``x`` strictly increasing, n >= 3.
+    plateau : bool, optional
+        Fit the plateau model instead of the hinge.
+    floor : float, optional
+        Least RSS counted in the BIC.
+
+    Returns
+    -------
+    Fit
+        ``model`` "hinge" or "plateau", with ``break_x`` = x_j.
+
+    Raises
+    ------
+    ParameterError
+        When there are fewer than 3 points, ``x`` and ``y`` differ in length, or ``x``
+        is not strictly increasing.
+
+    Examples
+    --------
+    >>> x = [0.0, 1.0, 2.0, 3.0, 4.0]
+    >>> f = fit_segments(x, [0.0, 1.0, 2.0, 1.0, 0.0])
+    >>> f.break_x, round(f.slope_before, 6), round(f.slope_after, 6), f.rss < 1e-20
+    (2.0, 1.0, -1.0, True)
     """
     x, y = _curve(x, y)
     n = x.size
@@ -222,9 +296,10 @@ class ChangePoint:
     def explain(self, at=lambda x: f"x = {x:g}") -> str:
         """Why there is or is not an inflection, in words; ``at(x)`` names a location.
 
-        Example:
-            >>> detect_inflection([0.0, 1.0, 2.0], [1.0, 2.0, 3.0]).explain()
-            'too few finite points (3 < 5) to look for a change point'
+        Examples
+        --------
+        >>> detect_inflection([0.0, 1.0, 2.0], [1.0, 2.0, 3.0]).explain()
+        'too few finite points (3 < 5) to look for a change point'
         """
         if self.hinge is None:
             if self.n < MIN_POINTS:
@@ -294,10 +369,11 @@ class ChangePoint:
     def fall_fraction(self) -> float:
         """fall / R: the share of the fitted range given back after the break (in [-1, 1]; NaN when not fitted).
 
-        Example:
-            >>> x = np.arange(9.0)
-            >>> round(detect_inflection(x, np.minimum(x, 4.0) - 0.5 * np.maximum(x - 4.0, 0.0)).fall_fraction, 6)
-            0.5
+        Examples
+        --------
+        >>> x = np.arange(9.0)
+        >>> round(detect_inflection(x, np.minimum(x, 4.0) - 0.5 * np.maximum(x - 4.0, 0.0)).fall_fraction, 6)
+        0.5
         """
         r = self.fitted_range
         return self.fall / r if r > 0 else math.nan
@@ -399,9 +475,25 @@ def _per_x(values) -> np.ndarray:
 def median_curve(values) -> np.ndarray:
     """The median over seeds at each x: values [W, S] -> [W] (NaN where no seed is finite).
 
-    Example:
-        >>> median_curve([[1.0, 3.0, float("nan")], [2.0, 2.0, 5.0]]).tolist()
-        [2.0, 2.0]
+
+    Parameters
+    ----------
+    values : array-like [W, S]
+        Per point of x, one value per seed (NaN for a missing one).
+
+    Returns
+    -------
+    numpy.ndarray [W]
+
+    Raises
+    ------
+    ParameterError
+        When ``values`` is not two-dimensional.
+
+    Examples
+    --------
+    >>> median_curve([[1.0, 3.0, float("nan")], [2.0, 2.0, 5.0]]).tolist()
+    [2.0, 2.0]
     """
     v = _per_x(values)
     out = np.full(v.shape[0], np.nan)
@@ -438,10 +530,32 @@ def bootstrap_medians(values, n_boot: int, seed, errors=None) -> np.ndarray:
     out at its x. This is conservative: the random part of such an error is already in the
     seeds' spread; the draw stands for what each finite run leaves unknown of its limit.
 
-    Example:
-        >>> b = bootstrap_medians([[1.0, 1.0], [2.0, 4.0]], 200, np.random.SeedSequence(0))
-        >>> b.shape, bool(np.all(b[:, 0] == 1.0)), bool(np.all((b[:, 1] >= 2) & (b[:, 1] <= 4)))
-        ((200, 2), True, True)
+
+    Parameters
+    ----------
+    values : array-like [W, S]
+        Per point of x, one value per seed.
+    n_boot : int
+        How many bootstrap curves.
+    seed : int or numpy.random.SeedSequence
+        The resampling stream's seed.
+    errors : array-like [W, S], optional
+        Each value's own standard error.
+
+    Returns
+    -------
+    numpy.ndarray [n_boot, W]
+
+    Raises
+    ------
+    ParameterError
+        When ``values`` (or ``errors``) has the wrong shape.
+
+    Examples
+    --------
+    >>> b = bootstrap_medians([[1.0, 1.0], [2.0, 4.0]], 200, np.random.SeedSequence(0))
+    >>> b.shape, bool(np.all(b[:, 0] == 1.0)), bool(np.all((b[:, 1] >= 2) & (b[:, 1] <= 4)))
+    ((200, 2), True, True)
     """
     v, e = _usable(values, errors)
     if not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
@@ -526,10 +640,11 @@ class Inflection:
     def describe_seeds(self) -> str:
         """The per-seed replication in words.
 
-        Example:
-            >>> x = np.arange(6.0)
-            >>> inflection(x, np.tile(x, (3, 1)).T, n_boot=20).describe_seeds()
-            "seeds' own curves: 0 of 3 show it (95% interval [0, 0.56])"
+        Examples
+        --------
+        >>> x = np.arange(6.0)
+        >>> inflection(x, np.tile(x, (3, 1)).T, n_boot=20).describe_seeds()
+        "seeds' own curves: 0 of 3 show it (95% interval [0, 0.56])"
         """
         if not self.seed_n:
             return "seeds' own curves: none could be tested"
@@ -539,10 +654,11 @@ class Inflection:
     def describe(self, name: str = "x", to_x=lambda x: x) -> str:
         """A one-line verdict, locations shown as ``name`` ``to_x(x)`` (default: x itself).
 
-        Example:
-            >>> x = np.arange(6.0)
-            >>> inflection(x, np.tile(x, (3, 1)).T, n_boot=20).describe()[:40]
-            'no inflection found: no change point: a '
+        Examples
+        --------
+        >>> x = np.arange(6.0)
+        >>> inflection(x, np.tile(x, (3, 1)).T, n_boot=20).describe()[:40]
+        'no inflection found: no change point: a '
         """
         fmt = lambda v: f"{to_x(v):g}"
         at = lambda v: f"{name} {fmt(v)}"
@@ -653,9 +769,28 @@ def synthetic_mean(shape: str, x) -> np.ndarray:
     """The noiseless curve of ``shape`` (:data:`SHAPES`) at ``x``; for the partial collapse, the
     curve of the collapsing seeds.
 
-    Example:
-        >>> synthetic_mean("inflection", np.arange(9.0))[[0, 5, 8]].tolist()
-        [0.0, 1.0, 0.5]
+
+    Parameters
+    ----------
+    shape : str
+        One of :data:`SHAPES`.
+    x : array-like
+        Where to evaluate it.
+
+    Returns
+    -------
+    numpy.ndarray
+        The curve at ``x``.
+
+    Raises
+    ------
+    ParameterError
+        When ``shape`` is not one of :data:`SHAPES`.
+
+    Examples
+    --------
+    >>> synthetic_mean("inflection", np.arange(9.0))[[0, 5, 8]].tolist()
+    [0.0, 1.0, 0.5]
     """
     x = np.asarray(x, dtype=np.float64)
     peak = lambda fall: np.minimum(x, 5.0) / 5.0 - fall * np.maximum(x - 5.0, 0.0) / 3.0
@@ -677,9 +812,33 @@ def synthetic_values(shape: str, noise: float, seed, seeds: int = 5, x=None) -> 
     normal noise of sd ``noise`` per value (x defaults to 0, 1, ..., 8).
     For "collapse in 2 of 5 seeds" the first two columns collapse, the others saturate.
 
-    Example:
-        >>> synthetic_values("rising", 0.0, 0, seeds=2)[:, 0].tolist() == (np.arange(9) / 8).tolist()
-        True
+
+    Parameters
+    ----------
+    shape : str
+        One of :data:`SHAPES`.
+    noise : float
+        Standard deviation of the noise (>= 0).
+    seed : int or numpy.random.SeedSequence
+        The noise's seed.
+    seeds : int, optional
+        Columns (seeds) to draw.
+    x : array-like, optional
+        The points of x.
+
+    Returns
+    -------
+    numpy.ndarray [W, seeds]
+
+    Raises
+    ------
+    ParameterError
+        When ``noise`` is negative or ``shape`` is unknown.
+
+    Examples
+    --------
+    >>> synthetic_values("rising", 0.0, 0, seeds=2)[:, 0].tolist() == (np.arange(9) / 8).tolist()
+    True
     """
     x = np.arange(9.0) if x is None else np.asarray(x, dtype=np.float64)
     if not (noise >= 0):
@@ -694,9 +853,20 @@ def synthetic_values(shape: str, noise: float, seed, seeds: int = 5, x=None) -> 
 def ranks(v) -> np.ndarray:
     """Ranks 1..n of ``v``, ties sharing their average rank.
 
-    Example:
-        >>> ranks([3.0, 1.0, 3.0, 2.0]).tolist()
-        [3.5, 1.0, 3.5, 2.0]
+
+    Parameters
+    ----------
+    v : array-like [n]
+
+    Returns
+    -------
+    numpy.ndarray [n]
+        Float ranks.
+
+    Examples
+    --------
+    >>> ranks([3.0, 1.0, 3.0, 2.0]).tolist()
+    [3.5, 1.0, 3.5, 2.0]
     """
     v = np.asarray(v, dtype=np.float64).reshape(-1)
     order = np.argsort(v, kind="stable")
@@ -713,9 +883,20 @@ def spearman(x, y) -> float:
     """Spearman's rank correlation: the Pearson correlation of ranks(x) and ranks(y) over
     the points where both are finite; NaN with fewer than 3 such points or a constant side.
 
-    Example:
-        >>> spearman([1, 2, 3, 4], [1.0, 4.0, 9.0, 16.0]), spearman([1, 2, 3], [3.0, 2.0, 1.0])
-        (1.0, -1.0)
+
+    Parameters
+    ----------
+    x, y : array-like [n]
+
+    Returns
+    -------
+    float
+        rho in [-1, 1], or NaN.
+
+    Examples
+    --------
+    >>> spearman([1, 2, 3, 4], [1.0, 4.0, 9.0, 16.0]), spearman([1, 2, 3], [3.0, 2.0, 1.0])
+    (1.0, -1.0)
     """
     x = np.asarray(x, dtype=np.float64).reshape(-1)
     y = np.asarray(y, dtype=np.float64).reshape(-1)
@@ -736,6 +917,19 @@ class Trend:
     ``negative``: the fractions of bootstrap median curves with rho > 0 / rho < 0;
     ``interval``: the 5th and 95th percentiles of the bootstrap rho; ``error``: the
     standard deviation of the bootstrap rho (its standard error).
+
+    Parameters
+    ----------
+    rho, positive, negative : float
+    interval : (float, float)
+    n_boot : int
+    error : float, optional
+
+    Examples
+    --------
+    >>> t = Trend(-0.9, 0.0, 1.0, (-1.0, -0.8), 100)
+    >>> t.falls(), t.rises()
+    (True, False)
     """
 
     rho: float
@@ -758,11 +952,35 @@ def trend(x, values, n_boot: int = 1000, seed=0, errors=None) -> Trend:
     """Spearman trend of the median curve of ``values`` [W, S] against ``x``, bootstrapped over
     seeds (:func:`bootstrap_medians`, moved by ``errors`` when given).
 
-    Example:
-        >>> x = np.arange(6.0)
-        >>> t = trend(x, x[:, None] + 0.01 * np.arange(4.0)[None, :], n_boot=50)
-        >>> t.rho, t.rises(), t.error
-        (1.0, True, 0.0)
+
+    Parameters
+    ----------
+    x : array-like [W]
+        The points of x (e.g. widths).
+    values : array-like [W, S]
+        Per point, one value per seed.
+    n_boot : int, optional
+        Bootstrap curves.
+    seed : int or numpy.random.SeedSequence, optional
+        The bootstrap's seed.
+    errors : array-like [W, S], optional
+        Each value's own standard error.
+
+    Returns
+    -------
+    Trend
+
+    Raises
+    ------
+    ParameterError
+        When ``values`` (or ``errors``) has the wrong shape.
+
+    Examples
+    --------
+    >>> x = np.arange(6.0)
+    >>> t = trend(x, x[:, None] + 0.01 * np.arange(4.0)[None, :], n_boot=50)
+    >>> t.rho, t.rises(), t.error
+    (1.0, True, 0.0)
     """
     v = _per_x(values)
     rho = spearman(x, median_curve(v))

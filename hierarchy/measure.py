@@ -18,7 +18,25 @@ __all__ = ["Measurements", "measure", "measure_chain", "reference_normalization"
 
 @attrs.frozen
 class Measurements:
-    """Every figure of a set of chain runs, under one estimator."""
+    """Every figure of a set of chain runs, under one estimator (as :func:`measure` returns).
+
+    Parameters
+    ----------
+    estimator : Estimator
+        The capability estimator of every figure.
+    capabilities : tuple of CapabilityFigure
+        C per chain and objective (Definition 1).
+    alignments : tuple of AlignmentFigure
+        alpha per edge of each chain (Definition 2).
+    products : tuple of ProductFigure
+        One delegation-product check per chain.
+
+    Examples
+    --------
+    >>> m = Measurements(Estimator("finite"), (), (), ())
+    >>> m.capabilities, str(m.estimator)
+    ((), 'finite (mean over all T values)')
+    """
 
     estimator: Estimator
     capabilities: tuple
@@ -95,7 +113,44 @@ class Measurements:
 def reference_normalization(reference_run, base: str, mesa: str, fallback_run=None):
     """The shared scale for the normalized alignment of an edge (base, mesa): the reference
     run's best improvement of both objectives, or, where the reference lacks either
-    objective or does not improve it, ``fallback_run``'s (named so). None if neither works."""
+    objective or does not improve it, ``fallback_run``'s (named so). None if neither works.
+
+    s_base = median over finite copies of L_base(0) - min_t L_base(t), and likewise s_mesa
+    (:class:`~hierarchy.alignment.Normalization`).
+
+    Parameters
+    ----------
+    reference_run : ChainRun or None
+        The run whose improvements set the scale.
+    base, mesa : str
+        The names of the edge's base and mesa-objective.
+    fallback_run : ChainRun, optional
+        The run used where the reference cannot give a scale (usually the measured chain).
+
+    Returns
+    -------
+    Normalization or None
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hierarchy.graph import OptimizerNode
+    >>> from hierarchy.objective import Objective
+    >>> from hierarchy.run import run_graph
+    >>> from hierarchy.trajectory import Trajectory
+    >>> class Halving:
+    ...     records = ("L", "G")
+    ...     def run(self, steps, seed, progress=None):
+    ...         g = 0.5 ** np.arange(steps + 1)
+    ...         return Trajectory({"G": [g], "L": [2 * g + 1]})
+    >>> g = DelegationGraph.chain(OptimizerNode("human", Objective("L")),
+    ...                           OptimizerNode("gd", Objective("G"), leaf=Halving()))
+    >>> runs = run_graph(g, steps=50)
+    >>> round(reference_normalization(runs["gd"], "L", "G").scale_base, 6)
+    2.0
+    >>> reference_normalization(runs["gd"], "L", "D") is None
+    True
+    """
     for run, label in ((reference_run, None), (fallback_run, "own chain")):
         if run is None:
             continue
@@ -116,7 +171,45 @@ def measure_chain(graph: DelegationGraph, run, estimator: Estimator = Estimator(
     edge, and the delegation product check (Definitions 1 and 2, delegation product).
 
     ``reference`` is the run (a ChainRun) whose improvements scale the normalized alignment
-    (:class:`~hierarchy.alignment.Normalization`); default: this run itself."""
+    (:class:`~hierarchy.alignment.Normalization`); default: this run itself.
+
+    Parameters
+    ----------
+    graph : DelegationGraph
+        The graph that ran.
+    run : ChainRun
+        One chain's run.
+    estimator : Estimator, optional
+        The capability estimator of every figure.
+    reference : ChainRun, optional
+        The run that scales the normalized alignment.
+
+    Returns
+    -------
+    (capabilities, alignments, products) : (list, list, list)
+        Of :class:`~hierarchy.figures.CapabilityFigure`,
+        :class:`~hierarchy.figures.AlignmentFigure` and
+        :class:`~hierarchy.figures.ProductFigure`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hierarchy.graph import OptimizerNode
+    >>> from hierarchy.objective import Objective
+    >>> from hierarchy.run import run_graph
+    >>> from hierarchy.trajectory import Trajectory
+    >>> class Halving:
+    ...     records = ("L", "G")
+    ...     def run(self, steps, seed, progress=None):
+    ...         g = 0.5 ** np.arange(steps + 1)
+    ...         return Trajectory({"G": [g], "L": [2 * g + 1]})
+    >>> g = DelegationGraph.chain(OptimizerNode("human", Objective("L")),
+    ...                           OptimizerNode("gd", Objective("G"), leaf=Halving()))
+    >>> runs = run_graph(g, steps=50)
+    >>> caps, aligns, prods = measure_chain(g, runs["gd"], Estimator("finite"))
+    >>> [c.objective for c in caps], aligns[0].alignment.median, prods[0].discrepancy
+    (['G', 'L'], 2.0, 0.0)
+    """
     chain = run.chain
     leaf = chain[-1]
     tr = run.trajectory

@@ -14,15 +14,14 @@ import attrs
 import numpy as np
 
 from .errors import ObjectiveError
+from .validators import check
 
 __all__ = ["Objective"]
 
 
-def _check_name(instance, attribute, value):
-    if not isinstance(value, str) or not value or "/" in value or value != value.strip():
-        raise ObjectiveError(
-            f"objective name {value!r} is not usable; give a short non-empty name without '/' such as 'L' or 'G'"
-        )
+_check_name = check(lambda v: isinstance(v, str) and v != "" and "/" not in v and v == v.strip(),
+                    "a usable objective name", "give a short non-empty name without '/' such as 'L' or 'G'",
+                    error=ObjectiveError)
 
 
 @attrs.frozen
@@ -35,13 +34,38 @@ class Objective:
     gradient size, the conditional entropy for a cross-entropy); the limit estimator then
     never extrapolates below it (:mod:`hierarchy.tail`). None: no bound known.
 
-    Example:
-        >>> Objective("L", "cross-entropy on the training set").recorded
-        True
-        >>> import numpy as np
-        >>> dist = Objective("D", "distance to exit", evaluate=lambda s: np.abs(s).sum(-1))
-        >>> dist(np.zeros((2, 5, 2))).shape
-        (2, 5)
+    Calling an objective on states ``[K, T, ...]`` returns ``evaluate(states)`` as float
+    values ``[K, T]``.
+
+    Parameters
+    ----------
+    name : str
+        A short non-empty name without '/' ("L", "G", "D").
+    description : str, optional
+        What it measures, for reports.
+    evaluate : callable, optional
+        ``evaluate(states [K, T, ...]) -> values [K, T]``; None for a recorded objective.
+    lower_bound : float, optional
+        A value the objective never goes below (keyword only).
+
+    Raises
+    ------
+    ObjectiveError
+        When ``name`` is not usable; on a call, when the objective is recorded (it has no
+        ``evaluate``) or ``evaluate`` returns the wrong shape.
+
+    Examples
+    --------
+    >>> Objective("L", "cross-entropy on the training set").recorded
+    True
+    >>> import numpy as np
+    >>> dist = Objective("D", "distance to exit", evaluate=lambda s: np.abs(s).sum(-1))
+    >>> dist(np.zeros((2, 5, 2))).shape
+    (2, 5)
+    >>> Objective("L/2")
+    Traceback (most recent call last):
+    ...
+    hierarchy.errors.ObjectiveError: name='L/2' must be a usable objective name; give a short non-empty name without '/' such as 'L' or 'G'
     """
 
     name: str = attrs.field(validator=_check_name)

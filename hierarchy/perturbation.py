@@ -37,18 +37,57 @@ OBJECTIVE = "objective"
 
 @runtime_checkable
 class Perturbation(Protocol):
-    """What a perturbation provides: ``name``, ``describe()`` and ``apply(spec) -> spec``
-    (``kind`` is optional: :func:`kind_of` reads "other" when it is missing)."""
+    """What a perturbation delta provides (Definitions 3 and 4): ``name``, ``describe()``
+    and ``apply(spec) -> spec``, the setup of A + delta (``kind`` is optional:
+    :func:`kind_of` reads "other" when it is missing).
+
+    Parameters
+    ----------
+    name : str
+        A short name, usable as a node name (no '/' or '@').
+
+    Examples
+    --------
+    >>> isinstance(Identity(), Perturbation), isinstance(3, Perturbation)
+    (True, False)
+    """
 
     name: str
 
-    """A short human-readable name of the perturbation."""
     def describe(self) -> str:
-        """A short human-readable name of the perturbation."""
+        """One line for reports.
 
-    """The perturbed spec (a new value; ``spec`` is unchanged)."""
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> Replace("lr 2", {"lr": 2.0}).describe()
+        'set lr = 2.0'
+        """
+
     def apply(self, spec: Any) -> Any:
-        """The perturbed spec (a new value; ``spec`` is unchanged)."""
+        """The perturbed spec (a new value; ``spec`` is unchanged).
+
+        Parameters
+        ----------
+        spec : attrs value
+            The unperturbed setup.
+
+        Returns
+        -------
+        attrs value
+            The setup of A + delta.
+
+        Examples
+        --------
+        >>> @attrs.frozen
+        ... class Spec:
+        ...     lr: float = 1.0
+        >>> Replace("lr 2", {"lr": 2.0}).apply(Spec())
+        Spec(lr=2.0)
+        """
 
 
 def check_perturbation(p) -> Any:
@@ -57,13 +96,29 @@ def check_perturbation(p) -> Any:
     Rule: it has a non-empty string ``name`` without '/' or '@' (it becomes a node
     name), a callable ``describe`` and a callable ``apply``.
 
-    Example:
-        >>> check_perturbation(Identity()).name
-        'identity'
-        >>> check_perturbation(3)
-        Traceback (most recent call last):
-        ...
-        hierarchy.errors.ParameterError: 3 is not a perturbation; give a value with a name, describe() and apply(spec) -> spec (see hierarchy.perturbation)
+    Parameters
+    ----------
+    p : object
+        The candidate perturbation.
+
+    Returns
+    -------
+    Perturbation
+        ``p`` itself.
+
+    Raises
+    ------
+    ParameterError
+        When ``p`` lacks ``name``, ``describe`` or ``apply``, or its name is not usable.
+
+    Examples
+    --------
+    >>> check_perturbation(Identity()).name
+    'identity'
+    >>> check_perturbation(3)
+    Traceback (most recent call last):
+    ...
+    hierarchy.errors.ParameterError: 3 is not a perturbation; give a value with a name, describe() and apply(spec) -> spec (see hierarchy.perturbation)
     """
     if not (isinstance(p, Perturbation) and callable(getattr(p, "apply", None)) and callable(getattr(p, "describe", None))):
         raise ParameterError(f"{p!r} is not a perturbation; give a value with a name, describe() and apply(spec) -> spec "
@@ -77,9 +132,20 @@ def check_perturbation(p) -> Any:
 def kind_of(p) -> str:
     """The part of the setup ``p`` changes: its ``kind``, or "other" when it has none.
 
-    Example:
-        >>> kind_of(Identity()), kind_of(Replace("x", {"a": 1}))
-        ('none', 'setup')
+    Parameters
+    ----------
+    p : Perturbation
+
+    Returns
+    -------
+    str
+        "dataset", "initialization", "schedule", "capacity", "objective", ..., kinds of a
+        composition joined by "+".
+
+    Examples
+    --------
+    >>> kind_of(Identity()), kind_of(Replace("x", {"a": 1}))
+    ('none', 'setup')
     """
     return str(getattr(p, "kind", "other"))
 
@@ -87,11 +153,24 @@ def kind_of(p) -> str:
 def changes_objective(p) -> bool:
     """True when ``p`` (or a part of a composition) changes the objective: Definition 4 applies.
 
-    Example:
-        >>> changes_objective(Replace("brier", {"loss": "brier"}, kind="objective"))
-        True
-        >>> changes_objective(Identity())
-        False
+    A comparison of A with A + delta is then a *generalization* (C_{A'}(L') against
+    C_A(L)), otherwise a *robustness* comparison (Definition 3).
+
+    Parameters
+    ----------
+    p : Perturbation
+
+    Returns
+    -------
+    bool
+        Whether :data:`OBJECTIVE` is among ``p``'s kinds.
+
+    Examples
+    --------
+    >>> changes_objective(Replace("brier", {"loss": "brier"}, kind="objective"))
+    True
+    >>> changes_objective(Identity())
+    False
     """
     return OBJECTIVE in kind_of(p).split("+")
 
@@ -99,12 +178,30 @@ def changes_objective(p) -> bool:
 def evolve_spec(spec, **changes):
     """``attrs.evolve(spec, **changes)`` with one-line errors: spec not an attrs value, unknown field.
 
-    Example:
-        >>> @attrs.frozen
-        ... class Spec:
-        ...     lr: float = 1.0
-        >>> evolve_spec(Spec(), lr=0.5)
-        Spec(lr=0.5)
+    Parameters
+    ----------
+    spec : attrs value
+        The setup to change.
+    **changes
+        New values of its fields.
+
+    Returns
+    -------
+    attrs value
+        A new spec; ``spec`` is unchanged.
+
+    Raises
+    ------
+    ParameterError
+        When ``spec`` is not an attrs value, or a change names a field it does not have.
+
+    Examples
+    --------
+    >>> @attrs.frozen
+    ... class Spec:
+    ...     lr: float = 1.0
+    >>> evolve_spec(Spec(), lr=0.5)
+    Spec(lr=0.5)
     """
     if not attrs.has(type(spec)):
         raise ParameterError(f"cannot perturb {type(spec).__name__}: a spec must be a frozen attrs value (changed with attrs.evolve)")
@@ -117,7 +214,13 @@ def evolve_spec(spec, **changes):
 
 
 class Composable:
-    """Mixin giving a perturbation ``p1 + p2`` (= ``compose(p1, p2)``: p1 first, then p2)."""
+    """Mixin giving a perturbation ``p1 + p2`` (= ``compose(p1, p2)``: p1 first, then p2).
+
+    Examples
+    --------
+    >>> (Identity() + Replace("w", {"w": 1})).name
+    'w'
+    """
 
     def __add__(self, other):
         return compose(self, other)
@@ -127,26 +230,71 @@ class Composable:
 class Identity(Composable):
     """The perturbation that changes nothing: ``apply(spec) is spec``.
 
-    Example:
-        >>> Identity().apply("spec"), Identity().describe()
-        ('spec', 'no change')
+    The neutral element of :func:`compose` (as optax's ``identity()``).
+
+    Parameters
+    ----------
+    name : str, optional
+    kind : str, optional
+
+    Examples
+    --------
+    >>> Identity().apply("spec"), Identity().describe()
+    ('spec', 'no change')
     """
 
     name: str = "identity"
     kind: str = "none"
 
     def describe(self) -> str:
-        """``'identity'``."""
+        """``'no change'``.
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> Identity().describe()
+        'no change'
+        """
         return "no change"
 
     def apply(self, spec):
-        """``spec`` itself: the neutral element of composition."""
+        """``spec`` itself: the neutral element of composition.
+
+        Parameters
+        ----------
+        spec : object
+
+        Returns
+        -------
+        object
+            ``spec``.
+
+        Examples
+        --------
+        >>> Identity().apply(1.5)
+        1.5
+        """
         return spec
 
 
 @attrs.frozen
 class Composed(Composable):
-    """Several perturbations applied in order (build it with :func:`compose` or ``+``)."""
+    """Several perturbations applied in order (build it with :func:`compose` or ``+``).
+
+    Parameters
+    ----------
+    parts : tuple of Perturbation
+        Applied left to right.
+
+    Examples
+    --------
+    >>> c = Replace("a", {"a": 1}, kind="dataset") + Replace("b", {"b": 2}, kind="objective")
+    >>> c.name, c.kind, c.describe()
+    ('a + b', 'dataset+objective', 'set a = 1; then set b = 2')
+    """
 
     parts: tuple
 
@@ -161,11 +309,38 @@ class Composed(Composable):
         return "+".join(dict.fromkeys(kind_of(p) for p in self.parts))
 
     def describe(self) -> str:
-        """The parts' descriptions joined with ' + '."""
+        """The parts' descriptions joined with '; then '.
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> Composed((Identity(), Identity())).describe()
+        'no change; then no change'
+        """
         return "; then ".join(p.describe() for p in self.parts)
 
     def apply(self, spec):
-        """Each part applied in order, left to right."""
+        """Each part applied in order, left to right.
+
+        Parameters
+        ----------
+        spec : attrs value
+
+        Returns
+        -------
+        attrs value
+
+        Examples
+        --------
+        >>> @attrs.frozen
+        ... class Spec:
+        ...     lr: float = 1.0
+        >>> Composed((Replace("a", {"lr": 2.0}), Replace("b", {"lr": 3.0}))).apply(Spec())
+        Spec(lr=3.0)
+        """
         return reduce(lambda s, p: p.apply(s), self.parts, spec)
 
 
@@ -176,18 +351,34 @@ def compose(*perturbations):
     :class:`Identity`, one part gives that part itself. The name joins the parts' names
     with " + ", the kind joins their kinds with "+".
 
-    Example:
-        >>> lr = Replace("lr 0.5", {"lr": 0.5}, kind="schedule")
-        >>> w = Replace("width 6", {"width": 6}, kind="capacity")
-        >>> p = compose(lr, Identity(), w)
-        >>> p.name, p.kind
-        ('lr 0.5 + width 6', 'schedule+capacity')
-        >>> @attrs.frozen
-        ... class Spec:
-        ...     lr: float = 1.0
-        ...     width: int = 3
-        >>> p.apply(Spec()), (lr + w).apply(Spec()) == p.apply(Spec())
-        (Spec(lr=0.5, width=6), True)
+    Parameters
+    ----------
+    *perturbations : Perturbation
+        Applied in turn.
+
+    Returns
+    -------
+    Perturbation
+        :class:`Identity`, the single part, or a :class:`Composed`.
+
+    Raises
+    ------
+    ParameterError
+        When an argument is not a perturbation (:func:`check_perturbation`).
+
+    Examples
+    --------
+    >>> lr = Replace("lr 0.5", {"lr": 0.5}, kind="schedule")
+    >>> w = Replace("width 6", {"width": 6}, kind="capacity")
+    >>> p = compose(lr, Identity(), w)
+    >>> p.name, p.kind
+    ('lr 0.5 + width 6', 'schedule+capacity')
+    >>> @attrs.frozen
+    ... class Spec:
+    ...     lr: float = 1.0
+    ...     width: int = 3
+    >>> p.apply(Spec()), (lr + w).apply(Spec()) == p.apply(Spec())
+    (Spec(lr=0.5, width=6), True)
     """
     parts = []
     for p in perturbations:
@@ -215,12 +406,22 @@ class Replace(Composable):
 
     The generic perturbation for any frozen attrs spec (a user's own leaf included).
 
-    Example:
-        >>> @attrs.frozen
-        ... class Spec:
-        ...     lr: float = 1.0
-        >>> Replace("lr 2", {"lr": 2.0}, kind="schedule").apply(Spec())
-        Spec(lr=2.0)
+    Parameters
+    ----------
+    name : str
+        Its name.
+    changes : mapping or iterable of (str, value)
+        The fields to set.
+    kind : str, optional
+        The part of the setup it changes (default "setup").
+
+    Examples
+    --------
+    >>> @attrs.frozen
+    ... class Spec:
+    ...     lr: float = 1.0
+    >>> Replace("lr 2", {"lr": 2.0}, kind="schedule").apply(Spec())
+    Spec(lr=2.0)
     """
 
     name: str
@@ -228,11 +429,45 @@ class Replace(Composable):
     kind: str = "setup"
 
     def describe(self) -> str:
-        """Its label."""
+        """One line: "set field = value, ...".
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> Replace("x", {"a": 1, "b": "c"}).describe()
+        "set a = 1, b = 'c'"
+        """
         return "set " + ", ".join(f"{k} = {v!r}" for k, v in self.changes)
 
     def apply(self, spec):
-        """``attrs.evolve(spec, **changes)``."""
+        """``attrs.evolve(spec, **changes)`` (:func:`evolve_spec`).
+
+        Parameters
+        ----------
+        spec : attrs value
+
+        Returns
+        -------
+        attrs value
+
+        Raises
+        ------
+        ParameterError
+            When ``spec`` is not an attrs value or has no such field.
+
+        Examples
+        --------
+        >>> @attrs.frozen
+        ... class Spec:
+        ...     lr: float = 1.0
+        >>> Replace("w", {"width": 2}).apply(Spec())
+        Traceback (most recent call last):
+        ...
+        hierarchy.errors.ParameterError: Spec has no field 'width'; its fields are lr
+        """
         return evolve_spec(spec, **dict(self.changes))
 
 
@@ -251,11 +486,27 @@ def _members(value) -> tuple:
 class Family:
     """A named family of perturbations (unique names): robustness is reported over it.
 
-    Example:
-        >>> f = Family("lr", [Replace("lr 0.5", {"lr": 0.5}, kind="schedule"),
-        ...                   Replace("lr 2", {"lr": 2.0}, kind="schedule")])
-        >>> len(f), f.names, f["lr 2"].describe()
-        (2, ('lr 0.5', 'lr 2'), 'set lr = 2.0')
+    Indexing by position or slice gives members; by name, the member of that name
+    (:class:`~hierarchy.errors.NotFoundError` when there is none); ``f1 + f2`` is the union.
+
+    Parameters
+    ----------
+    name : str
+        The family's name.
+    members : iterable of Perturbation
+        Its perturbations.
+
+    Raises
+    ------
+    ParameterError
+        When a member is not a perturbation, or two members share a name.
+
+    Examples
+    --------
+    >>> f = Family("lr", [Replace("lr 0.5", {"lr": 0.5}, kind="schedule"),
+    ...                   Replace("lr 2", {"lr": 2.0}, kind="schedule")])
+    >>> len(f), f.names, f["lr 2"].describe()
+    (2, ('lr 0.5', 'lr 2'), 'set lr = 2.0')
     """
 
     name: str
@@ -287,19 +538,65 @@ class Family:
     def of_kind(self, *kinds: str) -> "Family":
         """The members whose kind (any part of a composed kind) is one of ``kinds``.
 
-        Example:
-            >>> f = Family("f", [Identity(), Replace("w", {"w": 1}, kind="capacity")])
-            >>> f.of_kind("capacity").names
-            ('w',)
+        Parameters
+        ----------
+        *kinds : str
+
+        Returns
+        -------
+        Family
+
+        Examples
+        --------
+        >>> f = Family("f", [Identity(), Replace("w", {"w": 1}, kind="capacity")])
+        >>> f.of_kind("capacity").names
+        ('w',)
         """
         keep = [p for p in self.members if set(kind_of(p).split("+")) & set(kinds)]
         return Family(f"{self.name} ({', '.join(kinds)})", keep)
 
     def apply(self, spec) -> tuple:
-        """Every member applied to ``spec``: the perturbed specs, in order."""
+        """Every member applied to ``spec``: the perturbed specs, in order.
+
+        Parameters
+        ----------
+        spec : attrs value
+
+        Returns
+        -------
+        tuple
+
+        Examples
+        --------
+        >>> @attrs.frozen
+        ... class Spec:
+        ...     lr: float = 1.0
+        >>> Family("f", [Identity(), Replace("lr 2", {"lr": 2.0})]).apply(Spec())
+        (Spec(lr=1.0), Spec(lr=2.0))
+        """
         return tuple(p.apply(spec) for p in self.members)
 
     @classmethod
     def of(cls, name: str, *perturbations) -> "Family":
-        """A family from perturbations given as arguments."""
+        """A family from perturbations given as arguments.
+
+        Parameters
+        ----------
+        name : str
+        *perturbations : Perturbation
+
+        Returns
+        -------
+        Family
+
+        Raises
+        ------
+        ParameterError
+            As the constructor does.
+
+        Examples
+        --------
+        >>> Family.of("f", Identity()).names
+        ('identity',)
+        """
         return cls(name, perturbations)

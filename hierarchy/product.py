@@ -23,19 +23,16 @@ import attrs
 
 from .errors import GraphError, LeafError
 from .protocol import Leaf
+from .validators import check
 
 __all__ = ["Produced", "build_produced"]
 
 
-def _check_producer(instance, attribute, value):
-    if not isinstance(value, str) or not value:
-        raise GraphError(f"Produced(producer={value!r}): name the node whose run produces this leaf")
-
-
-def _check_steps(instance, attribute, value):
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-        raise GraphError(f"Produced(steps={value!r}): give a positive number of the produced leaf's own steps, "
-                         f"or None to use the run's")
+_check_producer = check(lambda v: isinstance(v, str) and v != "", "a node name",
+                        "name the node whose run produces this leaf", error=GraphError)
+_check_steps = attrs.validators.optional(check(
+    lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "a positive integer",
+    "give the produced leaf's own number of steps, or None to use the run's", error=GraphError))
 
 
 @attrs.frozen
@@ -75,10 +72,45 @@ class Produced:
 def build_produced(name: str, produced: Produced, product: Any):
     """The leaf of node ``name``, built from the producer's ``product``.
 
+    Calls ``produced.build(product)`` and checks that the result can step (a
+    :class:`~hierarchy.protocol.Leaf`): "the base optimizer produces a mesa-optimizer" as a
+    relation of the graph.
+
+    Parameters
+    ----------
+    name : str
+        The produced node (named in errors).
+    produced : Produced
+        Its leaf's recipe.
+    product : object
+        The producer's trained artifact (its run's ``Trajectory.product``).
+
+    Returns
+    -------
+    Leaf
+        The leaf that runs for node ``name``.
+
     Raises
     ------
     LeafError
-        If the producer returned no product, or ``build`` does not return a leaf.
+        If the producer returned no product, ``build`` fails, or ``build`` does not return a
+        leaf.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hierarchy.trajectory import Trajectory
+    >>> class Const:
+    ...     records = ("L",)
+    ...     def run(self, steps, seed, progress=None):
+    ...         return Trajectory({"L": np.zeros((1, steps))})
+    >>> leaf = build_produced("m", Produced("gd", build=lambda theta: Const(), records=("L",)), product=1.0)
+    >>> leaf.records
+    ('L',)
+    >>> build_produced("m", Produced("gd", build=lambda theta: Const()), product=None)
+    Traceback (most recent call last):
+    ...
+    hierarchy.errors.LeafError: node 'm' is produced by 'gd', whose run returned no product; the producer's leaf must return Trajectory(..., product=<the trained artifact>)
     """
     if product is None:
         raise LeafError(f"node {name!r} is produced by {produced.producer!r}, whose run returned no product; "

@@ -40,12 +40,53 @@ class Leaf(Protocol):
     Optional attributes: ``step_unit`` (what one step is: "gradient step", "move", ...;
     default "step") and ``deterministic`` (True for a leaf that has no randomness, so that
     different seeds legitimately give the same run: :func:`check_seeds_differ` is skipped).
+
+    Parameters
+    ----------
+    records : tuple of str
+        The objectives the leaf records itself.
+
+    Examples
+    --------
+    >>> class Halving:
+    ...     records = ("L",)
+    ...     def run(self, steps, seed, progress=None):
+    ...         return Trajectory({"L": 0.5 ** np.arange(steps + 1)[None, :]})
+    >>> isinstance(Halving(), Leaf)
+    True
+    >>> Halving().run(2, np.random.SeedSequence(0)).values["L"].tolist()
+    [[1.0, 0.5, 0.25]]
     """
 
     records: tuple
 
     def run(self, steps: int, seed: np.random.SeedSequence, progress: Progress = None) -> Trajectory:
-        """Run ``steps`` steps of K copies from ``seed``; return their Trajectory ``[K, steps + 1]``."""
+        """Run ``steps`` steps of K copies from ``seed``.
+
+        Parameters
+        ----------
+        steps : int
+            How many steps (>= 1).
+        seed : numpy.random.SeedSequence
+            The leaf's seed; copies draw from its children (:mod:`hierarchy.seeding`).
+        progress : callable, optional
+            Called with the cumulative number of steps completed.
+
+        Returns
+        -------
+        Trajectory
+            The recorded objectives ``[K, steps + 1]`` (and ``states`` where objectives are
+            evaluated on them).
+
+        Examples
+        --------
+        >>> class Flat:
+        ...     records = ("L",)
+        ...     def run(self, steps, seed, progress=None):
+        ...         return Trajectory({"L": np.ones((2, steps + 1))})
+        >>> Flat().run(3, np.random.SeedSequence(0)).values["L"].shape
+        (2, 4)
+        """
 
 
 def _name(leaf) -> str:

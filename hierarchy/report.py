@@ -23,7 +23,26 @@ __all__ = ["json_ready", "Claim", "Table", "render_table", "Report", "build_repo
 
 
 def json_ready(x: Any) -> Any:
-    """JSON-safe copy: NaN/inf -> None, numpy scalars -> Python, tuples -> lists."""
+    """JSON-safe copy: NaN/inf -> None, numpy scalars -> Python, tuples -> lists.
+
+    Mappings get string keys, arrays become lists, a :class:`~hierarchy.figures.Spread`
+    its :meth:`~hierarchy.figures.Spread.to_dict`; anything else is returned as is.
+
+    Parameters
+    ----------
+    x : object
+
+    Returns
+    -------
+    object
+        Made of dict, list, str, int, float, bool and None where ``x`` is made of the
+        types above.
+
+    Examples
+    --------
+    >>> json_ready({"a": (np.float64(1.5), float("nan")), 2: np.arange(2)})
+    {'a': [1.5, None], '2': [0, 1]}
+    """
     if isinstance(x, Mapping):
         return {str(k): json_ready(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
@@ -207,14 +226,28 @@ def _cell(x: Any) -> str:
 
 
 def render_table(title: str, columns, rows) -> str:
-    """A plain-text table with aligned columns.
+    """A plain-text table with aligned columns (floats in four significant digits, bools yes / no).
 
-    Example:
-        >>> print(render_table("t", ["a", "b"], [[1, 2.5]]))
-        t
-        a  b
-        -  ---
-        1  2.5
+    Parameters
+    ----------
+    title : str
+        The first line.
+    columns : sequence
+        Column headers.
+    rows : sequence of sequence
+        One row per line, one cell per column.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> print(render_table("t", ["a", "b"], [[1, 2.5]]))
+    t
+    a  b
+    -  ---
+    1  2.5
     """
     cells = [[_cell(c) for c in row] for row in rows]
     head = [str(c) for c in columns]

@@ -55,9 +55,22 @@ def relative_change(x, x_perturbed) -> np.ndarray:
     callers count undefined changes, never read them as 0 or infinite. Never divides by
     zero and never warns.
 
-    Example:
-        >>> relative_change(2.0, 2.5).item(), relative_change([1.0, 0.0], [1.0, 1.0]).tolist()
-        (0.25, [0.0, nan])
+    Parameters
+    ----------
+    x : array-like
+        The unperturbed (baseline) figure.
+    x_perturbed : array-like
+        The perturbed figure, broadcast against ``x``.
+
+    Returns
+    -------
+    numpy.ndarray
+        r, NaN where undefined.
+
+    Examples
+    --------
+    >>> relative_change(2.0, 2.5).item(), relative_change([1.0, 0.0], [1.0, 1.0]).tolist()
+    (0.25, [0.0, nan])
     """
     x = np.asarray(x, dtype=np.float64)
     xp = np.asarray(x_perturbed, dtype=np.float64)
@@ -71,9 +84,21 @@ def relative_change(x, x_perturbed) -> np.ndarray:
 def undefined_reason(x, x_perturbed) -> str:
     """Why the relative change of (x, x') is undefined ("" when it is defined).
 
-    Example:
-        >>> undefined_reason(0.0, 1.0), undefined_reason(1.0, float("nan")), undefined_reason(1.0, 2.0)
-        ('unperturbed figure is 0', 'perturbed figure undefined', '')
+    Parameters
+    ----------
+    x, x_perturbed : float
+        The unperturbed and the perturbed figure.
+
+    Returns
+    -------
+    str
+        "unperturbed figure undefined", "perturbed figure undefined",
+        "unperturbed figure is 0", or "".
+
+    Examples
+    --------
+    >>> undefined_reason(0.0, 1.0), undefined_reason(1.0, float("nan")), undefined_reason(1.0, 2.0)
+    ('unperturbed figure is 0', 'perturbed figure undefined', '')
     """
     x, xp = float(x), float(x_perturbed)
     if not math.isfinite(x):
@@ -103,6 +128,22 @@ class Change:
     ``baseline`` and ``perturbed`` are the figures (medians over copies); ``change`` the
     median over copies of the per-copy relative changes (NaN when no copy's change is
     defined); ``per_copy`` every copy's change; ``reason`` says why it is undefined.
+
+    Parameters
+    ----------
+    name : str
+        The perturbation.
+    baseline, perturbed, change : float
+    per_copy : tuple of float
+    defined_fraction : float
+        The share of copies whose change is defined.
+    reason : str, optional
+
+    Examples
+    --------
+    >>> c = paired_change("lr x2", 2.0, 3.0)
+    >>> c.defined, c.to_dict()["change"]
+    (True, 0.5)
     """
 
     name: str
@@ -119,7 +160,17 @@ class Change:
         return not math.isnan(self.change)
 
     def to_dict(self) -> dict:
-        """A JSON-ready dict of the change's figures."""
+        """A JSON-ready dict of the change's figures (NaN as None).
+
+        Returns
+        -------
+        dict
+
+        Examples
+        --------
+        >>> paired_change("flat", 0.0, 1.0).to_dict()["change"] is None
+        True
+        """
         return {"name": self.name, "baseline": _json_float(self.baseline), "perturbed": _json_float(self.perturbed),
                 "change": _json_float(self.change), "per_copy": [_json_float(c) for c in self.per_copy],
                 "defined_fraction": self.defined_fraction, "reason": self.reason}
@@ -132,12 +183,29 @@ def paired_change(name: str, x, x_perturbed) -> Change:
     change is undefined is left out of the median; when none is defined the change is NaN
     and ``reason`` names the cause.
 
-    Example:
-        >>> c = paired_change("lr x2", [2.0, 2.0, 4.0], [2.5, 2.0, 2.0])
-        >>> c.change, c.per_copy, c.defined_fraction
-        (0.25, (0.25, 0.0, 0.5), 1.0)
-        >>> paired_change("flat", 0.0, 1.0).reason
-        'unperturbed figure is 0'
+    Parameters
+    ----------
+    name : str
+        The perturbation.
+    x, x_perturbed : float or array-like [K]
+        The unperturbed and perturbed figures.
+
+    Returns
+    -------
+    Change
+
+    Raises
+    ------
+    ParameterError
+        When ``x`` and ``x_perturbed`` cannot be paired copy by copy.
+
+    Examples
+    --------
+    >>> c = paired_change("lr x2", [2.0, 2.0, 4.0], [2.5, 2.0, 2.0])
+    >>> c.change, c.per_copy, c.defined_fraction
+    (0.25, (0.25, 0.0, 0.5), 1.0)
+    >>> paired_change("flat", 0.0, 1.0).reason
+    'unperturbed figure is 0'
     """
     x = np.atleast_1d(np.asarray(x, dtype=np.float64))
     xp = np.atleast_1d(np.asarray(x_perturbed, dtype=np.float64))
@@ -173,9 +241,27 @@ def verdict(changes, tolerance: float) -> str:
 
     Monotone: a family robust at tolerance t is robust at every t' >= t.
 
-    Example:
-        >>> verdict([0.01, 0.2], 0.1), verdict([0.01, float("nan")], 0.1), verdict([0.01, 0.05], 0.1)
-        ('not robust', 'undefined', 'robust')
+    Parameters
+    ----------
+    changes : iterable of float
+        Relative changes (NaN: undefined; inf: defined and huge).
+    tolerance : float
+        The largest change that counts as robust (>= 0).
+
+    Returns
+    -------
+    str
+        "robust", "not robust" or "undefined".
+
+    Raises
+    ------
+    ParameterError
+        When ``tolerance`` is not a finite number >= 0.
+
+    Examples
+    --------
+    >>> verdict([0.01, 0.2], 0.1), verdict([0.01, float("nan")], 0.1), verdict([0.01, 0.05], 0.1)
+    ('not robust', 'undefined', 'robust')
     """
     tol = _check_tolerance(tolerance)
     c = np.asarray(list(changes), dtype=np.float64)
@@ -196,6 +282,23 @@ class Robustness:
     ``median``, ``q25``, ``q75`` and ``range`` (max - min) summarize the defined changes;
     ``undefined`` lists members whose change is undefined; ``verdict`` is
     :func:`verdict` against ``tolerance``.
+
+    Parameters
+    ----------
+    quantity, definition : str
+    tolerance : float
+    changes : tuple of Change
+    worst : float
+    worst_name : str
+    median, q25, q75, range : float
+    undefined : tuple of str
+    verdict : str
+
+    Examples
+    --------
+    >>> r = Robustness.of("alpha", [paired_change("a", 1.0, 1.05), paired_change("b", 1.0, 1.25)], 0.1)
+    >>> r.verdict, r.holds, r.change("b").change
+    ('not robust', False, 0.25)
     """
 
     quantity: str
@@ -213,7 +316,33 @@ class Robustness:
 
     @classmethod
     def of(cls, quantity: str, changes, tolerance: float, definition: str = "") -> "Robustness":
-        """Summarize ``changes`` (a sequence of :class:`Change`)."""
+        """Summarize ``changes`` (a sequence of :class:`Change`).
+
+        Parameters
+        ----------
+        quantity : str
+            The figure's name.
+        changes : sequence of Change
+            One per member of the family.
+        tolerance : float
+            The largest change that counts as robust.
+        definition : str, optional
+            The definition applied.
+
+        Returns
+        -------
+        Robustness
+
+        Raises
+        ------
+        ParameterError
+            When ``changes`` is empty or ``tolerance`` is not a finite number >= 0.
+
+        Examples
+        --------
+        >>> Robustness.of("C(L)", [paired_change("a", 2.0, 2.0)], 0.1).statement()
+        'C(L): robust at tolerance 0.1: worst relative change 0 (a), median 0 [IQR 0, 0], range 0 over 1 perturbations'
+        """
         tol = _check_tolerance(tolerance)
         changes = tuple(changes)
         if not changes:
@@ -238,14 +367,43 @@ class Robustness:
         return self.verdict == ROBUST
 
     def change(self, name: str) -> Change:
-        """The change of the member called ``name``."""
+        """The change of the member called ``name``.
+
+        Parameters
+        ----------
+        name : str
+
+        Returns
+        -------
+        Change
+
+        Raises
+        ------
+        NotFoundError
+            When no member has that name (the message lists the members).
+
+        Examples
+        --------
+        >>> Robustness.of("C", [paired_change("a", 1.0, 1.0)], 0.1).change("a").change
+        0.0
+        """
         for c in self.changes:
             if c.name == name:
                 return c
         raise NotFoundError(f"no member {name!r}; the family holds {', '.join(c.name for c in self.changes)}")
 
     def statement(self) -> str:
-        """One line: the verdict with its numbers."""
+        """One line: the verdict with its numbers.
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> Robustness.of("C", [paired_change("a", 0.0, 1.0)], 0.1).statement()
+        'C: undefined (no change defined: a)'
+        """
         if math.isnan(self.worst):
             return f"{self.quantity}: {self.verdict} (no change defined: {', '.join(self.undefined)})"
         tail = f"; undefined for {', '.join(self.undefined)}" if self.undefined else ""
@@ -254,7 +412,17 @@ class Robustness:
                 f"range {self.range:.4g} over {len(self.changes)} perturbations{tail}")
 
     def to_dict(self) -> dict:
-        """A JSON-ready dict: quantity, definition, tolerance, verdict and every change."""
+        """A JSON-ready dict: quantity, definition, tolerance, verdict and every change.
+
+        Returns
+        -------
+        dict
+
+        Examples
+        --------
+        >>> Robustness.of("C", [paired_change("a", 1.0, 1.0)], 0.1).to_dict()["verdict"]
+        'robust'
+        """
         return {"quantity": self.quantity, "definition": self.definition, "tolerance": self.tolerance,
                 "changes": [c.to_dict() for c in self.changes], "worst": _json_float(self.worst),
                 "worst_name": self.worst_name, "median": _json_float(self.median), "q25": _json_float(self.q25),
@@ -270,10 +438,34 @@ def robustness(quantity: str, baseline, perturbed: Mapping[str, object], toleran
     name: its figure}. Each member's change is :func:`paired_change`; the family summary
     is :class:`Robustness`.
 
-    Example:
-        >>> r = robustness("C(L)", 2.0, {"a": 2.0, "b": 2.5, "c": 1.0}, tolerance=0.3)
-        >>> r.worst, r.worst_name, r.median, r.range, r.verdict
-        (0.5, 'c', 0.25, 0.5, 'not robust')
+    Parameters
+    ----------
+    quantity : str
+        The figure's name ("C(L)", "alpha").
+    baseline : float or array-like [K]
+        The unperturbed figure.
+    perturbed : mapping of str to float or array-like [K]
+        Per member, its figure.
+    tolerance : float
+        The largest change that counts as robust.
+    definition : str, optional
+        The definition applied.
+
+    Returns
+    -------
+    Robustness
+
+    Raises
+    ------
+    ParameterError
+        When ``perturbed`` is empty, ``tolerance`` is not a finite number >= 0, or a
+        member's figures cannot be paired with the baseline's.
+
+    Examples
+    --------
+    >>> r = robustness("C(L)", 2.0, {"a": 2.0, "b": 2.5, "c": 1.0}, tolerance=0.3)
+    >>> r.worst, r.worst_name, r.median, r.range, r.verdict
+    (0.5, 'c', 0.25, 0.5, 'not robust')
     """
     return Robustness.of(quantity, [paired_change(k, baseline, v) for k, v in perturbed.items()], tolerance, definition)
 

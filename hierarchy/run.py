@@ -13,13 +13,13 @@ from typing import Callable, Optional
 import attrs
 import numpy as np
 
-from .errors import GraphError, ObjectiveError, ParameterError
+from .errors import GraphError, LeafError, MesastackError, ObjectiveError, ParameterError
 from .graph import DelegationGraph
 from .product import Produced, build_produced
 from .trajectory import Trajectory
 from .seeding import named_seed
 
-__all__ = ["ChainRun", "evaluate_chain_objectives", "run_chain", "run_graph"]
+__all__ = ["ChainRun", "evaluate_chain_objectives", "leaf_steps", "run_chain", "run_graph"]
 
 
 @attrs.frozen(eq=False)
@@ -69,6 +69,21 @@ def _alive(tr: Trajectory) -> np.ndarray:
     return (d < 0) | (t < d)
 
 
+def leaf_steps(leaf, steps: int) -> int:
+    """The steps ``leaf`` runs: its own ``own_steps`` when it moves on its own time axis (a
+    replayed run, a deployment counted in moves), else the run's ``steps``.
+
+    Examples
+    --------
+    >>> class Replay:
+    ...     own_steps = 50
+    >>> leaf_steps(Replay(), 40), leaf_steps(object(), 40)
+    (50, 40)
+    """
+    own = getattr(leaf, "own_steps", None)
+    return int(own) if isinstance(own, (int, np.integer)) and not isinstance(own, bool) and own >= 1 else steps
+
+
 def run_chain(graph: DelegationGraph, leaf: str, steps: int, seed: int = 0,
               progress: Optional[Callable[[int], None]] = None, runs: Optional[dict] = None) -> ChainRun:
     """Run the leaf of one chain and evaluate every objective of the chain on its states.
@@ -92,8 +107,7 @@ def run_chain(graph: DelegationGraph, leaf: str, steps: int, seed: int = 0,
         >>> run_chain(g, "gd", steps=2).trajectory["S"].tolist()
         [[3.0, 1.5, 0.75]]
     """
-    if not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ParameterError(f"steps={steps!r} must be a positive integer; run at least one step", parameter="steps")
+    _check_steps(steps)
     chain = graph.chain_to(leaf)
     optimizer = graph.node(leaf).leaf
     if isinstance(optimizer, Produced):
@@ -103,10 +117,30 @@ def run_chain(graph: DelegationGraph, leaf: str, steps: int, seed: int = 0,
                              f"graph with run_graph (producers run first)")
         steps = optimizer.steps or steps
         optimizer = build_produced(leaf, optimizer, done[optimizer.producer].trajectory.product)
-    tr = optimizer.run(int(steps), named_seed(seed, leaf), progress)
+    steps = leaf_steps(optimizer, steps)
+    try:
+        tr = optimizer.run(int(steps), named_seed(seed, leaf), progress)
+    except (MesastackError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # a user's leaf that fails: named, with its own exception as the cause
+        raise LeafError(f"leaf {leaf!r} failed to run {int(steps)} steps: {type(exc).__name__}: {_first_line(exc)}; "
+                        f"fix its run method (hierarchy.check_leaf runs it on a short run)") from exc
     if not isinstance(tr, Trajectory):
         raise ObjectiveError(f"leaf {leaf!r} returned {type(tr).__name__}, not a Trajectory; check it with hierarchy.check_leaf")
+    if tr.T != int(steps) + 1:
+        raise LeafError(f"leaf {leaf!r} returned {tr.T} values per copy for {int(steps)} steps; record the start and "
+                        f"every step ({int(steps) + 1} values)")
     return ChainRun(chain, evaluate_chain_objectives(graph, chain, tr))
+
+
+def _check_steps(steps) -> None:
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ParameterError(f"steps={steps!r} must be a positive integer; run at least one step", parameter="steps")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else "(no message)"
 
 
 def run_graph(graph: DelegationGraph, steps: int, seed: int = 0,
@@ -139,11 +173,12 @@ def run_graph(graph: DelegationGraph, steps: int, seed: int = 0,
     Raises
     ------
     ParameterError
-        When ``steps`` is not a positive integer.
+        When ``steps`` is not a positive integer (a bool is not one).
     ObjectiveError
         When a chain's objective is neither recorded by its leaf nor evaluable on its states.
     LeafError
-        When a producer's run returned no product.
+        When a producer's run returned no product, a leaf's run raised (named, with its
+        exception as the cause), or a leaf returned other than ``steps + 1`` values per copy.
 
     Examples
     --------
@@ -160,6 +195,7 @@ def run_graph(graph: DelegationGraph, steps: int, seed: int = 0,
     >>> list(runs), runs["a"].chain, runs["a"].trajectory["G"].tolist()
     (['a', 'b'], ('human', 'a'), [[1.0, 0.5, 0.25]])
     """
+    _check_steps(steps)
     runs = {}
     for leaf in graph.run_order:
         spec = graph.node(leaf).leaf

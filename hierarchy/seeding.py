@@ -97,6 +97,22 @@ def child(seed: SeedLike, *keys: int) -> np.random.SeedSequence:
     """The child of ``seed`` at spawn key ``keys``: the same as the matching ``spawn`` child,
     without changing ``seed`` (so calling twice gives the same child).
 
+    Parameters
+    ----------
+    seed : int or numpy.random.SeedSequence
+        An int s >= 0 means ``SeedSequence(s)``.
+    *keys : int
+        The spawn key appended to ``seed``'s own.
+
+    Returns
+    -------
+    numpy.random.SeedSequence
+
+    Raises
+    ------
+    ParameterError
+        When ``seed`` is neither a SeedSequence nor an integer >= 0.
+
     Examples
     --------
     >>> ss = np.random.SeedSequence(5)
@@ -113,6 +129,22 @@ def children(seed: SeedLike, n: int) -> list:
 
     Child k has spawn key ``seed.spawn_key + (k,)``, so child k does not depend on n.
 
+    Parameters
+    ----------
+    seed : int or numpy.random.SeedSequence
+        An int s >= 0 means ``SeedSequence(s)``.
+    n : int
+        How many children.
+
+    Returns
+    -------
+    list of numpy.random.SeedSequence
+
+    Raises
+    ------
+    ParameterError
+        When ``seed`` is neither a SeedSequence nor an integer >= 0.
+
     Examples
     --------
     >>> s = np.random.SeedSequence(7)
@@ -124,7 +156,21 @@ def children(seed: SeedLike, n: int) -> list:
 
 
 def generator(seed: SeedLike) -> np.random.Generator:
-    """A numpy Generator drawing from ``seed``.
+    """A numpy Generator drawing from ``seed`` (never the global RNG).
+
+    Parameters
+    ----------
+    seed : int or numpy.random.SeedSequence
+        An int s >= 0 means ``SeedSequence(s)``.
+
+    Returns
+    -------
+    numpy.random.Generator
+
+    Raises
+    ------
+    ParameterError
+        When ``seed`` is neither a SeedSequence nor an integer >= 0.
 
     Examples
     --------
@@ -137,6 +183,21 @@ def generator(seed: SeedLike) -> np.random.Generator:
 def torch_seed(seed: SeedLike) -> int:
     """The 63-bit integer that seeds a torch generator from ``seed``:
     ``generate_state(1, uint64)[0] >> 1``.
+
+    Parameters
+    ----------
+    seed : int or numpy.random.SeedSequence
+        An int s >= 0 means ``SeedSequence(s)``.
+
+    Returns
+    -------
+    int
+        In [0, 2**63).
+
+    Raises
+    ------
+    ParameterError
+        When ``seed`` is neither a SeedSequence nor an integer >= 0.
 
     Examples
     --------

@@ -17,7 +17,12 @@ on a Dask cluster); this module holds what does not depend on how they run:
   (id, params, figures), each written to a temporary file and moved into place with
   ``os.replace``; the json is written last and marks the trial finished. A chunk's
   files are committed with SIGINT and SIGTERM held back until the last one is in place,
-  so an interruption keeps whole chunks or nothing of them;
+  so an interruption keeps whole chunks or nothing of them. The json also records each
+  array's dtype and shape and a SHA-256 ``digest`` of the id, params, figures and array
+  bytes, so a trial read back is checked whole: a truncated, empty or bit-flipped file, a
+  json of the wrong shape, an array cut short, or a figure edited by hand is **corrupt**
+  (:func:`load_trial` raises FormatError) and never reused: :func:`reusable` moves its files
+  aside into ``<out>/trials/corrupt/`` (nothing is deleted), names it, and the sweep reruns it;
 * the results of a sweep as a pandas DataFrame, one row per trial and figure.
 
 numpy and attrs only (pandas imported when a frame is asked for; no torch, no dask).
@@ -43,11 +48,13 @@ import numpy as np
 from .errors import FormatError, OutputError, ParameterError
 
 __all__ = ["Trial", "TrialResult", "check_trials", "plan_batches", "trials_dir", "signals_held", "write_trial",
-           "write_trials", "load_trial", "finished_ids", "load_finished", "remove_leftovers", "reusable",
-           "results_frame"]
+           "write_trials", "load_trial", "finished_ids", "load_finished", "move_aside", "remove_leftovers", "reusable",
+           "results_frame", "CORRUPT_DIR"]
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _TMP_PREFIX = ".tmp-"
+#: Where the files of a corrupt trial are moved (inside ``<out>/trials``).
+CORRUPT_DIR = "corrupt"
 
 
 def _check_id(instance, attribute, value) -> None:
@@ -268,8 +275,11 @@ def write_trial(out, result: TrialResult) -> Path:
         d.mkdir(parents=True, exist_ok=True)
         _replace_into(d, f"{result.trial_id}.npz",
                       lambda p: _savez(p, result.arrays))
-        doc = {"trial_id": result.trial_id, "params": result.params, "figures": _clean_json(result.figures),
-               "arrays": sorted(result.arrays)}
+        figures = _clean_json(result.figures)
+        doc = {"trial_id": result.trial_id, "params": result.params, "figures": figures,
+               "arrays": sorted(result.arrays),
+               "shapes": {k: {"dtype": v.dtype.str, "shape": list(v.shape)} for k, v in sorted(result.arrays.items())},
+               "digest": _digest(result.trial_id, result.params, figures, result.arrays)}
         _replace_into(d, f"{result.trial_id}.json",
                       lambda p: p.write_text(json.dumps(doc, indent=1, sort_keys=True, allow_nan=False) + "\n",
                                              encoding="utf-8"))
@@ -297,8 +307,45 @@ def write_trials(out, results: Iterable[TrialResult]) -> list:
         return [write_trial(out, r) for r in results]
 
 
+def _digest(trial_id: str, params: dict, figures: dict, arrays: Mapping) -> str:
+    """SHA-256 over the id, params, (JSON-cleaned) figures and every array's name, dtype, shape and bytes."""
+    h = hashlib.sha256()
+    h.update(json.dumps([trial_id, params, figures], sort_keys=True, allow_nan=False).encode("utf-8"))
+    for k in sorted(arrays):
+        a = np.ascontiguousarray(arrays[k])
+        h.update(json.dumps([k, a.dtype.str, list(a.shape)]).encode("utf-8"))
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _corrupt(trial_id: str, d: Path, why: str) -> FormatError:
+    return FormatError(f"trial {trial_id!r} in {str(d)!r} is corrupt ({why}); delete its files or resume to rerun it")
+
+
+def _check_doc(doc, trial_id: str, d: Path) -> None:
+    """The trial json's structure, checked; FormatError naming the first problem."""
+    if not isinstance(doc, dict):
+        raise _corrupt(trial_id, d, f"its json is a {type(doc).__name__}, not an object")
+    if doc.get("trial_id") != trial_id:
+        raise _corrupt(trial_id, d, f"its json names trial {doc.get('trial_id')!r}")
+    for key, kind in (("params", dict), ("figures", dict), ("arrays", list), ("shapes", dict), ("digest", str)):
+        if key not in doc:
+            raise _corrupt(trial_id, d, f"its json has no {key!r}" +
+                           (" (written by an older mesastack, without a checksum)" if key in ("shapes", "digest") else ""))
+        if not isinstance(doc[key], kind):
+            raise _corrupt(trial_id, d, f"its json's {key!r} is a {type(doc[key]).__name__}, not a {kind.__name__}")
+    for k, v in doc["figures"].items():
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise _corrupt(trial_id, d, f"figure {k!r} = {v!r} is not a number")
+    if not all(isinstance(k, str) for k in doc["arrays"]) or sorted(doc["arrays"]) != sorted(doc["shapes"]):
+        raise _corrupt(trial_id, d, "its json's array names and shapes do not match")
+
+
 def load_trial(out, trial_id: str) -> TrialResult:
-    """Read one finished trial back. FormatError when its files are missing or malformed.
+    """Read one finished trial back, checked whole. FormatError when its files are missing,
+    unreadable or do not agree with each other: a truncated, empty or bit-flipped ``.npz``, a
+    ``.json`` of the wrong structure, an array whose dtype or shape is not the recorded one,
+    or any change to the id, params, figures or arrays since they were written (the digest).
 
     Example:
         >>> import tempfile
@@ -310,14 +357,58 @@ def load_trial(out, trial_id: str) -> TrialResult:
     d = trials_dir(out)
     try:
         doc = json.loads((d / f"{trial_id}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # missing, unreadable, not UTF-8, not JSON
+        raise _corrupt(trial_id, d, f"its json cannot be read: {type(exc).__name__}: {exc}"[:300]) from None
+    _check_doc(doc, trial_id, d)
+    try:
         with np.load(d / f"{trial_id}.npz", allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError, KeyError) as exc:
-        raise FormatError(f"trial {trial_id!r} in {str(d)!r} cannot be read ({exc}); delete its files to rerun it") from None
-    if doc.get("trial_id") != trial_id or sorted(arrays) != sorted(doc.get("arrays", [])):
-        raise FormatError(f"trial files of {trial_id!r} in {str(d)!r} do not match each other; delete them to rerun it")
-    figures = {k: math.nan if v is None else v for k, v in doc.get("figures", {}).items()}
-    return TrialResult(trial_id, doc.get("params", {}), arrays, figures)
+    except Exception as exc:  # BadZipFile, EOFError, a bad CRC, zlib.error, a pickle refused, ...
+        why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise _corrupt(trial_id, d, f"its npz cannot be read: {why}"[:300]) from None
+    if sorted(arrays) != sorted(doc["arrays"]):
+        raise _corrupt(trial_id, d, f"its npz holds {sorted(arrays)}, its json names {sorted(doc['arrays'])}")
+    for k, a in arrays.items():
+        want = doc["shapes"][k]
+        if not isinstance(want, dict) or [a.dtype.str, list(a.shape)] != [want.get("dtype"), want.get("shape")]:
+            raise _corrupt(trial_id, d, f"array {k!r} is {a.dtype.str} {list(a.shape)}, recorded as {want}")
+    if _digest(trial_id, doc["params"], doc["figures"], arrays) != doc["digest"]:
+        raise _corrupt(trial_id, d, "its params, figures or arrays changed since they were written (checksum differs)")
+    figures = {k: math.nan if v is None else v for k, v in doc["figures"].items()}
+    try:
+        return TrialResult(trial_id, doc["params"], arrays, figures)
+    except ParameterError as exc:
+        raise _corrupt(trial_id, d, str(exc)) from None
+
+
+def move_aside(out, trial_id: str) -> Path:
+    """Move a corrupt trial's files into ``<out>/trials/corrupt/`` (never deleting; a name
+    already taken there gets a numbered suffix) and return that folder. The json goes first,
+    so the trial stops counting as finished even if the move is cut short.
+
+    Example:
+        >>> import tempfile
+        >>> d = tempfile.mkdtemp()
+        >>> _ = write_trial(d, TrialResult("a", {}, {"L": [1.0]}))
+        >>> move_aside(d, "a").name, finished_ids(d), sorted(p.name for p in (trials_dir(d) / "corrupt").iterdir())
+        ('corrupt', [], ['a.json', 'a.npz'])
+    """
+    d = trials_dir(out)
+    dest = d / CORRUPT_DIR
+    try:
+        dest.mkdir(exist_ok=True)
+        for ext in (".json", ".npz"):
+            src = d / f"{trial_id}{ext}"
+            if not src.exists():
+                continue
+            target, n = dest / src.name, 1
+            while target.exists():
+                target, n = dest / f"{trial_id}.{n}{ext}", n + 1
+            os.replace(src, target)
+    except OSError as exc:
+        raise OutputError(f"cannot move the corrupt trial {trial_id!r} aside into {str(dest)!r} ({exc}); "
+                          f"delete its files by hand to rerun it", parameter="out") from None
+    return dest
 
 
 def finished_ids(out) -> list:
@@ -337,7 +428,8 @@ def finished_ids(out) -> list:
 
 
 def load_finished(out) -> dict:
-    """Every finished trial in ``out`` as {id: TrialResult}.
+    """Every finished trial in ``out`` as {id: TrialResult}; FormatError on the first corrupt one
+    (:func:`reusable` moves corrupt trials aside instead).
 
     Example:
         >>> import tempfile
@@ -371,14 +463,16 @@ def remove_leftovers(out) -> int:
     return n
 
 
-def reusable(out, trials: Sequence[Trial], resume: bool) -> dict:
+def reusable(out, trials: Sequence[Trial], resume: bool, on_corrupt=None) -> dict:
     """The finished trials of ``out`` that this sweep may reuse, {id: TrialResult}.
 
     Rule: without ``resume``, a store that holds any finished trial is an OutputError
     (resume it or choose another output directory). With ``resume``, the finished trials whose
-    ids are in ``trials`` are loaded; one whose stored params differ from the trial's is
-    an OutputError (it belongs to another sweep). Trials of the store not in ``trials``
-    are left alone.
+    ids are in ``trials`` are loaded; a corrupt one (:func:`load_trial`) is moved aside
+    (:func:`move_aside`) and left out, so the sweep reruns it, and ``on_corrupt(message)``
+    is called with one line naming it (default: nothing); one whose stored params differ
+    from the trial's is an OutputError (it belongs to another sweep). Trials of the store
+    not in ``trials`` are left alone.
 
     Example:
         >>> import tempfile
@@ -400,7 +494,13 @@ def reusable(out, trials: Sequence[Trial], resume: bool) -> dict:
     for i in done:
         if i not in wanted:
             continue
-        r = load_trial(out, i)
+        try:
+            r = load_trial(out, i)
+        except FormatError as exc:
+            where = move_aside(out, i)
+            if on_corrupt is not None:
+                on_corrupt(f"{str(exc).split('; delete')[0]}; moved its files to {str(where)!r} and rerunning it")
+            continue
         if r.params != wanted[i].params:
             diff = sorted(k for k in set(r.params) | set(wanted[i].params)
                           if r.params.get(k) != wanted[i].params.get(k))

@@ -21,8 +21,8 @@ sources of error, combined into one standard error:
    errs on the side of caution. The **remaining change** is tail mean - L_inf (signed:
    positive while the objective still falls). Rules:
 
-   * motion not resolved (|d2| <= 2 * its batch-means standard error): remaining = |d2|,
-     the observed motion bounds it;
+   * motion not resolved (|d2| <= 2 * its batch-means standard error, or within float
+     rounding, 1e-12 of the level): remaining = |d2|, the observed motion bounds it;
    * d1, d2 of one sign with r < ``R_MAX`` = 0.9: Aitken's remaining change;
    * d1, d2 of one sign with r >= 0.9 (no visible slowing down): remaining = +inf (falling)
      or -inf (rising), the limit is out of reach of this run;
@@ -48,6 +48,7 @@ __all__ = ["R_MAX", "MIN_WINDOW", "batch_means_error", "remaining_change", "limi
 
 R_MAX = 0.9
 MIN_WINDOW = 4
+ROUNDING = 1e-12  # relative motion below this is float rounding, not a trend
 
 
 def _as_rows(x) -> np.ndarray:
@@ -109,6 +110,13 @@ def _window(rows: np.ndarray, lo: int, hi: int):
 def remaining_change(L, lower_bound=None) -> tuple:
     """The change still to come after the run, per row of ``L`` [..., T] (module docstring, item 2).
 
+    Parameters
+    ----------
+    L : array-like [..., T]
+        Objective values over time.
+    lower_bound : float, optional
+        A value the objective never goes below; None: none known.
+
     Returns
     -------
     (remaining, extrapolated) : (array [...], array [...])
@@ -142,7 +150,10 @@ def remaining_change(L, lower_bound=None) -> tuple:
     m3, s3 = _window(rows, c, T)
     d1, d2 = m1 - m2, m2 - m3
     with np.errstate(invalid="ignore", divide="ignore"):
-        noise = 2.0 * np.sqrt(s2 * s2 + s3 * s3)
+        # motion within float rounding of the level is never "resolved" (a constant tail's window
+        # means can differ from it by an ulp, with zero batch-means noise)
+        rounding = ROUNDING * np.maximum(np.abs(m2), np.abs(m3))
+        noise = np.maximum(2.0 * np.sqrt(s2 * s2 + s3 * s3), rounding)
         resolved = np.abs(d2) > noise
         same = (d1 * d2 > 0)
         r = np.where(same, d2 / np.where(d1 == 0, 1.0, d1), np.nan)
@@ -169,6 +180,15 @@ def limit_error(L, tail: float, lower_bound=None) -> tuple:
     mean (the last ``tail`` fraction) and remaining the change still to come
     (:func:`remaining_change`, measured from the mean of (T/2, T]; the tail mean sits
     later, so this errs on the side of caution).
+
+    Parameters
+    ----------
+    L : array-like [..., T]
+        Objective values over time.
+    tail : float
+        The tail fraction w in (0, 1] of the ``limit`` estimator.
+    lower_bound : float, optional
+        A value the objective never goes below; None: none known.
 
     Returns
     -------

@@ -20,11 +20,29 @@ __all__ = ["worst_over_horizon", "worst_from"]
 
 
 def worst_over_horizon(L, horizon: int) -> np.ndarray:
-    """W_N(s) for every start s with a full horizon: shape [..., T - N + 1].
+    """W_N(s) = max_{s <= t < s + N} L(t) for every start s with a full horizon (strong alignment).
 
-    Example:
-        >>> worst_over_horizon([3.0, 1.0, 2.0, 0.5, 0.4], 2).tolist()
-        [3.0, 2.0, 2.0, 0.5]
+    Parameters
+    ----------
+    L : array-like [..., T]
+        The base objective over time.
+    horizon : int
+        N, the number of steps looked ahead (1 <= N <= T).
+
+    Returns
+    -------
+    numpy.ndarray [..., T - N + 1]
+        W_N(s) for s = 0 .. T - N.
+
+    Raises
+    ------
+    ParameterError
+        When ``horizon`` is not a positive integer or is longer than the run.
+
+    Examples
+    --------
+    >>> worst_over_horizon([3.0, 1.0, 2.0, 0.5, 0.4], 2).tolist()
+    [3.0, 2.0, 2.0, 0.5]
     """
     L = np.asarray(L, dtype=np.float64)
     if not isinstance(horizon, (int, np.integer)) or horizon < 1:
@@ -36,11 +54,31 @@ def worst_over_horizon(L, horizon: int) -> np.ndarray:
 
 
 def worst_from(L, start: int, horizon: int) -> np.ndarray:
-    """W_N(start) = max of L over [start, start + N) (clipped at the run's end).
+    """W_N(start) = max of L over [start, start + N), clipped at the run's end (strong alignment).
 
-    Example:
-        >>> float(worst_from([3.0, 1.0, 2.0, 0.5], 1, 2))
-        2.0
+    Parameters
+    ----------
+    L : array-like [..., T]
+        The base objective over time.
+    start : int
+        s, the first step (0 <= s < T).
+    horizon : int
+        N >= 1.
+
+    Returns
+    -------
+    numpy.ndarray [...]
+        The worst value over the window ("at worst W over the next N steps").
+
+    Raises
+    ------
+    ParameterError
+        When ``start`` is outside the run or ``horizon`` < 1.
+
+    Examples
+    --------
+    >>> float(worst_from([3.0, 1.0, 2.0, 0.5], 1, 2))
+    2.0
     """
     L = np.asarray(L, dtype=np.float64)
     if not 0 <= start < L.shape[-1]:

@@ -40,7 +40,7 @@ from hierarchy.report import Claim, Table, build_report
 
 from scenarios.machinery.progress import run_graph_with_progress
 from scenarios.common.markov_setup import MarkovSetup
-from scenarios.machinery.registry import RunOptions, ScenarioResult, parameter, scenario
+from scenarios.machinery.registry import check_fields, RunOptions, ScenarioResult, parameter, scenario
 from hierarchy.seeding import named_seed
 
 TRUE_OBJECTIVES = {
@@ -70,15 +70,12 @@ class AnnealingParams(MarkovSetup):
             raise ParameterError(f"anneal_true_objective={self.anneal_true_objective!r}; choose J, G or G1")
         if self.true_objective not in ("G", "G1"):
             raise ParameterError(f"true_objective={self.true_objective!r}; choose G or G1 for plain gradient descent")
-        for name in ("vocab", "order", "examples", "width", "copies", "transient_horizon"):
-            if getattr(self, name) < 1:
-                raise ParameterError(f"{name}={getattr(self, name)} must be at least 1")
-        if not self.jumps or any(not (math.isfinite(j) and j > 0) for j in self.jumps):
-            raise ParameterError(f"jumps={self.jumps}; give positive jump sizes such as 0.01,0.03")
+        self.check_setup()
+        check_fields(self, {"width": "count", "copies": "count", "transient_horizon": "count", "jumps": "positives",
+                            "jump_tau": "positive"})
         if len(set(self.jumps)) != len(self.jumps):
-            raise ParameterError(f"jumps={self.jumps} repeats a size; give each jump size once")
-        if not (math.isfinite(self.jump_tau) and self.jump_tau > 0):
-            raise ParameterError(f"jump_tau={self.jump_tau}; give a positive number of steps such as 2000")
+            raise ParameterError(f"jumps={self.jumps} repeats a size; give each jump size once", parameter="jumps")
+        self.check_copies(self.copies * (len(self.jumps) + 1), self.width, "the annealing runs", "copies")
         Decay(self.lr, self.tau)
 
 
@@ -225,7 +222,7 @@ def run(options: RunOptions, p: AnnealingParams) -> ScenarioResult:
         f"distance = final L - optimum H)",
         ("optimizer", "true objective", "C(L)", "C(true)", "alpha", "normalized (reference A)", "alpha vs G",
          "normalized vs G (reference A)", "final L", "optimum H", "distance", "copies below A", "largest setback",
-         f"worst L over steps {s0}..{s0 + p.transient_horizon - 1}"), tuple(rows))
+         f"worst L over steps {s0}..{min(s0 + p.transient_horizon, steps + 1) - 1}"), tuple(rows))
     tables = [table]
 
     same_start = float(max(np.max(np.abs(f["L(0)"] - A["L(0)"])) for f in figs.values()))

@@ -69,7 +69,7 @@ from hierarchy.sweep import Trial, TrialResult, results_frame
 from hierarchy.trajectory import Trajectory
 
 from scenarios.common.markov_setup import MarkovSetup
-from scenarios.machinery.registry import SWEEP_OPTIONS, RunOptions, ScenarioResult, parameter, scenario
+from scenarios.machinery.registry import SWEEP_OPTIONS, RunOptions, ScenarioResult, check_fields, parameter, scenario
 from scenarios.machinery.sweeps import run_sweep
 from hierarchy.seeding import named_seed
 
@@ -118,19 +118,25 @@ class CapacityParams(MarkovSetup):
         w = tuple(self.widths)
         if not w or any(not isinstance(x, (int, np.integer)) or x < 1 for x in w) or list(w) != sorted(set(w)):
             raise ParameterError(f"widths={w}; give increasing positive widths, e.g. --set widths=1,2,4,8")
-        for name in ("seeds", "vocab", "order", "examples", "bootstrap"):
-            if getattr(self, name) < 1:
-                raise ParameterError(f"{name}={getattr(self, name)} must be at least 1")
-        if self.chunk < 0:
-            raise ParameterError(f"chunk={self.chunk}; give 0 (all seeds of a width together) or a positive size")
-        if not (self.flat_tolerance > 0 and 0 < self.trend_level <= 1 and 0 <= self.min_support <= 1):
-            raise ParameterError("flat_tolerance must be > 0, trend_level in (0, 1], min_support in [0, 1]")
+        self.check_setup()
+        check_fields(self, {"seeds": "count", "bootstrap": "count", "init_scale": "non-negative",
+                            "flat_tolerance": "positive", "bic_margin": "non-negative", "reference_width": "count0"})
+        if not isinstance(self.chunk, int) or self.chunk < 0:
+            raise ParameterError(f"chunk={self.chunk}; give 0 (all seeds of a width together) or a positive size",
+                                 parameter="chunk")
+        if self.dtype not in ("float64", "float32"):
+            raise ParameterError(f"dtype={self.dtype!r} is not supported; give float64 or float32", parameter="dtype")
+        check_fields(self, {"trend_level": "fraction", "min_support": "probability"})
         if not (0 <= self.min_fall < 1):
             raise ParameterError(f"min_fall={self.min_fall}; give the effect-size floor as a fraction of the curve's "
-                                 f"range in [0, 1), e.g. {MIN_FALL}")
+                                 f"range in [0, 1), e.g. {MIN_FALL}", parameter="min_fall")
         if self.reference_width and self.reference_width not in w:
             raise ParameterError(f"reference_width={self.reference_width} is not among the widths {w}; give one of "
                                  f"them, or 0 for the middle one")
+        self.check_copies(self.chunk or self.seeds, w[-1], f"a batch of width {w[-1]}", "widths")
+        from hierarchy.memory import check_memory
+        check_memory(8.0 * 4 * self.bootstrap * len(w) * self.seeds, f"{self.bootstrap} bootstrap samples of "
+                     f"{len(w)} widths x {self.seeds} seeds", "draw fewer bootstrap samples", parameter="bootstrap")
         Decay(self.lr, self.tau)
 
     @property
@@ -303,18 +309,12 @@ def plot_capacity(path, widths, curves: dict, inflections: dict, title: str = ""
         >>> path.stat().st_size > 0
         True
     """
-    from scenarios.machinery.plots import _pyplot, finite_values, mark_empty
+    from scenarios.machinery.plots import _pyplot, finite_values, mark_empty, save_drawing
 
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(curves), figsize=(4.4 * len(curves), 3.8), squeeze=False)
-    try:
-        _draw_capacity(axes[0], np.asarray(widths, dtype=float), curves, inflections, finite_values, mark_empty)
-        if title:
-            fig.suptitle(title)
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-    finally:
-        plt.close(fig)
+    save_drawing(plt, fig, path, lambda: _draw_capacity(axes[0], np.asarray(widths, dtype=float), curves, inflections,
+                                                        finite_values, mark_empty), title)
 
 
 def _draw_capacity(axes, w, curves, inflections, finite_values, mark_empty) -> None:
@@ -539,6 +539,7 @@ def run(options: RunOptions, p: CapacityParams) -> ScenarioResult:
         norm = Normalization.of(ref, tr_ref["L"][tr_ref.ok], tr_ref[T][tr_ref.ok])
     except ParameterError as exc:  # the reference did not improve: the normalized figure is undefined
         norm, norm_note = None, f"the normalized alignment is undefined: {exc}"
+    norm_text = norm.describe() if norm is not None else "undefined: the reference did not improve"
     norm_values, norm_errors = [], []
     for w in p.widths:
         tr = runs[f"w{w}"].trajectory
@@ -608,7 +609,7 @@ def run(options: RunOptions, p: CapacityParams) -> ScenarioResult:
                            e.describe("width", to_w)])
     tables = [
         Table(f"capacity: median ±standard error IQR [interquartile range] over {p.seeds} seeds per width; "
-              f"normalized on reference {ref} (width {p.reference}: {norm.describe()}); optimum of L: H = "
+              f"normalized on reference {ref} (width {p.reference}: {norm_text}); optimum of L: H = "
               f"{optimum:.4f}",
               ("width", "parameters", f"C({T})", "C(L)", f"alpha(L | {T})", f"normalized (L | {T}), ref {ref}",
                "final L", "tail G/G(0)", "max G/G(0)", "steps L rose", "converged", "diverged"), tuple(rows)),
@@ -637,9 +638,10 @@ def run(options: RunOptions, p: CapacityParams) -> ScenarioResult:
     choices = {"true objective": TRUE_OBJECTIVES[T], "estimator": str(est),
                "curve": "median over seeds per width, ± its standard error (bootstrap over seeds and the "
                         "estimator's error), spread = interquartile range",
-               "normalization": f"reference {ref} (hidden width {p.reference}): {norm.describe()}, median over its "
-                                f"{p.seeds} seeds (s_L = {format_number(norm.scale_base)}, s_{T} = "
-                                f"{format_number(norm.scale_mesa)}); one scale for every width",
+               "normalization": (f"reference {ref} (hidden width {p.reference}): {norm.describe()}, median over its "
+                                 f"{p.seeds} seeds (s_L = {format_number(norm.scale_base)}, s_{T} = "
+                                 f"{format_number(norm.scale_mesa)}); one scale for every width") if norm is not None
+                                else f"reference {ref} (hidden width {p.reference}): {norm_note}",
                "trend": "Spearman rank correlation with log2(width) against 2 bootstrap standard errors",
                "inflection": inflection_rule(p),
                "flat": f"(max - min) / median of the per-width medians of C({T}) below {p.flat_tolerance:g} by more "
@@ -697,7 +699,8 @@ def explanations(p: CapacityParams, figs: dict, optimum: float) -> list:
     rises = _matrix(figs, p, "L_rises")
     peaks = _matrix(figs, p, "G_peak_fraction")
     unstable = [(w, int(np.nanmedian(rises[i])), float(np.nanmedian(peaks[i])))
-                for i, w in enumerate(p.widths) if np.nanmedian(rises[i]) > 0]
+                for i, w in enumerate(p.widths)
+                if np.isfinite(rises[i]).any() and np.isfinite(peaks[i]).any() and np.nanmedian(rises[i]) > 0]
     if unstable:
         notes.append("gradient descent went through an unstable phase at width " + ", ".join(
             f"{w} (L rose on {r} steps, G peaked at {format_number(g)} x G(0))" for w, r, g in unstable)

@@ -44,7 +44,7 @@ from hierarchy.errors import LeafError
 
 from scenarios.common.markov_setup import MarkovSetup
 from scenarios.machinery.progress import progress_bar, run_graph_with_progress
-from scenarios.machinery.registry import RunOptions, ScenarioResult, parameter, scenario
+from scenarios.machinery.registry import RunOptions, ScenarioResult, check_fields, parameter, scenario
 from hierarchy.seeding import named_seed
 
 TRUE_OBJECTIVES = {
@@ -80,11 +80,13 @@ class HarrisParams(MarkovSetup):
     def __attrs_post_init__(self):
         if self.true_objective not in TRUE_OBJECTIVES:
             raise ParameterError(f"true_objective={self.true_objective!r}; choose G or G1")
-        for name in ("vocab", "order", "examples", "width", "init_population", "candidates", "seeds", "b_copies"):
-            if getattr(self, name) < 1:
-                raise ParameterError(f"{name}={getattr(self, name)} must be at least 1")
-        if not self.search_norms or min(self.search_norms) <= 0:
-            raise ParameterError(f"search_norms={self.search_norms} must be positive norms, e.g. 0.6,1.0")
+        self.check_setup()
+        check_fields(self, {"width": "count", "lr_c": "positive", "seeds": "count", "init_population": "count",
+                            "candidates": "count", "b_copies": "count", "search_norms": "positives",
+                            "lr_c_scan": "positives", "worse_by": "non-negative", "settle": "fraction",
+                            "agree": "positive", "max_discrepancy": "positive"})
+        self.check_copies(self.seeds * self.init_population, self.width, "A's random starts", "init_population")
+        self.check_copies(self.seeds * self.candidates, self.width, "B's search", "candidates")
         Decay(self.lr, self.tau)
         Constant(self.lr_c)
 
@@ -236,7 +238,7 @@ class BestOfStarts:
         chosen, tr = choose_a(self.datas, self.p, steps, self.options, self.seeds)
         live = [r for r, c in enumerate(chosen) if c is not None]
         if not live:
-            raise LeafError("no random start of A stayed finite on any seed; lower the learning rate (lr)")
+            raise LeafError("no random start of A stayed healthy on any seed (every one diverged: overflow or runaway); lower the learning rate (lr)")
         reps = [None if c is None else {"seed": s, "data": d, "theta_a": c[0], "L_a": c[1], "G0_a": c[2]}
                 for s, d, c in zip(self.seeds, self.datas, chosen)]
         return attrs.evolve(rows_of(tr, [chosen[r][3] for r in live]), product={"reps": reps, "live": live})

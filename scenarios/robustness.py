@@ -51,7 +51,7 @@ from hierarchy.run import run_graph
 
 from scenarios.machinery.progress import progress_bar
 from scenarios.common.markov_setup import MarkovSetup
-from scenarios.machinery.registry import RunOptions, ScenarioResult, parameter, scenario
+from scenarios.machinery.registry import RunOptions, ScenarioResult, check_fields, parameter, scenario
 from hierarchy.seeding import named_seed
 
 TRUE_OBJECTIVES = {
@@ -83,19 +83,12 @@ class RobustnessParams(MarkovSetup):
     def __attrs_post_init__(self):
         if self.true_objective not in TRUE_OBJECTIVES:
             raise ParameterError(f"true_objective={self.true_objective!r}; choose G or G1")
-        for name in ("vocab", "order", "examples", "width", "copies"):
-            if getattr(self, name) < 1:
-                raise ParameterError(f"{name}={getattr(self, name)} must be at least 1")
-        if self.resamples < 0:
-            raise ParameterError(f"resamples={self.resamples} must be >= 0")
-        if not (math.isfinite(self.tolerance) and self.tolerance >= 0):
-            raise ParameterError(f"tolerance={self.tolerance}; give a non-negative relative change such as 0.1")
-        if not math.isfinite(self.min_alpha):
-            raise ParameterError(f"min_alpha={self.min_alpha}; give a finite level such as 0.5")
-        if any(not 0 < s <= 1 for s in self.shifts):
-            raise ParameterError(f"shifts={self.shifts}; give amounts in (0, 1], e.g. 0.05,0.1")
-        if any(d < 1 for d in self.depths) or any(w < 1 for w in self.widths):
-            raise ParameterError(f"widths={self.widths}, depths={self.depths} must be positive")
+        self.check_setup()
+        check_fields(self, {"width": "count", "copies": "count", "resamples": "count0", "tolerance": "non-negative",
+                            "min_alpha": "finite", "shifts": "fractions*", "init_norms": "positives*",
+                            "init_scales": "positives*", "lr_scales": "positives*", "widths": "counts*",
+                            "depths": "counts*", "label_smoothing": "smoothing"})
+        self.check_copies(self.copies, max((self.width,) + tuple(self.widths)), "a family member's copies", "copies")
         Decay(self.lr, self.tau)
 
 

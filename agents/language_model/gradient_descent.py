@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from hierarchy.errors import ParameterError
+from hierarchy.memory import check_memory
 from hierarchy.protocol import Progress
 from hierarchy.trajectory import Trajectory
 
@@ -28,7 +29,7 @@ from agents.language_model.mlp import (PopulationMLP, check_loss, describe_loss,
                   parameter_layout, torch_dtype)
 from agents.language_model.schedules import Decay, Schedule, describe, schedule_values
 from agents.training import GradientTransformation, sgd, train
-from agents.training.loop import PROGRESS_EVERY
+from agents.training.loop import PROGRESS_EVERY, divergence_rule
 from hierarchy.seeding import as_seed, children
 
 __all__ = ["GradientDescent", "descend", "PROGRESS_EVERY"]
@@ -84,11 +85,12 @@ class GradientDescent:
     the same L and gradient, with up to N / M times less work for M distinct contexts.
 
     Divergence: a copy whose L or G (L alone when ``record_true`` is False) turns
-    non-finite at step t stops moving (its update is masked; no other copy is touched),
-    ``diverged_at[k] = t``, and all its values from t on are NaN. The log-sum-exp is
-    computed stably and tanh is bounded, so a too-large learning rate makes L grow (to
-    1e300 and beyond) without turning it non-finite: that kind of divergence shows in L
-    itself, not in ``diverged_at``, which marks overflow.
+    non-finite at step t, or whose L runs away without overflowing (the log-sum-exp is
+    stable and tanh bounded, so a too-large learning rate makes L grow to 1e300 and beyond
+    with every value finite): L(t) > L(0) + 1e4 * max(|L(0)|, 1) (the one loop's rule,
+    ``agents.training.loop``), stops moving (its update is masked; no other copy is
+    touched), ``diverged_at[k] = t``, and all its values from t on are NaN. The rule in
+    words is the trajectory's ``meta["divergence"]``.
 
     Example:
         >>> from agents.language_model.markov import MarkovChain
@@ -151,6 +153,67 @@ class GradientDescent:
                 raise ParameterError("lr_scale has a non-positive or non-finite entry; every learning-rate multiplier must be > 0")
         if not callable(self.schedule):
             raise ParameterError(f"schedule={self.schedule!r}; give Constant(lr), Decay(lr0, tau) or a function of the step")
+        self.check_memory(0)
+
+    # -- memory ------------------------------------------------------------------------
+    def memory(self, steps: int = 0) -> float:
+        """Estimated bytes a run of ``steps`` steps holds at once (a lower bound; float, so huge sizes do not overflow).
+
+        Parameters [K, P] (start, trained copy, gradient, |g| scratch, final copy: 6 x 8
+        bytes each), the merged data (at most min(N, vocab^order) distinct contexts per
+        dataset, inputs and counts), the layer activations and their gradients [K, M, width]
+        (x 3), and the records: [K, steps + 1] per recorded objective in the run's dtype,
+        in float64 and as the trajectory's arrays (x 3), and the learning rates.
+
+        Parameters
+        ----------
+        steps : int
+            The run's steps (0: what building the population alone needs).
+
+        Returns
+        -------
+        float
+
+        Examples
+        --------
+        >>> from agents.language_model.markov import TokenDataset
+        >>> d = TokenDataset(np.array([[0, 1]]), np.array([1]), vocab=8)
+        >>> gd = GradientDescent(d, hidden=(3,), population=2)
+        >>> gd.memory(10) > gd.memory(0) > 0
+        True
+        """
+        K, P = float(self.population), float(self.parameter_count())
+        d = self.datasets[0]
+        M = float(min(d.N, d.vocab ** d.order))
+        D, V = float(d.order * d.vocab), float(d.vocab)
+        params = 6 * 8 * K * P
+        data = 2 * 8 * len(self.datasets) * M * (D + V)
+        activations = 3 * 8 * K * M * (sum(float(h) for h in self.hidden) + V)
+        records = 3 * 8 * K * (steps + 1.0) * len(self.records) + 2 * 8 * (steps + 1.0)
+        return params + data + activations + records
+
+    def check_memory(self, steps: int = 0) -> None:
+        """Refuse, in one line, a population (``steps`` 0) or a run that cannot fit in memory (:meth:`memory`).
+
+        Raises
+        ------
+        ParameterError
+            Saying how much the run needs and how much there is, and what to shrink.
+
+        Examples
+        --------
+        >>> from agents.language_model.markov import TokenDataset
+        >>> d = TokenDataset(np.array([[0, 1]]), np.array([1]), vocab=8)
+        >>> GradientDescent(d).check_memory(100)
+        """
+        K, P = self.population, self.parameter_count()
+        if steps:
+            what = f"a run of {steps} steps of {K} copies ({P} parameters each)"
+            fix = "run fewer steps, or fewer or smaller copies"
+        else:
+            what = f"{K} copies of an MLP of {P} parameters (hidden {self.hidden}) on {self.datasets[0].N} examples"
+            fix = "use fewer copies, narrower layers or fewer examples"
+        check_memory(self.memory(steps), what, fix, parameter="steps" if steps else None)
 
     # -- shape of the model ------------------------------------------------------------
     @property
@@ -272,6 +335,7 @@ class GradientDescent:
         if not isinstance(steps, (int, np.integer)) or steps < 1:
             raise ParameterError(f"steps={steps!r}; give a positive integer number of steps")
         steps = int(steps)
+        self.check_memory(steps)
         seed = as_seed(seed)
         lrs = schedule_values(self.schedule, steps + 1)  # eps_T too: jump rules may compare with it
         theta0 = self.initial_parameters(seed)
@@ -300,6 +364,7 @@ class GradientDescent:
             "conditional_entropy": entropy,
             "optimum": entropy if (self.loss == "cross_entropy" and self.label_smoothing == 0) else None,
             "seed": (seed.entropy, tuple(seed.spawn_key)),
+            "divergence": divergence_rule(record_true=self.record_true),
         }
         copy_meta = {"initial_parameters": theta0, "final_parameters": theta_final}
         return Trajectory(values, diverged_at=diverged_at, meta=meta, copy_meta=copy_meta)

@@ -75,6 +75,30 @@ class StopRule:
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0):
             raise ParameterError(f"success_at_least={value!r} must be None or a share in [0, 1]")
 
+    def checks_at(self, t: int) -> bool:
+        """Whether training success is checked after step ``t``'s evaluation (never without ``success_at_least``).
+
+        Example:
+            >>> [StopRule(success_at_least=0.5, check_every=2, min_steps=1).checks_at(t) for t in range(5)]
+            [False, True, False, True, False]
+        """
+        return (self.success_at_least is not None and t >= self.min_steps
+                and (t - self.min_steps) % self.check_every == 0)
+
+    def __call__(self, t: int, loss, records) -> np.ndarray:
+        """The rule as the training loop's ``stop`` (agents.training.train): at a check step, the copies
+        whose ``records["train_success"]`` has reached ``success_at_least`` (NaN never has).
+
+        Example:
+            >>> StopRule(success_at_least=0.75)(0, None, {"train_success": np.array([0.5, 0.75, np.nan])}).tolist()
+            [False, True, False]
+        """
+        success = np.asarray(records["train_success"], dtype=np.float64)
+        if not self.checks_at(t):
+            return np.zeros(success.shape, dtype=bool)
+        with np.errstate(invalid="ignore"):
+            return success >= self.success_at_least
+
     def describe(self) -> str:
         """The rule in words, for reports."""
         if self.success_at_least is None:

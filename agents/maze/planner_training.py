@@ -1,10 +1,17 @@
 """Gradient descent trains the planners: the base optimizer's run, which produces the mesa-optimizers.
 
 Adam on the imitation loss L_b of agents.maze.reward_network, K copies as one batched
-computation (stacked ``[K, ...]`` parameters, one backward pass, Adam applied per element so
-copies stay independent; a copy that meets the stop rule is frozen by a per-copy active
-mask). Each step records L_b and the squared gradient norm G = |grad L_b|^2 (definitions.md,
-"The true objective of gradient descent"), index 0 being the initial parameters.
+computation through the one training loop (:func:`agents.training.train`): the copies'
+parameters are one flat ``[K, P]`` tensor (``W1``, ``b1``, ``W2`` are views of it), one
+backward pass per step, Adam per element so copies stay independent, and the planner's
+:class:`~agents.maze.planner.StopRule` as the loop's ``stop``, so a copy that meets it is
+frozen by the loop's per-copy active mask (its Adam step count stops too). Each step records
+L_b, the true objectives G = |grad L_b|^2 and G1 = |grad L_b|_1 (definitions.md, "The true
+objective of gradient descent"), ``nll`` and, with a success rule, ``train_success``; index 0
+is the initial parameters.
+
+Adam runs with ``rate_in_numerator=True`` (agents.training.adam): the order of arithmetic of
+the planner's former hand-written Adam, so that its runs keep their numbers bit for bit.
 
 :class:`PlannerTraining` is this run as a leaf of a delegation graph; its trajectory carries
 the trained population as its product (``Trajectory.product``), from which a node whose leaf
@@ -24,33 +31,37 @@ from hierarchy.trajectory import Trajectory
 
 from agents.maze.grid import MazeDistribution
 from agents.maze.planner import PlannerPopulation, PlannerSpec, StopRule, deploy_planners
-from agents.maze.reward_network import imitation_batch, imitation_loss, init_params, squared_norm
+from agents.maze.reward_network import imitation_batch, imitation_loss, init_params
 from agents.threads import torch_threads
+from agents.training import adam, train
 from hierarchy.seeding import as_seed, child, SeedLike
 
-__all__ = ["train_planners", "PlannerTraining", "StopRule"]
+__all__ = ["train_planners", "PlannerTraining", "StopRule", "planner_optimizer"]
 
 
-def _numpy(params: dict) -> dict:
-    return {k: v.detach().numpy().copy() for k, v in params.items()}
+def planner_optimizer(spec: PlannerSpec):
+    """The base optimizer's update rule: Adam with learning rate ``spec.lr`` (b1 = 0.9, b2 = 0.999,
+    eps = 1e-8), step theta - ((m_hat * lr) / (sqrt(v_hat) + eps)).
+
+    Example:
+        >>> str(planner_optimizer(PlannerSpec()))
+        'adam_rate_in_numerator(b1=0.9, b2=0.999, eps=1e-08)'
+    """
+    return adam(spec.lr, rate_in_numerator=True)
 
 
-def _adam_step(params, grads, state, active, lr, t, betas=(0.9, 0.999), eps=1e-8):
-    """One Adam step per element, applied only to active copies; ``t [K]`` counts each copy's steps."""
-    b1, b2 = betas
-    for name, p in params.items():
-        g = grads[name]
-        shape = (-1,) + (1,) * (p.dim() - 1)
-        act = active.reshape(shape)
-        m = state["m"][name]
-        v = state["v"][name]
-        m_new = b1 * m + (1 - b1) * g
-        v_new = b2 * v + (1 - b2) * g * g
-        tt = t.reshape(shape).to(p.dtype)
-        step = lr * (m_new / (1 - b1 ** tt)) / (torch.sqrt(v_new / (1 - b2 ** tt)) + eps)
-        state["m"][name] = torch.where(act, m_new, m)
-        state["v"][name] = torch.where(act, v_new, v)
-        params[name] = torch.where(act, p - step, p).detach().requires_grad_(True)
+def _views(flat: torch.Tensor, shapes: dict) -> dict:
+    """Views ``{name: [K, *shape]}`` of flat per-copy parameters ``[K, P]`` (in ``shapes``' order)."""
+    out, i = {}, 0
+    for name, shape in shapes.items():
+        n = int(np.prod(shape))
+        out[name] = flat[:, i: i + n].reshape((flat.shape[0],) + shape)
+        i += n
+    return out
+
+
+def _numpy(flat: torch.Tensor, shapes: dict) -> dict:
+    return {k: v.detach().numpy().copy() for k, v in _views(flat, shapes).items()}
 
 
 def train_planners(distribution: MazeDistribution, K: int = 8, seed: SeedLike = 0,
@@ -84,61 +95,61 @@ def train_planners(distribution: MazeDistribution, K: int = 8, seed: SeedLike = 
     checks = rule.success_at_least is not None
     with torch_threads(spec.threads):
         params = init_params([child(ss, k, 0) for k in range(K)], spec.hidden, spec.init_scale)
-        for p in params.values():
-            p.requires_grad_(True)
+        shapes = {k: tuple(v.shape[1:]) for k, v in params.items()}
+        theta = torch.cat([v.reshape(K, -1) for v in params.values()], 1)
         batch = imitation_batch(mazes)
-        state = {"m": {k: torch.zeros_like(v) for k, v in params.items()},
-                 "v": {k: torch.zeros_like(v) for k, v in params.items()}}
-        active = torch.ones(K, dtype=torch.bool)
-        t_count = torch.zeros(K, dtype=torch.int64)
-        L = np.zeros((K, steps + 1))
-        G = np.zeros((K, steps + 1))
-        NLL = np.zeros((K, steps + 1))
-        SUCC = np.full((K, steps + 1), np.nan)
-        stopped_at = np.full(K, steps, dtype=np.int64)
+        # a copy's last checked training success, kept between checks; a copy has stopped
+        # exactly when it reached the rule's share at a check (the loop then freezes it)
+        success = np.full(K, np.nan)
+        frozen = []  # the step's numbers once every copy has stopped (its parameters no longer move)
 
-        def success_now():
-            return deploy_planners(_numpy(params), mazes, spec.gamma, rngs)["success"].mean(1)
+        def success_now(flat):
+            return deploy_planners(_numpy(flat, shapes), mazes, spec.gamma, rngs)["success"].mean(1)
 
-        for t in range(steps + 1):
-            loss, nll = imitation_loss(params, batch, spec.gamma, spec.soft_iterations, spec.weight_decay)
-            grads = torch.autograd.grad(loss.sum(), list(params.values()))
-            grads = dict(zip(params.keys(), grads))
-            g2 = squared_norm(grads.values())
-            L[:, t] = loss.detach().numpy()
-            G[:, t] = g2.detach().numpy()
-            NLL[:, t] = nll.detach().numpy()
+        def step(flat, t):
+            if frozen:
+                return frozen[0]
+            with torch.enable_grad():
+                x = flat.detach().requires_grad_(True)
+                p = {k: v.contiguous() for k, v in _views(x, shapes).items()}
+                loss, nll = imitation_loss(p, batch, spec.gamma, spec.soft_iterations, spec.weight_decay)
+                (grad,) = torch.autograd.grad(loss.sum(), x)
+            records = {"nll": nll.detach()}
             if checks:
-                was = active.numpy().copy()
-                if t >= rule.min_steps and (t - rule.min_steps) % rule.check_every == 0:
-                    SUCC[:, t] = np.where(was, success_now(), SUCC[:, t - 1] if t else np.nan)
-                    newly = was & (SUCC[:, t] >= rule.success_at_least)
-                    stopped_at[newly] = t
-                    active = active & ~torch.as_tensor(newly)
-                else:
-                    SUCC[:, t] = SUCC[:, t - 1] if t else np.nan
-            if t == steps or not bool(active.any()):
-                for arr in (L, G, NLL, SUCC):  # every copy is frozen: its values stay to the end of the record
-                    arr[:, t + 1:] = arr[:, t: t + 1]
-                break
-            t_count = t_count + active.to(torch.int64)
-            _adam_step(params, grads, state, active, spec.lr, t_count)
-            if progress is not None:
-                progress(t + 1)
-        final = _numpy(params)
-        train_success = SUCC[:, -1] if checks and not np.isnan(SUCC[:, -1]).any() else success_now()
-    values = {"L": L, "G": G, "nll": NLL}
-    if checks:
-        values["train_success"] = SUCC
+                if rule.checks_at(t):
+                    with np.errstate(invalid="ignore"):
+                        done = success >= rule.success_at_least
+                    success[:] = np.where(done, success, success_now(flat))
+                records["train_success"] = success.copy()
+                with np.errstate(invalid="ignore"):
+                    if (success >= rule.success_at_least).all():
+                        frozen.append((loss.detach(), grad, records))
+            return loss.detach(), grad, records
+
+        if steps:
+            run = train(step, theta, planner_optimizer(spec), steps, stop=rule if checks else None,
+                        progress=progress, progress_every=1)
+            values, final_flat = run.values, torch.from_numpy(run.params)
+            stopped_at = np.where(run.stopped_at >= 0, run.stopped_at, steps).astype(np.int64)
+        else:  # no step: the untrained planners and their record at step 0
+            loss, grad, rec = step(theta, 0)
+            values = {"L": loss.numpy()[:, None], "G": np.square(torch.linalg.vector_norm(grad, 2, dim=1).numpy())[:, None],
+                      **{n: np.asarray(v, dtype=np.float64)[:, None] for n, v in rec.items()}}
+            final_flat, stopped_at = theta, np.zeros(K, dtype=np.int64)
+        final = _numpy(final_flat, shapes)
+        last = values["train_success"][:, -1] if checks else None
+        train_success = last if checks and not np.isnan(last).any() else success_now(final_flat)
+    keep = ("L", "G", "nll") + (("train_success",) if checks else ())
     meta = {"stop_rule": rule.describe(), "spec": attrs.asdict(spec, recurse=True), "distribution": attrs.asdict(distribution)}
-    training = Trajectory(values, meta=meta)
+    training = Trajectory({k: values[k] for k in keep}, meta=meta)
     return PlannerPopulation(final, spec, distribution, training, stopped_at, np.asarray(train_success, dtype=np.float64),
                              tuple(mazes), time.perf_counter() - start_time)
 
 
 @attrs.frozen
 class PlannerTraining:
-    """The base optimizer as a leaf (hierarchy/protocol.py): Adam training K planners, recording L and G.
+    """The base optimizer as a leaf (hierarchy/protocol.py): Adam training K planners through
+    the one training loop (agents.training.train), recording L and G.
 
     One step is one gradient step. ``run(steps, seed)`` trains with ``max_steps = steps``
     (the stop rule's other settings kept) and returns the training trajectory of

@@ -14,6 +14,21 @@ Divergence: a copy whose L or G (L alone with ``record_true=False``) is not fini
 t becomes inactive: its update is masked from then on (its parameters stay put; no other
 copy is touched), ``diverged_at[k] = t`` and all its values from t on are NaN. A copy a
 ``stop`` rule halts is inactive too, but keeps its values (``stopped_at[k] = t``).
+
+Runaway: a copy whose base objective grows without overflowing (a too-large learning rate
+on a stable log-sum-exp drives L to 1e300 and beyond, every value finite) is diverged the
+same way, by the stated rule (:func:`divergence_rule`, ``runaway`` = R)
+
+    L_k(t) > L_k(0) + R * max(|L_k(0)|, 1)
+
+R = :data:`RUNAWAY` = 1e4 by default: four orders of magnitude of the start's own scale
+(the floor 1 keeps an objective that starts near 0 from being killed by rounding). No
+default run comes near it: the largest rise of a default run is 3.8 x max(|L(0)|, 1)
+(strategy-game's troop objective); capacity's widths 128 and 256, unstable at the start
+with learning rate 1, rise by 0.65 x; a cross-entropy that rises 1e4 times its start
+needs logits of that size, far past any transient. Only a rise counts: an objective that
+falls without bound is progress (it is caught as overflow if it leaves the floats).
+``runaway=None`` keeps only the overflow rule.
 """
 
 from __future__ import annotations
@@ -26,17 +41,61 @@ import numpy as np
 import torch
 
 from hierarchy.errors import LeafError, ParameterError
+from hierarchy.memory import check_memory
 from hierarchy.trajectory import Trajectory
 
 from agents.training.transform import GradientTransformation, StepInfo, mask_updates
 
-__all__ = ["train", "TrainResult", "PROGRESS_EVERY"]
+__all__ = ["train", "TrainResult", "PROGRESS_EVERY", "RUNAWAY", "divergence_rule"]
 
 #: ``progress`` is called after every this many steps (and after the last one).
 PROGRESS_EVERY = 100
 
 #: The names of the true objectives the loop records from the gradient.
 TRUE_OBJECTIVES = ("G", "G1")
+
+#: Default runaway factor R of :func:`train` (module docstring, "Runaway").
+RUNAWAY = 1e4
+
+
+def divergence_rule(runaway: Optional[float] = RUNAWAY, base: str = "L", record_true: bool = True) -> str:
+    """The divergence rule of :func:`train` in words (stored in a trajectory's meta as ``"divergence"``).
+
+    Parameters
+    ----------
+    runaway : float or None
+        The runaway factor R (None: overflow only).
+    base : str
+        The base objective's name.
+    record_true : bool
+        Whether G is watched for overflow too.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> divergence_rule()
+    'diverged: L or G not finite, or L(t) > L(0) + 10000 * max(|L(0)|, 1) (runaway)'
+    >>> divergence_rule(None, record_true=False)
+    'diverged: L not finite'
+    """
+    watched = f"{base} or G" if record_true else base
+    rule = f"diverged: {watched} not finite"
+    if runaway is not None:
+        rule += f", or {base}(t) > {base}(0) + {runaway:g} * max(|{base}(0)|, 1) (runaway)"
+    return rule
+
+
+def _check_runaway(runaway) -> Optional[float]:
+    if runaway is None:
+        return None
+    if isinstance(runaway, bool) or not isinstance(runaway, (int, float, np.integer, np.floating)) \
+            or not runaway > 0 or math.isnan(runaway):
+        raise ParameterError(f"runaway={runaway!r}; give a positive factor such as {RUNAWAY:g}, or None for overflow only",
+                             parameter="runaway")
+    return None if math.isinf(runaway) else float(runaway)
 
 
 @attrs.frozen(eq=False)
@@ -56,6 +115,8 @@ class TrainResult:
         [K, P] float64: the final parameters.
     state : object
         The optimizer's final state.
+    divergence : str
+        The divergence rule the run applied (:func:`divergence_rule`).
 
     Examples
     --------
@@ -69,6 +130,7 @@ class TrainResult:
     stopped_at: np.ndarray
     params: np.ndarray
     state: object = None
+    divergence: str = divergence_rule()
 
     def trajectory(self, meta: Optional[dict] = None, copy_meta: Optional[dict] = None) -> Trajectory:
         """The values as a :class:`hierarchy.trajectory.Trajectory` ([K, T] arrays, ``diverged_at``, ``meta``).
@@ -76,7 +138,7 @@ class TrainResult:
         Parameters
         ----------
         meta : dict, optional
-            Run-level facts to attach.
+            Run-level facts to attach (``"divergence"``, the rule applied, is added unless given).
         copy_meta : dict, optional
             Per-copy facts (arrays with first axis K), sliced by ``Trajectory.select``; the
             final parameters are added as ``final_parameters`` unless given.
@@ -90,10 +152,12 @@ class TrainResult:
         >>> r = TrainResult({"L": np.ones((1, 2))}, np.array([-1]), np.array([-1]), np.zeros((1, 1)))
         >>> tr = r.trajectory({"lr": 0.1})
         >>> tr.meta, tr.copy_meta["final_parameters"].shape
-        ({'lr': 0.1}, (1, 1))
+        ({'lr': 0.1, 'divergence': 'diverged: L or G not finite, or L(t) > L(0) + 10000 * max(|L(0)|, 1) (runaway)'}, (1, 1))
         """
         per_copy = {"final_parameters": self.params, **dict(copy_meta or {})}
-        return Trajectory(self.values, diverged_at=self.diverged_at, meta=dict(meta or {}), copy_meta=per_copy)
+        meta = {**dict(meta or {})}
+        meta.setdefault("divergence", self.divergence)
+        return Trajectory(self.values, diverged_at=self.diverged_at, meta=meta, copy_meta=per_copy)
 
 
 def _as_params(params) -> torch.Tensor:
@@ -122,6 +186,7 @@ def train(
     progress_every: int = PROGRESS_EVERY,
     donate_grad: bool = False,
     loss_buffer: bool = False,
+    runaway: Optional[float] = RUNAWAY,
 ) -> TrainResult:
     """Train K copies with ``optimizer``, recording L, G and G1 every step (module docstring).
 
@@ -175,7 +240,9 @@ def train(
     ------
     ParameterError
         When ``steps`` is not a positive integer, ``params`` is not [K, P], ``optimizer`` is
-        not a GradientTransformation, or ``active`` is not K booleans.
+        not a GradientTransformation, ``active`` is not K booleans, ``runaway`` is not a
+        positive factor, or the records of ``steps`` steps cannot fit in memory
+        (:func:`hierarchy.memory.check_memory`).
     LeafError
         When the step function returns a loss, gradient or record of the wrong shape, or a
         record named like one the loop keeps.
@@ -195,6 +262,7 @@ def train(
         raise ParameterError(f"steps={steps!r}; give a positive integer number of steps")
     if not isinstance(optimizer, GradientTransformation):
         raise ParameterError(f"optimizer={optimizer!r}; give a GradientTransformation such as sgd(0.1) or adam(1e-3)")
+    runaway = _check_runaway(runaway)
     if isinstance(progress_every, bool) or not isinstance(progress_every, (int, np.integer)) or progress_every < 1:
         raise ParameterError(f"progress_every={progress_every!r}; give a positive integer such as 100")
     steps = int(steps)
@@ -215,12 +283,16 @@ def train(
     # per step, rows L, |grad|_2, |grad|_1 side by side (one sum checks L and G together;
     # G = |grad|_2^2 is squared after the loop); views made once, not per step
     n_rec = 3 if record_true else 1
+    check_memory((steps + 1.0) * K * n_rec * (theta.element_size() + 16),
+                 f"the records of {steps + 1} steps x {K} copies x {n_rec} objectives", "run fewer steps or fewer copies",
+                 parameter="steps")
     rec = torch.empty(steps + 1, n_rec, K, dtype=dt)
     L_rows, watched_rows = rec[:, 0].unbind(0), rec[:, :2].unbind(0)
     G_rows = rec[:, 1].unbind(0) if record_true else None
     G1_rows = rec[:, 2].unbind(0) if record_true else None
     scratch = torch.empty(K, P, dtype=dt) if record_true and not donate_grad else None
     g1_in_place = record_true and scratch is None
+    limit, excess = None, None  # the runaway bound L(0) + R max(|L(0)|, 1) [K], set after step 0
     extra_names, extra = None, None
     stopped_at = np.full(K, -1, dtype=np.int64)
     state = optimizer.init(theta)
@@ -235,6 +307,9 @@ def train(
                 _check_step(out, K, P)
             if loss is not L:
                 L.copy_(loss)
+            if t == 0 and runaway is not None:
+                limit = L.abs().clamp_min(1.0).mul_(runaway).add_(L)
+                excess = torch.empty_like(limit)
             if record_true:
                 torch.linalg.vector_norm(grad, 2, dim=1, out=G_rows[t])
                 if scratch is not None:
@@ -267,6 +342,9 @@ def train(
                 bad = torch.isfinite(watched).all(0).logical_not_()
                 if bool(bad.any()):
                     inactive = bad if inactive is None else inactive | bad
+            if limit is not None and float(torch.sub(L, limit, out=excess).max()) > 0:  # a runaway: frozen like an overflow
+                over = L > limit
+                inactive = over if inactive is None else inactive | over
             raw = grad
             if inactive is not None:
                 grad = grad.masked_fill(inactive.unsqueeze(1), 0.0)  # no NaN enters the optimizer's state
@@ -293,11 +371,14 @@ def train(
         for i, n in enumerate(extra_names):
             values[n] = ex[:, i].T.copy()
     bad = ~np.isfinite(values[base] + (values["G"] if record_true else 0.0))
+    if limit is not None:
+        bad |= (rec[:, 0] > limit).numpy().T  # the same comparison, in the run's dtype, as in the loop
     diverged_at = np.where(bad.any(axis=1), bad.argmax(axis=1), -1).astype(np.int64)
     for k in np.flatnonzero(diverged_at >= 0):
         for v in values.values():
             v[k, diverged_at[k]:] = np.nan
-    return TrainResult(values, diverged_at, stopped_at, theta.to(torch.float64).numpy().copy(), state)
+    return TrainResult(values, diverged_at, stopped_at, theta.to(torch.float64).numpy().copy(), state,
+                       divergence_rule(runaway, base, record_true))
 
 
 def _check_step(out, K: int, P: int) -> None:

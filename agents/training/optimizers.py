@@ -10,6 +10,8 @@ multiplier, n_k the number of steps copy k has taken, inactive copies excluded):
                                    theta <- theta - eps_t * s_k * (g + beta v)     (Nesterov)
     adam:       m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2
                 theta <- theta - eps_t * s_k * (m / (1 - b1^n_k)) / (sqrt(v / (1 - b2^n_k)) + eps)
+                (``adam(..., rate_in_numerator=True)``: the same formula, eps_t * s_k multiplied in
+                before the division, as the maze planner's former hand-written Adam)
     adamw:      adam's step plus eps_t * s_k * w * theta (decoupled weight decay w)
 
 A learning rate is a positive number, a schedule (a function of the step, such as
@@ -337,33 +339,62 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Grad
     b2 = _finite("b2", b2, below_one=True)
     eps = _finite("eps", eps)
 
-    def init(params):
-        z = torch.zeros_like
-        return {"m": z(params), "v": z(params), "n": torch.zeros(params.shape[0], 1, dtype=params.dtype),
-                "g": torch.empty_like(params), "out": torch.empty_like(params), "den": torch.empty_like(params)}
-
     def update(updates, state, params, info):
-        g = _direction(updates, state["g"])
-        m, v, n = state["m"], state["v"], state["n"]
-        m_new = torch.mul(m, b1).add_(torch.mul(g, 1.0 - b1))
-        v_new = torch.mul(v, b2).add_(torch.mul(g, 1.0 - b2).mul_(g))
-        inactive = None if info is None else info.inactive
-        if inactive is not None:
-            col = inactive.unsqueeze(1)
-            m.copy_(torch.where(col, m, m_new))
-            v.copy_(torch.where(col, v, v_new))
-            n.add_((~col).to(n.dtype))
-        else:
-            m.copy_(m_new)
-            v.copy_(v_new)
-            n.add_(1.0)
-        bc1 = 1.0 - torch.pow(b1, n)
-        bc2 = 1.0 - torch.pow(b2, n)
-        den = torch.div(v, bc2, out=state["den"]).sqrt_().add_(eps)
-        out = torch.div(m, bc1, out=state["out"]).div_(den)
+        bc1, bc2 = _adam_moments(updates, state, info, b1, b2)
+        den = torch.div(state["v"], bc2, out=state["den"]).sqrt_().add_(eps)
+        out = torch.div(state["m"], bc1, out=state["out"]).div_(den)
         return ((out, 1.0, None),), state
 
-    return GradientTransformation(init, update, f"scale_by_adam(b1={b1:g}, b2={b2:g}, eps={eps:g})")
+    return GradientTransformation(_adam_init, update, f"scale_by_adam(b1={b1:g}, b2={b2:g}, eps={eps:g})")
+
+
+def _adam_init(params):
+    z = torch.zeros_like
+    return {"m": z(params), "v": z(params), "n": torch.zeros(params.shape[0], 1, dtype=params.dtype),
+            "g": torch.empty_like(params), "out": torch.empty_like(params), "den": torch.empty_like(params)}
+
+
+def _adam_moments(updates, state, info, b1: float, b2: float):
+    """Adam's moment and step-count update in ``state`` (inactive copies kept); returns the
+    bias corrections ``(1 - b1^n_k, 1 - b2^n_k)`` as [K, 1] columns."""
+    g = _direction(updates, state["g"])
+    m, v, n = state["m"], state["v"], state["n"]
+    m_new = torch.mul(m, b1).add_(torch.mul(g, 1.0 - b1))
+    v_new = torch.mul(v, b2).add_(torch.mul(g, 1.0 - b2).mul_(g))
+    inactive = None if info is None else info.inactive
+    if inactive is not None:
+        col = inactive.unsqueeze(1)
+        m.copy_(torch.where(col, m, m_new))
+        v.copy_(torch.where(col, v, v_new))
+        n.add_((~col).to(n.dtype))
+    else:
+        m.copy_(m_new)
+        v.copy_(v_new)
+        n.add_(1.0)
+    return 1.0 - torch.pow(b1, n), 1.0 - torch.pow(b2, n)
+
+
+def _adam_rate_in_numerator(learning_rate, b1: float, b2: float, eps: float, scale_k) -> GradientTransformation:
+    """Adam whose step is ((m_hat * eps_t) * s_k) / (sqrt(v_hat) + eps), subtracted (see :func:`adam`)."""
+    b1 = _finite("b1", b1, below_one=True)
+    b2 = _finite("b2", b2, below_one=True)
+    eps = _finite("eps", eps)
+    rate = learning_rate_fn(learning_rate)
+
+    def init(params):
+        state = _adam_init(params)
+        state["s_k"] = None if scale_k is None else _column(scale_k, params, "scale_k")
+        return state
+
+    def update(updates, state, params, info):
+        bc1, bc2 = _adam_moments(updates, state, info, b1, b2)
+        den = torch.div(state["v"], bc2, out=state["den"]).sqrt_().add_(eps)
+        num = torch.div(state["m"], bc1, out=state["out"]).mul_(rate(info.t))
+        if state["s_k"] is not None:
+            num.mul_(state["s_k"])
+        return ((num.div_(den), -1.0, None),), state
+
+    return GradientTransformation(init, update, f"adam_rate_in_numerator(b1={b1:g}, b2={b2:g}, eps={eps:g})")
 
 
 def add_decayed_weights(weight_decay: float) -> GradientTransformation:
@@ -400,8 +431,16 @@ def add_decayed_weights(weight_decay: float) -> GradientTransformation:
     return GradientTransformation(torch.empty_like, update, f"add_decayed_weights({w:g})")
 
 
-def adam(learning_rate, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, scale_k=None) -> GradientTransformation:
+def adam(learning_rate, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, scale_k=None,
+         rate_in_numerator: bool = False) -> GradientTransformation:
     """Adam: ``chain(scale_by_adam(b1, b2, eps), sgd(learning_rate, scale_k))``.
+
+    The step is theta <- theta - eps_t * s_k * (m_hat / (sqrt(v_hat) + eps)). With
+    ``rate_in_numerator`` the same formula is evaluated in another order,
+    theta <- theta - ((m_hat * eps_t) * s_k) / (sqrt(v_hat) + eps): equal in exact arithmetic,
+    different in the last bits. That is the order of the maze planner's former hand-written
+    Adam, kept so that its default runs stay bit for bit what they were; the default order
+    is unchanged (every other result depends on it).
 
     Parameters
     ----------
@@ -411,6 +450,9 @@ def adam(learning_rate, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, s
         Adam's constants.
     scale_k : array-like, optional
         Per-copy multipliers [K].
+    rate_in_numerator : bool
+        Multiply m_hat by eps_t * s_k before dividing by sqrt(v_hat) + eps (default False:
+        divide first, then scale).
 
     Returns
     -------
@@ -420,7 +462,11 @@ def adam(learning_rate, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, s
     --------
     >>> str(adam(1e-3))
     'chain(scale_by_adam(b1=0.9, b2=0.999, eps=1e-08), sgd)'
+    >>> str(adam(1e-3, rate_in_numerator=True))
+    'adam_rate_in_numerator(b1=0.9, b2=0.999, eps=1e-08)'
     """
+    if rate_in_numerator:
+        return _adam_rate_in_numerator(learning_rate, b1, b2, eps, scale_k)
     return chain(scale_by_adam(b1, b2, eps), sgd(learning_rate, scale_k))
 
 

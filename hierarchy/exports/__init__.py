@@ -7,13 +7,14 @@ One module per format family: :mod:`.attributes` builds the annotated networkx g
 
 from .attributes import annotated_graph
 from .dot import to_dot, write_dot
+from .limits import MAX_READ_BYTES, read_capped
 from .nodelink import read_node_link, write_node_link
 from .xml import read_gexf, read_graphml, write_gexf, write_graphml
 
 FORMATS = {"graphml": write_graphml, "gexf": write_gexf, "json": write_node_link, "dot": write_dot}
 READERS = {"graphml": read_graphml, "gexf": read_gexf, "json": read_node_link}
 
-__all__ = ["annotated_graph", "to_dot", "write_dot", "read_node_link", "write_node_link", "read_gexf",
+__all__ = ["MAX_READ_BYTES", "read_capped", "annotated_graph", "to_dot", "write_dot", "read_node_link", "write_node_link", "read_gexf",
            "read_graphml", "write_gexf", "write_graphml", "FORMATS", "READERS", "read_graph", "write_graph"]
 
 from pathlib import Path

@@ -7,6 +7,7 @@ import json
 import networkx as nx
 
 from ..errors import FormatError
+from .limits import read_capped
 
 __all__ = ["write_node_link", "read_node_link"]
 
@@ -18,9 +19,14 @@ def write_node_link(g: nx.DiGraph, path) -> None:
 
 
 def read_node_link(path) -> nx.DiGraph:
-    """Read a node-link JSON export back into a DiGraph."""
+    """Read a node-link JSON export back into a DiGraph (at most
+    :data:`~hierarchy.exports.limits.MAX_READ_BYTES` are read)."""
+    data = read_capped(path, "node-link JSON")
     try:
-        with open(path, encoding="utf-8") as fh:
-            return nx.DiGraph(nx.node_link_graph(json.load(fh), directed=True, edges="edges"))
+        return nx.DiGraph(nx.node_link_graph(json.loads(data.decode("utf-8")), directed=True, edges="edges"))
+    except RecursionError:
+        raise FormatError(f"{path} is not a readable node-link JSON file (nested too deeply); "
+                          f"re-export it with mesastack") from None
     except Exception as exc:
-        raise FormatError(f"{path} is not a readable node-link JSON file ({exc}); re-export it with mesastack") from exc
+        why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise FormatError(f"{path} is not a readable node-link JSON file ({why}); re-export it with mesastack") from None

@@ -62,6 +62,11 @@ class RecordedRun:
     def records(self) -> tuple:
         return tuple(self.trajectory.values)
 
+    @property
+    def own_steps(self) -> int:
+        """The replayed run's own number of steps (its time axis, not the graph run's)."""
+        return self.trajectory.T - 1
+
     def run(self, steps, seed, progress=None) -> Trajectory:
         return self.trajectory
 

@@ -15,22 +15,25 @@ import numpy as np
 from agents.maze.grid import MazeDistribution
 from hierarchy.errors import ParameterError
 from hierarchy.inner_alignment import Thresholds
+from scenarios.machinery.registry import check_fields
 
 __all__ = ["green_by_exit", "knob_distribution", "check_positive", "describe_distribution", "ThresholdParams", "MazeExampleParams",
            "Example1Params", "Example2Params", "Example3Params", "Example4Params", "Example5Params", "Example6Params",
            "PARAMS", "TITLES", "SHORT"]
 
 
-def green_by_exit(value) -> object:
-    """The ``green_by_exit`` knob from a ``--set`` string: ``always``, ``never`` or a probability."""
+def green_by_exit(value, name: str = "green_by_exit") -> object:
+    """The ``green_by_exit`` knob from a ``--set`` string: ``always``, ``never`` or a probability
+    (``name``: the parameter, named in the message)."""
     if isinstance(value, str) and value in ("always", "never"):
         return value
     try:
         p = float(value)
     except (TypeError, ValueError):
-        raise ParameterError(f"green_by_exit={value!r} is not usable; use always, never or a probability like 0.5") from None
+        raise ParameterError(f"{name}={value!r} is not usable; use always, never or a probability like 0.5",
+                             parameter=name) from None
     if not 0.0 <= p <= 1.0:
-        raise ParameterError(f"green_by_exit={value!r} is not a probability; use a number in [0, 1]")
+        raise ParameterError(f"{name}={value!r} is not a probability; use a number in [0, 1]", parameter=name)
     return p
 
 
@@ -38,7 +41,7 @@ def knob_distribution(params, prefix: str, size: int) -> MazeDistribution:
     """The maze distribution of ``params``' knobs ``<prefix>_extra_green``, ``<prefix>_green_by_exit`` and
     ``<prefix>_exit_visible`` (``prefix``: ``train`` or ``deploy``), of side ``size``."""
     return MazeDistribution(size=size, extra_green=getattr(params, f"{prefix}_extra_green"),
-                            green_by_exit=green_by_exit(getattr(params, f"{prefix}_green_by_exit")),
+                            green_by_exit=green_by_exit(getattr(params, f"{prefix}_green_by_exit"), f"{prefix}_green_by_exit"),
                             exit_visible=getattr(params, f"{prefix}_exit_visible"))
 
 
@@ -47,7 +50,7 @@ def check_positive(obj, names) -> None:
     for n in names:
         v = getattr(obj, n)
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ParameterError(f"{n}={v!r} must be a positive integer")
+            raise ParameterError(f"{n}={v!r} must be a positive integer", parameter=n)
 
 
 @attrs.frozen
@@ -120,8 +123,10 @@ class MazeExampleParams(ThresholdParams):
     def __attrs_post_init__(self):
         check_positive(self, ("population", "train_mazes", "eval_mazes", "irl_mazes", "probe_mazes", "size",
                                "deploy_size", "mesa_budget_factor"))
-        if self.irl_steps < 0 or self.larger_by < 0 or self.stop_min_steps < 0:
-            raise ParameterError("irl_steps, larger_by and stop_min_steps must be >= 0")
+        check_fields(self, {"irl_steps": "count0", "larger_by": "count0", "stop_min_steps": "count0",
+                            "irl_tol": "positive", "optimum_tolerance": "non-negative", "stop_success": "probability",
+                            "train_exit_visible": "probability", "deploy_exit_visible": "probability",
+                            "train_extra_green": "count0", "deploy_extra_green": "count0"})
         h = self.deploy_planning_horizon
         if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 0:
             raise ParameterError(f"deploy_planning_horizon={h!r} must be a number of moves >= 1, or 0 for exact "
@@ -209,8 +214,10 @@ class Example5Params(ThresholdParams):
 
     def __attrs_post_init__(self):
         check_positive(self, ("population", "train_mazes", "eval_mazes", "train_size", "deploy_size"))
-        if self.train_size < 2 or self.deploy_size < 2 or self.larger_by < 0:
-            raise ParameterError("maze sizes must be >= 2 and larger_by >= 0")
+        for name in ("train_size", "deploy_size"):
+            if getattr(self, name) < 2:
+                raise ParameterError(f"{name}={getattr(self, name)} must be a maze side of at least 2", parameter=name)
+        check_fields(self, {"larger_by": "count0"})
         self.thresholds()
 
     def train_distribution(self) -> MazeDistribution:

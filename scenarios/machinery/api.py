@@ -21,11 +21,13 @@ Example (see README for a complete one):
 from __future__ import annotations
 
 import math
-from typing import Iterable, Optional
+from collections.abc import Iterable
+from typing import Optional
 
 import attrs
 
 from hierarchy.check import check_graph
+from hierarchy.errors import ParameterError
 from hierarchy.estimator import Estimator
 from hierarchy.graph import DelegationGraph
 from hierarchy.measure import measure
@@ -103,6 +105,31 @@ def robustness_tables(graph: DelegationGraph, base, perturbed: dict, tolerance: 
     return [table], summaries
 
 
+def _check_arguments(graph, name, claims, max_discrepancy, perturbations, tolerance) -> None:
+    if not isinstance(graph, DelegationGraph):
+        raise ParameterError(f"graph={type(graph).__name__}; give a hierarchy.DelegationGraph (e.g. "
+                             f"DelegationGraph.chain(...))", parameter="graph")
+    if not isinstance(name, str) or not name:
+        raise ParameterError(f"name={name!r}; give the report a non-empty name such as 'custom'", parameter="name")
+    if isinstance(claims, (str, bytes, Claim)) or not isinstance(claims, Iterable):
+        raise ParameterError(f"claims={claims!r}; give a list of Claims or functions measurements -> Claim",
+                             parameter="claims")
+    for c in claims:
+        if not (isinstance(c, Claim) or callable(c)):
+            raise ParameterError(f"claims holds {type(c).__name__}; give Claims or functions measurements -> Claim",
+                                 parameter="claims")
+    if isinstance(max_discrepancy, bool) or not isinstance(max_discrepancy, (int, float)) \
+            or not (math.isfinite(max_discrepancy) and max_discrepancy > 0):
+        raise ParameterError(f"max_discrepancy={max_discrepancy!r} must be a finite number > 0, e.g. 1e-9",
+                             parameter="max_discrepancy")
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) \
+            or not (math.isfinite(tolerance) and tolerance >= 0):
+        raise ParameterError(f"tolerance={tolerance!r} must be a finite number >= 0, e.g. 0.1", parameter="tolerance")
+    if perturbations is not None and not isinstance(perturbations, Family):
+        raise ParameterError(f"perturbations={type(perturbations).__name__}; give a hierarchy.perturbation.Family or "
+                             f"None", parameter="perturbations")
+
+
 def run_hierarchy(graph: DelegationGraph, steps: int, seed: int = 0, estimator: Estimator = Estimator(), *,
                   name: str = "custom", claims: Iterable = (), horizon: Optional[int] = None,
                   progress: bool = True, check: bool = True, max_discrepancy: float = 1e-9,
@@ -116,7 +143,17 @@ def run_hierarchy(graph: DelegationGraph, steps: int, seed: int = 0, estimator: 
     (Definition 3) and, for members that change the objective, generalization (Definition 4)
     of every chain's root capability and edge alignment, judged against ``tolerance``.
     ``result.write(out)`` writes the same files as ``mesastack run``.
+
+    Every argument is checked first: a misuse (``steps=True``, an estimator given as a
+    string, a horizon longer than the run, a negative ``max_discrepancy``, a claim that is
+    neither a Claim nor a function, ...) raises a :class:`~hierarchy.errors.ParameterError`
+    naming the argument and the fix, before anything runs. With ``check=False`` the leaves
+    are not tried on a short run first, but a leaf that raises is still named
+    (:class:`~hierarchy.errors.LeafError`, its exception as the cause) and a trajectory of
+    other than ``steps + 1`` values per copy is still refused.
     """
+    _check_arguments(graph, name, claims, max_discrepancy, perturbations, tolerance)
+    claims = tuple(claims)
     options = RunOptions(seed=seed, steps=steps, estimator=estimator, horizon=horizon, progress=progress)
     if check:
         check_graph(graph, seed=seed)

@@ -4,12 +4,13 @@
     mesastack describe SCENARIO
     mesastack run SCENARIO [--seed N] [--steps T] [--out DIR] [--estimator limit|finite] [--tail W]
                            [--horizon N] [--set NAME=VALUE ...] [--no-progress]
-                           [--resume] [--executor inprocess|dask] [--scheduler ADDRESS] [--workers N]
+                           [--resume] [--executor inprocess|dask] [--scheduler ADDRESS] [--workers N] [--force]
     mesastack compare-definitions [--seed N] [--seeds N] [--out DIR] [--quick] [--set NAME=VALUE ...]
-                                  [--estimator limit|finite] [--tail W] [--no-progress]
+                                  [--estimator limit|finite] [--tail W] [--no-progress] [--force]
 
-A user mistake prints one line (``mesastack: error: ...``) and exits with status 2;
-Ctrl-C prints one line, leaves no half-written file, and exits with status 130. The core's
+``--out`` must be empty, or an output of the same scenario (its ``mesastack.json``), unless
+``--force`` (:func:`scenarios.machinery.output.check_folder`). A user mistake prints one line
+(``mesastack: error: ...``) and exits with status 2; Ctrl-C prints one line, leaves no half-written file, and exits with status 130. The core's
 messages never name a flag: an error about one parameter carries its name
 (``MesastackError.parameter``) and the CLI appends the option that sets it (:data:`FLAGS`).
 The sweep options (``--resume``, ``--executor``, ``--scheduler``, ``--workers``) are refused on
@@ -72,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="add strong alignment: the worst base-objective value over the next N steps")
     r.add_argument("--set", action="append", metavar="NAME=VALUE", help="change a scenario parameter (repeatable)")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
+    r.add_argument("--force", action="store_true",
+                   help="write into --out even when it is not empty and not an output of this scenario "
+                        "(what an earlier mesastack run wrote there is replaced)")
     r.add_argument("--resume", action="store_true",
                    help="sweeps: reuse the trials already finished in --out instead of running them again")
     r.add_argument("--executor", choices=["inprocess", "dask"], default=None,
@@ -95,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="capability estimator (Definition 1): limit = L(0) - tail mean (default), finite = literal sum")
     c.add_argument("--tail", type=float, default=0.25, help="tail fraction of the limit estimator (default 0.25)")
     c.add_argument("--no-progress", action="store_true", help="no progress bars")
+    c.add_argument("--force", action="store_true",
+                   help="write into --out even when it is not empty and not an output of this scenario "
+                        "(what an earlier mesastack run wrote there is replaced)")
     return p
 
 
@@ -107,10 +114,10 @@ def _compare(args) -> int:
     params = resolve_compare_params(_params(args.set), quick=args.quick)
     options = RunOptions(seed=args.seed, estimator=Estimator(args.estimator, tail=args.tail),
                          progress=not args.no_progress)
-    prepare_output(out)  # fail before a long run, not after
+    prepare_output(out, "compare-definitions", args.force)  # fail before a long run, not after
     comparison = compare_definitions(options, params, seeds=args.seeds)
     print(comparison.result.report.render())
-    written = write_result(comparison.result, out)
+    written = write_result(comparison.result, out, force=args.force)
     print(f"\nwrote {len(written)} files to {out}/: " + ", ".join(p.name for p in written))
     differ = comparison.disagreements()
     print(f"{len(differ)} cells do not agree with seed 002 on every seed (split, undecided or disagreeing; findings, "
@@ -212,7 +219,7 @@ def main(argv=None) -> int:
         if args.command == "compare-definitions":
             return _compare(args)
         from scenarios.machinery.output import prepare_output, write_result
-        from scenarios.machinery.registry import get_scenario
+        from scenarios.machinery.registry import get_scenario, resolve_params
 
         _refuse_options(args, get_scenario(args.scenario))
         out = Path(args.out) if args.out else Path("runs") / args.scenario
@@ -220,10 +227,11 @@ def main(argv=None) -> int:
                              horizon=args.horizon, progress=not args.no_progress, params=_params(args.set),
                              out=str(out), resume=args.resume, executor=args.executor or "inprocess",
                              scheduler=args.scheduler, workers=args.workers)
-        prepare_output(out)  # fail before a long run, not after
+        resolve_params(get_scenario(args.scenario), options.params)  # a bad --set value first, before any folder
+        prepare_output(out, args.scenario, args.force)  # fail before a long run, not after
         result = run_scenario(args.scenario, options)
         print(result.report.render())
-        written = write_result(result, out)
+        written = write_result(result, out, force=args.force)
         print(f"\nwrote {len(written)} files to {out}/: " + ", ".join(p.name for p in written))
         print(closing_lines(result.report.claims))
         return 0

@@ -45,6 +45,18 @@ def log_scale_if_positive(ax, values, axis: str = "y", **kw) -> bool:
     return ok
 
 
+def save_drawing(plt, fig, path, draw, title: str = "", dpi: int = 110) -> None:
+    """Draw with ``draw()``, title and save ``fig`` to ``path``; the figure is closed whatever happens."""
+    try:
+        draw()
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        fig.savefig(path, dpi=dpi)
+    finally:
+        plt.close(fig)
+
+
 def plot_objectives(path, series: Mapping[str, Mapping[str, np.ndarray]], objectives: Sequence[str],
                     title: str = "", log: Sequence[str] = ("G", "G1"), reference: Optional[Mapping[str, float]] = None,
                     envelopes: Optional[Mapping[str, Mapping[str, np.ndarray]]] = None) -> None:
@@ -53,14 +65,8 @@ def plot_objectives(path, series: Mapping[str, Mapping[str, np.ndarray]], object
     ``envelopes`` draws a dashed worst-case curve per optimizer (strong alignment)."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(objectives), figsize=(5.2 * len(objectives), 4.0), squeeze=False)
-    try:
-        _draw_objectives(axes[0], series, objectives, log, reference, envelopes)
-        if title:
-            fig.suptitle(title)
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-    finally:
-        plt.close(fig)
+    save_drawing(plt, fig, path, lambda: _draw_objectives(axes[0], series, objectives, log, reference, envelopes),
+                 title)
 
 
 def _draw_objectives(axes, series, objectives, log, reference, envelopes) -> None:

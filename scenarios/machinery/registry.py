@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Optional
 
+import math
+
 import attrs
 import numpy as np
 
@@ -19,7 +21,7 @@ from hierarchy.report import Report
 
 __all__ = ["RunOptions", "ScenarioResult", "Scenario", "SCENARIOS", "SWEEP_OPTIONS", "scenario", "get_scenario",
            "list_scenarios", "convert_param", "apply_overrides", "resolve_params", "run_scenario", "check_options",
-           "parameter", "parameter_rows", "PARAMETER_HELP"]
+           "parameter", "parameter_rows", "PARAMETER_HELP", "check_fields", "FIELD_RULES"]
 
 #: The run options only a sweep takes (``--resume``, ``--executor``, ``--scheduler``, ``--workers``).
 SWEEP_OPTIONS = frozenset({"resume", "executor", "scheduler", "workers"})
@@ -52,6 +54,96 @@ def parameter(default, help: str, **kwargs):
     return attrs.field(default=default, metadata={"help": help, **kwargs.pop("metadata", {})}, **kwargs)
 
 
+def _is_int(v) -> bool:
+    return not isinstance(v, bool) and isinstance(v, (int, np.integer))
+
+
+def _is_real(v) -> bool:
+    return not isinstance(v, bool) and isinstance(v, (int, float, np.integer, np.floating)) and math.isfinite(v)
+
+
+#: The rules :func:`check_fields` applies: name -> (test of one value, what it must be).
+#: A rule ending in ``s`` is the same for every entry of a non-empty tuple; ``*`` after it
+#: also allows the empty tuple.
+FIELD_RULES = {
+    "count": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
+    "count0": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "positive": (lambda v: _is_real(v) and v > 0, "a finite number > 0"),
+    "non-negative": (lambda v: _is_real(v) and v >= 0, "a finite number >= 0"),
+    "finite": (_is_real, "a finite number"),
+    "probability": (lambda v: _is_real(v) and 0 <= v <= 1, "a number in [0, 1]"),
+    "fraction": (lambda v: _is_real(v) and 0 < v <= 1, "a number in (0, 1]"),
+    "open fraction": (lambda v: _is_real(v) and 0 < v < 1, "a number in (0, 1)"),
+    "smoothing": (lambda v: _is_real(v) and 0 <= v < 1, "a number in [0, 1)"),
+}
+
+
+def check_fields(params, rules: Mapping[str, str]) -> None:
+    """Refuse, in one line naming the parameter and a valid value, a field of ``params`` that breaks its rule.
+
+    Parameters
+    ----------
+    params : attrs instance
+        A scenario's parameter value.
+    rules : mapping
+        Field name -> rule of :data:`FIELD_RULES` (``"positive"``, ``"fraction"``, ...);
+        ``"<rule>s"``: a non-empty tuple of such values, ``"<rule>s*"``: a tuple, possibly empty.
+
+    Raises
+    ------
+    ParameterError
+        ``name=value must be ... (its meaning); e.g. --set name=<default>``, with ``parameter`` the
+        field's name (the meaning from :func:`parameter`'s help or :data:`PARAMETER_HELP`).
+
+    Examples
+    --------
+    >>> @attrs.frozen
+    ... class P:
+    ...     settle: float = 1e-3
+    ...     norms: tuple = (0.6, 1.0)
+    >>> check_fields(P(), {"settle": "fraction", "norms": "positives"})
+    >>> check_fields(P(settle=float("nan")), {"settle": "fraction"})
+    Traceback (most recent call last):
+    ...
+    hierarchy.errors.ParameterError: settle=nan must be a number in (0, 1]; e.g. --set settle=0.001
+    >>> check_fields(P(norms=()), {"norms": "positives"})
+    Traceback (most recent call last):
+    ...
+    hierarchy.errors.ParameterError: norms=(empty) must be a non-empty list of finite numbers > 0; e.g. --set norms=0.6,1.0
+    """
+    fields = attrs.fields_dict(type(params))
+    for name, rule in rules.items():
+        value = getattr(params, name)
+        many, empty_ok = rule.endswith("s") or rule.endswith("s*"), rule.endswith("*")
+        base = rule.rstrip("*")[:-1] if many else rule
+        test, want = FIELD_RULES[base]
+        if many:
+            ok = isinstance(value, (tuple, list)) and (empty_ok or len(value) > 0) and all(test(v) for v in value)
+            want = ("a list (possibly empty) of " if empty_ok else "a non-empty list of ") + _plural(want)
+        else:
+            ok = test(value)
+        if not ok:
+            f = fields.get(name)
+            default = None if f is None else (f.default.factory() if isinstance(f.default, attrs.Factory) else f.default)
+            hint = f"; e.g. --set {name}={_shown(default)}" if default is not None and _default_ok(default, test, many) else ""
+            meaning = (f.metadata.get("help") if f is not None else None) or PARAMETER_HELP.get(name)
+            meaning = f" ({meaning})" if meaning else ""
+            raise ParameterError(f"{name}={_shown(value)} must be {want}{meaning}{hint}", parameter=name)
+
+
+def _default_ok(default, test, many) -> bool:
+    """Whether ``default`` passes ``test`` (so it can be offered as an example)."""
+    return all(test(v) for v in default) and len(default) > 0 if many else test(default)
+
+
+def _plural(want: str) -> str:
+    for a, b in (("a positive integer", "positive integers"), ("an integer", "integers"), ("a finite number", "finite numbers"),
+                 ("a number", "numbers")):
+        if want.startswith(a):
+            return b + want[len(a):]
+    return want
+
+
 @attrs.frozen
 class RunOptions:
     """What every scenario run takes: seed, steps (None: the scenario's default), estimator,
@@ -75,13 +167,23 @@ class RunOptions:
     def __attrs_post_init__(self):
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
             raise ParameterError(f"seed={self.seed!r} must be a non-negative integer", parameter="seed")
-        if self.steps is not None and (not isinstance(self.steps, (int, np.integer)) or self.steps < 1):
+        if not isinstance(self.estimator, Estimator):
+            raise ParameterError(f"estimator={self.estimator!r} is not an Estimator; give Estimator('limit') or "
+                                 f"Estimator('finite')", parameter="estimator")
+        if self.steps is not None and (not _is_int(self.steps) or self.steps < 1):
             raise ParameterError(f"steps={self.steps!r} must be a positive integer; run at least one step",
                                  parameter="steps")
         if self.executor not in ("inprocess", "dask"):
             raise ParameterError(f"executor {self.executor!r} is unknown; choose inprocess or dask", parameter="executor")
-        if self.horizon is not None and (not isinstance(self.horizon, (int, np.integer)) or self.horizon < 1):
+        if self.steps is not None and self.horizon is not None and _is_int(self.horizon) and self.horizon > self.steps + 1:
+            raise ParameterError(f"horizon={self.horizon} is longer than the run ({self.steps} steps: {self.steps + 1} "
+                                 f"values per copy); give a horizon of at most {self.steps + 1} steps or run more steps",
+                                 parameter="horizon")
+        if self.horizon is not None and (not _is_int(self.horizon) or self.horizon < 1):
             raise ParameterError(f"horizon={self.horizon!r} must be a positive number of steps", parameter="horizon")
+        if self.workers is not None and (not _is_int(self.workers) or self.workers < 1):
+            raise ParameterError(f"workers={self.workers!r} must be a positive number of Dask workers",
+                                 parameter="workers")
         if self.workers is not None and self.executor != "dask":
             raise ParameterError(f"workers={self.workers!r} sizes a Dask LocalCluster; it needs the dask executor",
                                  parameter="workers")
@@ -228,13 +330,26 @@ def list_scenarios() -> list:
 
 
 def convert_param(value: str, default: Any, name: str):
-    """Parse a ``--set`` string to the type of the parameter's default (bool, int, float, tuple, str)."""
+    """Parse a ``--set`` string to the type of the parameter's default (bool, int, float, tuple, str).
+
+    A tuple is comma-separated (``1,2,4``; the empty string is the empty tuple); an empty
+    entry (``1,,2``, ``1,2,``) is refused, not skipped.
+
+    Examples
+    --------
+    >>> convert_param("1, 2,4", (1,), "widths"), convert_param("", (0.5,), "norms")
+    ((1, 2, 4), ())
+    >>> convert_param("1,,2", (1, 2, 4), "widths")
+    Traceback (most recent call last):
+    ...
+    hierarchy.errors.ParameterError: parameter widths = '1,,2' has an empty entry; separate the values by single commas, e.g. --set widths=1,2,4
+    """
     if isinstance(default, bool):
         if value.lower() in ("1", "true", "yes", "on"):
             return True
         if value.lower() in ("0", "false", "no", "off"):
             return False
-        raise ParameterError(f"parameter {name} takes true or false, not {value!r}")
+        raise ParameterError(f"parameter {name} takes true or false, not {value!r}", parameter=name)
     try:
         if isinstance(default, int):
             return int(value)
@@ -242,9 +357,24 @@ def convert_param(value: str, default: Any, name: str):
             return float(value)
         if isinstance(default, tuple):
             kind = type(default[0]) if default else float
-            return tuple(kind(v) for v in value.split(",") if v)
+            if not value.strip():
+                return ()
+            parts = [v.strip() for v in value.split(",")]
+            if not all(parts):
+                raise ParameterError(f"parameter {name} = {value!r} has an empty entry; separate the values by single "
+                                     f"commas, e.g. --set {name}={_shown(default) if default else '1,2,4'}",
+                                     parameter=name)
+            try:
+                return tuple(kind(v) for v in parts)
+            except ValueError:
+                raise ParameterError(f"parameter {name} = {value!r} is not a list of {kind.__name__} values; give "
+                                     f"e.g. --set {name}={_shown(default) if default else '1,2,4'}",
+                                     parameter=name) from None
+    except ParameterError:
+        raise
     except ValueError:
-        raise ParameterError(f"parameter {name} = {value!r} is not a valid {type(default).__name__}") from None
+        raise ParameterError(f"parameter {name} = {value!r} is not a valid {type(default).__name__}; give e.g. "
+                             f"--set {name}={_shown(default)}", parameter=name) from None
     return value
 
 
@@ -262,9 +392,16 @@ def apply_overrides(base, overrides: Mapping[str, str], owner: str):
     changes = {}
     for key, value in overrides.items():
         if key not in fields:
-            raise ParameterError(f"{owner} has no parameter {key!r}; its parameters are {', '.join(fields)}")
+            raise ParameterError(f"{owner} has no parameter {key!r}; its parameters are {', '.join(fields)}",
+                                 parameter=key)
         changes[key] = convert_param(value, getattr(base, key), key) if isinstance(value, str) else value
-    return attrs.evolve(base, **changes)
+    try:
+        return attrs.evolve(base, **changes)
+    except TypeError as exc:  # an attrs type check, or a comparison of a wrongly typed value
+        key = next(iter(changes), "?")
+        raise ParameterError(f"{owner}: parameters {', '.join(f'{k}={_shown(v)}' for k, v in changes.items())} are "
+                             f"not usable ({exc}); give values of each parameter's type (see `mesastack describe`)",
+                             parameter=key) from None
 
 
 def resolve_params(spec: Scenario, overrides: Mapping[str, str]):

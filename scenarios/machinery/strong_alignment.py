@@ -12,6 +12,7 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
+from hierarchy.errors import ParameterError
 from hierarchy.figures import Spread
 from hierarchy.report import Table
 from hierarchy.transient import worst_from, worst_over_horizon
@@ -31,15 +32,38 @@ def _root_series(graph, arrays) -> dict:
 def strong_alignment_table(graph, arrays, horizon: int) -> Table:
     """Per chain and start step s in {0, T/4, T/2, 3T/4}: the worst root-objective value over
     steps s .. s + N - 1 (median and IQR over copies)."""
-    rows = []
+    check_horizon(horizon)
+    rows, short = [], []
     for label, (obj, L) in _root_series(graph, arrays).items():
         T = L.shape[1]
+        if T < horizon:
+            short.append(f"{label} ({T} values)")
         for s in sorted({0, T // 4, T // 2, (3 * T) // 4}):
             end = min(s + horizon, T) - 1
             w = Spread.of(worst_from(L, s, horizon))
             rows.append([label, obj, s, end, str(w), f"at worst {w.median:.4g} on {obj} over steps {s}..{end}"])
-    return Table(f"strong alignment: worst base-objective value over a horizon of {horizon} steps",
-                 ("chain", "base objective", "from step", "to step", "worst", "statement"), tuple(rows))
+    title = f"strong alignment: worst base-objective value over a horizon of {horizon} steps"
+    if short:  # never a silent clip: the title says where the horizon ran past a run's end
+        title += f" (cut at the run's end, as 'to step' shows, on the chains shorter than that: {', '.join(short)})"
+    else:
+        title += " (cut at the run's end from the later start steps, as 'to step' shows)" if rows and any(
+            r[3] - r[2] + 1 < horizon for r in rows) else ""
+    return Table(title, ("chain", "base objective", "from step", "to step", "worst", "statement"), tuple(rows))
+
+
+def check_horizon(horizon) -> int:
+    """``horizon`` if it is a positive integer number of steps; a ParameterError naming it otherwise.
+
+    Examples
+    --------
+    >>> check_horizon(0)
+    Traceback (most recent call last):
+    ...
+    hierarchy.errors.ParameterError: horizon=0 must be a positive number of steps
+    """
+    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
+        raise ParameterError(f"horizon={horizon!r} must be a positive number of steps", parameter="horizon")
+    return int(horizon)
 
 
 def strong_alignment_plot(graph, arrays, horizon: int):

@@ -26,7 +26,9 @@ Both write every finished chunk at once into ``<out>/trials`` (:mod:`hierarchy.s
 so an interrupted sweep resumes with ``resume=True`` (``--resume``) and repeats no
 finished trial; the chunks are planned from the full trial list, so the resumed result
 equals an uninterrupted one. Without ``resume`` a store that already holds finished
-trials is an error. While a sweep runs, SIGTERM is turned into KeyboardInterrupt so
+trials is an error. A corrupt trial file met on ``resume`` (truncated, bit-flipped, edited
+by hand, ...) is named in one line on stderr, moved into ``<out>/trials/corrupt/`` and rerun
+(:func:`hierarchy.sweep.reusable`). While a sweep runs, SIGTERM is turned into KeyboardInterrupt so
 that a terminated sweep shuts its cluster down as cleanly as an interrupted one.
 """
 
@@ -36,6 +38,7 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 import threading
 from typing import Callable, Optional, Sequence
 
@@ -132,6 +135,29 @@ def _run_inprocess(chunks: list, run_batch: RunBatch, commit, bar) -> None:
 
 
 SCHEDULER_TIMEOUT = 20.0  # seconds for the whole handshake with an existing scheduler
+#: An environment variable that sets another bound (seconds) for that handshake, e.g. in tests.
+SCHEDULER_TIMEOUT_ENV = "MESASTACK_SCHEDULER_TIMEOUT"
+
+
+def scheduler_timeout() -> float:
+    """The handshake bound: ``$MESASTACK_SCHEDULER_TIMEOUT`` seconds when set to a positive
+    number, else :data:`SCHEDULER_TIMEOUT`.
+
+    Example:
+        >>> scheduler_timeout() > 0
+        True
+    """
+    raw = os.environ.get(SCHEDULER_TIMEOUT_ENV)
+    if raw:
+        try:
+            value = float(raw)
+        except ValueError:
+            value = float("nan")
+        if not (0 < value < 1e6):
+            raise ParameterError(f"{SCHEDULER_TIMEOUT_ENV}={raw!r} is not a positive number of seconds; "
+                                 f"set it to e.g. 20 or unset it")
+        return value
+    return SCHEDULER_TIMEOUT
 
 
 def check_scheduler_address(address: str) -> str:
@@ -152,16 +178,15 @@ def check_scheduler_address(address: str) -> str:
     m = re.fullmatch(r"(?:(tcp|tls|inproc|ucx|ws|wss)://)?([A-Za-z0-9._\-]+|\[[0-9A-Fa-f:]+\]):([0-9]{1,5})", a)
     if m is None or not (0 < int(m.group(3)) < 65536):
         raise ParameterError(f"scheduler address {address!r} is not of the form [tcp://]host:port "
-                             f"(e.g. tcp://10.0.0.5:8786)")
+                             f"(e.g. tcp://10.0.0.5:8786)", parameter="scheduler")
     return a if m.group(1) else f"tcp://{a}"
 
 
-def join_scheduler(distributed, address: str, timeout: float = SCHEDULER_TIMEOUT):
+def join_scheduler(distributed, address: str, timeout: Optional[float] = None):
     """A Client of the Dask scheduler at ``address``, with the **whole** handshake bounded by
     ``timeout`` seconds (a server that accepts and never answers, or answers something that is
     not Dask, is refused in one line instead of hanging or crashing inside distributed)."""
-    import threading
-
+    timeout = scheduler_timeout() if timeout is None else float(timeout)
     box = {}
 
     def connect():
@@ -172,13 +197,13 @@ def join_scheduler(distributed, address: str, timeout: float = SCHEDULER_TIMEOUT
 
     t = threading.Thread(target=connect, name="mesastack-dask-connect", daemon=True)
     t.start()
-    t.join(timeout + 5.0)
+    t.join(timeout + min(5.0, timeout))
     if "client" in box:
         return box["client"]
     why = (f"{type(box['error']).__name__}: {box['error']}"[:200] if "error" in box
            else f"no answer within {timeout:g} s")
     raise ParameterError(f"no Dask scheduler answered at {address} ({why}); check the address, or start one with "
-                         f"`dask scheduler`")
+                         f"`dask scheduler`", parameter="scheduler")
 
 
 def dask_client(scheduler: Optional[str] = None, workers: Optional[int] = None):
@@ -193,7 +218,7 @@ def dask_client(scheduler: Optional[str] = None, workers: Optional[int] = None):
     except ImportError:
         raise ParameterError('--executor dask needs Dask distributed, an optional extra: '
                              'pip install "mesastack[sweeps]"') from None
-    if scheduler:
+    if scheduler is not None:  # an empty address is a mistake, not "start a local cluster"
         return join_scheduler(distributed, check_scheduler_address(scheduler)), None
     n = int(workers) if workers else available_cores()
     cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
@@ -254,7 +279,7 @@ def run_sweep(trials: Sequence[Trial], run_batch: RunBatch, out=None, resume: bo
     trials = check_trials(trials)
     if executor not in EXECUTORS:
         raise ParameterError(f"executor {executor!r} is unknown; choose inprocess or dask")
-    if scheduler and executor != "dask":
+    if scheduler is not None and executor != "dask":
         raise ParameterError("--scheduler is an address for the Dask executor; add --executor dask")
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise ParameterError(f"workers={workers!r}; give a positive number of Dask workers, e.g. --workers 2")
@@ -265,7 +290,7 @@ def run_sweep(trials: Sequence[Trial], run_batch: RunBatch, out=None, resume: bo
     done = {}
     if out is not None:
         remove_leftovers(out)
-        done = reusable(out, trials, resume)
+        done = reusable(out, trials, resume, on_corrupt=lambda line: print(f"mesastack: {line}", file=sys.stderr))
     elif resume:
         raise ParameterError("resuming needs the output directory of the interrupted sweep; pass --out with --resume")
     chunks = [[t for t in c if t.id not in done] for c in plan_batches(trials, chunk)]

@@ -172,3 +172,19 @@ def test_trajectories_npz_refuses_arrays_that_are_not_k_by_t(tmp_path):
         check_arrays({"A-population/final_L": np.ones(32)})
     with pytest.raises(FormatError, match="not <leaf>/<objective>"):
         check_arrays({"widths": np.ones((2, 3))})
+
+
+def test_reading_is_capped_and_xml_refuses_entities(tmp_path):
+    from hierarchy.exports import read_capped
+
+    p = tmp_path / "g.json"
+    p.write_text('{"directed": true, "multigraph": false, "graph": {}, "nodes": [{"id": "a"}], "edges": []}')
+    assert list(read_graph(p).nodes) == ["a"]
+    with pytest.raises(FormatError, match="larger than the 10 bytes"):
+        read_capped(p, "node-link JSON", limit=10)
+    x = tmp_path / "g.graphml"
+    x.write_text('<?xml version="1.0"?><!DOCTYPE g [<!ENTITY e "x">]>'
+                 '<graphml xmlns="http://graphml.graphdrawing.org/xmlns"><graph edgedefault="directed">'
+                 '<node id="&e;"/></graph></graphml>')
+    with pytest.raises(FormatError, match="not a safe GraphML file"):
+        read_graph(x)

@@ -145,3 +145,33 @@ def test_results_frame_has_one_row_per_trial_and_figure():
     assert got.loc[4, "C"] == 2.0 and got.loc[2, "alpha"] == -2.0
     assert df["list"].iloc[0] == "[1]"
     assert results_frame([]).empty and isinstance(df, pd.DataFrame)
+
+
+def test_the_store_records_shapes_and_a_checksum_and_refuses_any_change(tmp_path):
+    import json
+
+    from hierarchy.errors import FormatError
+    from hierarchy.sweep import move_aside
+
+    write_trial(tmp_path, TrialResult("a", {"x": 1}, {"L": np.arange(4.0)}, {"C": 0.5, "u": float("nan")}))
+    doc = json.loads((trials_dir(tmp_path) / "a.json").read_text())
+    assert doc["shapes"] == {"L": {"dtype": "<f8", "shape": [4]}} and len(doc["digest"]) == 64
+    assert load_trial(tmp_path, "a").figures["C"] == 0.5
+    doc["figures"]["C"] = 1e9
+    (trials_dir(tmp_path) / "a.json").write_text(json.dumps(doc))
+    with pytest.raises(FormatError, match="checksum differs"):
+        load_trial(tmp_path, "a")
+    assert move_aside(tmp_path, "a").name == "corrupt" and finished_ids(tmp_path) == []
+    write_trial(tmp_path, TrialResult("a", {"x": 1}))
+    move_aside(tmp_path, "a")  # a second corrupt copy keeps the first
+    assert sorted(p.name for p in (trials_dir(tmp_path) / "corrupt").iterdir()) == ["a.1.json", "a.1.npz",
+                                                                                     "a.json", "a.npz"]
+
+
+def test_reusable_moves_a_corrupt_trial_aside_and_names_it(tmp_path):
+    write_trials(tmp_path, [TrialResult("a", {"i": 0}), TrialResult("b", {"i": 1})])
+    (trials_dir(tmp_path) / "b.npz").write_bytes(b"")
+    said = []
+    got = reusable(tmp_path, [Trial("a", {"i": 0}), Trial("b", {"i": 1})], resume=True, on_corrupt=said.append)
+    assert list(got) == ["a"] and len(said) == 1 and "'b'" in said[0] and "corrupt" in said[0]
+    assert (trials_dir(tmp_path) / "corrupt" / "b.json").is_file() and finished_ids(tmp_path) == ["a"]

@@ -98,3 +98,18 @@ def test_the_error_scales_with_the_objective(k, c):
     e1 = float(limit_error(L, 0.25)[0])
     e2 = float(limit_error(k * L + c, 0.25)[0])
     assert e2 == pytest.approx(k * e1, rel=1e-6, abs=1e-12)
+
+
+def test_a_constant_tail_an_ulp_off_its_window_means_is_not_a_trend():
+    # a copy that stopped at step 1: its value is constant afterwards, and the window means
+    # differ from it only by float rounding (a case seen on a planner's G): never "stalled"
+    # windows (T/8, T/4], (T/4, T/2], (T/2, T] at x (1 + 2e-15), x (1 + 1e-15), x: equal steps of a
+    # few ulps, of one sign, with zero batch-means noise, which read as "no slowing down"
+    # (an infinite error) before
+    x = 0.1
+    L = np.concatenate([[0.3], np.full(40, x)])
+    L[5:10] = x * (1 + 2e-15)
+    L[10:20] = x * (1 + 1e-15)
+    rem, lim = remaining_change(L)
+    assert np.isfinite(rem) and abs(float(rem)) < 1e-15
+    assert capability(L[None, :], Estimator()).converged[0]

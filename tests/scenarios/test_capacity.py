@@ -278,3 +278,19 @@ def test_cli_on_a_local_dask_cluster_matches_inprocess(inprocess_run, tmp_path):
             np.testing.assert_allclose(a[i].arrays[k], b[i].arrays[k], rtol=1e-9, atol=1e-15)
         for f, v in a[i].figures.items():
             assert b[i].figures[f] == pytest.approx(v, rel=1e-8, abs=1e-12, nan_ok=True), (i, f)
+
+
+@pytest.mark.parametrize("extra", [["--set", "lr=100"], ["--set", "lr=1e-300"],
+                                   ["--set", "lr=1e30", "--set", "dtype=float32"]])
+def test_a_sweep_undefined_everywhere_still_writes_its_report_and_resumes(tmp_path, extra):
+    # issue 10, item 1: the plot and the normalized alignment must never cost the report
+    from scenarios.machinery.cli import main
+
+    out = tmp_path / "D"
+    args = ["run", "capacity", "--steps", "60", "--no-progress", "--set", "bootstrap=10", "--set", "widths=1,2,4",
+            "--set", "seeds=2", "--set", "reference_width=2", "--out", str(out), *extra]
+    assert main(args) == 0
+    rep = json.loads((out / "report.json").read_text())
+    assert {"report.json", "trajectories.npz", "capacity.png", "graph.graphml"} <= {p.name for p in out.iterdir()}
+    assert len(rep["claims"]) == 6 and all(c["verdict"] in ("holds", "fails", "undecided") for c in rep["claims"])
+    assert main(args + ["--resume"]) == 0

@@ -146,11 +146,15 @@ def test_a_diverging_copy_is_frozen_and_leaves_the_others_untouched(datasets):
     assert np.array_equal(tr.copy_meta["final_parameters"][1], one.copy_meta["final_parameters"][1], equal_nan=True)
 
 
-def test_large_learning_rates_grow_the_loss_without_nan(datasets):
-    # the log-sum-exp is stable and tanh bounded: a too-large rate makes L large, not NaN
+def test_large_learning_rates_grow_the_loss_without_nan_and_are_diverged_as_runaways(datasets):
+    # the log-sum-exp is stable and tanh bounded: a too-large rate makes L large, not NaN; the
+    # loop's runaway rule (L(t) > L(0) + 1e4 max(|L(0)|, 1)) marks the copy diverged (issue 10)
     gd = GradientDescent(datasets[0], hidden=(3,), schedule=Constant(1.0), population=2, lr_scale=[1.0, 1e6])
     tr = gd.run(50, 0)
-    assert tr.ok.all() and tr["L"][1, -1] > 100 * tr["L"][0, -1]
+    t = int(tr.diverged_at[1])
+    assert tr.diverged_at[0] == -1 and 0 < t <= 50 and "runaway" in tr.meta["divergence"]
+    assert np.all(np.isfinite(tr["L"][1, :t])) and np.all(np.isnan(tr["L"][1, t:]))
+    assert np.max(tr["L"][1, :t]) <= tr["L"][1, 0] + 1e4 * max(abs(tr["L"][1, 0]), 1.0)
 
 
 # -- determinism, seeds, the protocol ---------------------------------------------------

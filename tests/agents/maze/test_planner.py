@@ -9,10 +9,11 @@ from agents.maze.planner_training import PlannerTraining, train_planners
 from agents.maze.planning import (action_values, discounted_return, finite_horizon_values, greedy_paths, optimal_values,
                                   value_iteration)
 from agents.maze.reachability import classify_behaviour, conflict_kind, conflict_mazes, conflict_probe, reachability
-from agents.maze.reward_network import reward_of
+from agents.maze.reward_network import imitation_batch, imitation_loss, init_params, reward_of
 from hierarchy.errors import ParameterError
 from hierarchy.objective import Objective
 from hierarchy.protocol import check_leaf
+from hierarchy.seeding import as_seed, child
 
 PROXY = MazeDistribution(size=7, extra_green=0, green_by_exit="always", exit_visible=0.5)
 EXIT = MazeDistribution(size=7, extra_green=2, green_by_exit="always", exit_visible=1.0)
@@ -140,6 +141,76 @@ def test_recorded_L_and_G_match_an_independent_computation():
                      - numpy_loss(minus, mazes, k, spec.gamma, spec.soft_iterations, spec.weight_decay)) / (2 * h)
                 g2 += d * d
         assert pop.training["G"][k, 0] == pytest.approx(g2, rel=1e-5)
+
+
+def hand_unrolled_adam(pop, seed, spec):
+    """The planners' training written out in torch (the reference, not agents.training): Adam per
+    tensor, step theta - (lr * m_hat) / (sqrt(v_hat) + eps), copy k moving for steps t <
+    ``pop.stopped_at[k]`` only. Returns (params, L, nll, G) with G = sum of squared gradients."""
+    import torch
+    lr = spec.lr
+    ss, K, steps = as_seed(seed), pop.K, spec.stop.max_steps
+    params = init_params([child(ss, k, 0) for k in range(K)], spec.hidden, spec.init_scale)
+    batch = imitation_batch(pop.training_mazes)
+    m = {n: torch.zeros_like(p) for n, p in params.items()}
+    v = {n: torch.zeros_like(p) for n, p in params.items()}
+    count = torch.zeros(K, dtype=torch.float64)
+    L, nll, G = np.zeros((K, steps + 1)), np.zeros((K, steps + 1)), np.zeros((K, steps + 1))
+    for t in range(steps + 1):
+        leaves = {n: p.detach().requires_grad_(True) for n, p in params.items()}
+        loss, n_ll = imitation_loss(leaves, batch, spec.gamma, spec.soft_iterations, spec.weight_decay)
+        grads = dict(zip(leaves, torch.autograd.grad(loss.sum(), list(leaves.values()))))
+        L[:, t], nll[:, t] = loss.detach().numpy(), n_ll.detach().numpy()
+        G[:, t] = sum((g.numpy() ** 2).reshape(K, -1).sum(1) for g in grads.values())
+        if t == steps:
+            break
+        on = torch.from_numpy(t < pop.stopped_at)
+        count = count + on.to(count.dtype)
+        for n, p in params.items():
+            shape = (-1,) + (1,) * (p.dim() - 1)
+            act, c = on.reshape(shape), count.reshape(shape)
+            m_new = 0.9 * m[n] + (1 - 0.9) * grads[n]
+            v_new = 0.999 * v[n] + (1 - 0.999) * grads[n] * grads[n]
+            step = (lr * (m_new / (1 - 0.9 ** c))) / (torch.sqrt(v_new / (1 - 0.999 ** c)) + 1e-8)
+            m[n], v[n] = torch.where(act, m_new, m[n]), torch.where(act, v_new, v[n])
+            params[n] = torch.where(act, p - step, p)
+    return {n: p.numpy() for n, p in params.items()}, L, nll, G
+
+
+@pytest.mark.parametrize("rule", [StopRule(max_steps=6),
+                                  StopRule(max_steps=12, success_at_least=0.75, check_every=2, min_steps=1)])
+def test_training_is_adam_through_the_loop_bit_for_bit(rule):
+    """The loop's Adam (rate in the numerator) on the planners equals the hand-written Adam of that
+    order bit for bit, stopped copies included; G equals the sum of squared gradients to rounding."""
+    spec = PlannerSpec(n_mazes=3, soft_iterations=10, hidden=6, stop=rule)
+    pop = train_planners(PROXY, K=3, seed=6, spec=spec)
+    params, L, nll, G = hand_unrolled_adam(pop, 6, spec)
+    for n in params:
+        np.testing.assert_array_equal(pop.params[n], params[n])
+    np.testing.assert_array_equal(pop.training["L"], L)
+    np.testing.assert_array_equal(pop.training["nll"], nll)
+    np.testing.assert_allclose(pop.training["G"], G, rtol=1e-13, atol=0)
+    if rule.success_at_least is not None:
+        assert (pop.stopped_at < 12).any() and (pop.stopped_at == 12).any()  # the case has both kinds of copy
+        assert sorted(pop.training.values) == ["G", "L", "nll", "train_success"]
+    else:
+        assert sorted(pop.training.values) == ["G", "L", "nll"] and (pop.stopped_at == 6).all()
+
+
+def test_copies_that_all_stop_at_step_0_keep_their_initial_parameters():
+    rule = StopRule(max_steps=8, success_at_least=0.0)
+    spec = PlannerSpec(n_mazes=2, soft_iterations=6, hidden=4, stop=rule)
+    pop = train_planners(MazeDistribution(size=4), K=2, seed=3, spec=spec)
+    start = init_params([child(as_seed(3), k, 0) for k in range(2)], 4, 1.0)
+    for n, p in start.items():
+        np.testing.assert_array_equal(pop.params[n], p.numpy())
+    assert pop.stopped_at.tolist() == [0, 0]
+    for name in ("L", "G", "nll", "train_success"):
+        assert (pop.training[name] == pop.training[name][:, :1]).all()
+    assert pop.training["L"].shape == (2, 9)
+    assert [StopRule(success_at_least=0.5, check_every=3, min_steps=2).checks_at(t) for t in range(7)] == \
+        [False, False, True, False, False, True, False]
+    assert not StopRule().checks_at(0)
 
 
 def test_training_reproduces_from_the_seed_and_copies_are_independent():

@@ -91,6 +91,62 @@ def test_adam_and_adamw_match_numpy(weight_decay):
     np.testing.assert_allclose(r.params, unroll(rule)[-1], rtol=1e-12, atol=1e-14)
 
 
+def torch_adam_unrolled(rate_in_numerator, b1, b2, eps, scale, steps, active_until=None):
+    """Adam written out in torch in the two documented orders (the reference, not agents.training):
+    default theta - (lr * s_k) * ((m / bc1) / (sqrt(v / bc2) + eps)); rate_in_numerator
+    theta - (((m / bc1) * lr) * s_k) / (sqrt(v / bc2) + eps). ``active_until[k]``: copy k takes
+    updates t < active_until[k] only (its moments and step count stay put after)."""
+    theta = torch.from_numpy(THETA0.copy())
+    m, v = torch.zeros_like(theta), torch.zeros_like(theta)
+    n = torch.zeros(K, 1, dtype=torch.float64)
+    s = torch.from_numpy(np.asarray(scale, dtype=np.float64)).unsqueeze(1)
+    until = np.full(K, steps) if active_until is None else np.asarray(active_until)
+    for t in range(steps):
+        on = torch.from_numpy(t < until).unsqueeze(1)
+        g = torch.from_numpy(A) * (theta - torch.from_numpy(C))
+        m = torch.where(on, b1 * m + (1 - b1) * g, m)
+        v = torch.where(on, b2 * v + (1 - b2) * g * g, v)
+        n = n + on.to(n.dtype)
+        m_hat, den = m / (1 - torch.pow(b1, n)), torch.sqrt(v / (1 - torch.pow(b2, n))) + eps
+        if rate_in_numerator:
+            new = theta - (m_hat * LRS[t]) * s / den
+        else:
+            new = theta + (m_hat / den) * (-LRS[t] * s)
+        theta = torch.where(on, new, theta)
+    return theta.numpy()
+
+
+def test_adam_in_both_orders_matches_torch_unrolled_bit_for_bit_and_numpy():
+    b1, b2, eps = 0.9, 0.99, 1e-8
+    default = run(adam(LRS, b1, b2, eps, scale_k=SCALE))
+    numerator = run(adam(LRS, b1, b2, eps, scale_k=SCALE, rate_in_numerator=True))
+    # the default order goes through sgd's fused addcmul, whose rounding is torch's own: equal to rounding
+    np.testing.assert_allclose(default.params, torch_adam_unrolled(False, b1, b2, eps, SCALE, STEPS), rtol=1e-14, atol=1e-16)
+    np.testing.assert_array_equal(numerator.params, torch_adam_unrolled(True, b1, b2, eps, SCALE, STEPS))
+    assert not np.array_equal(default.params, numerator.params)  # the orders differ in the last bits ...
+
+    def rule(th, g, t, m):
+        m["m"] = b1 * m.get("m", 0.0) + (1 - b1) * g
+        m["v"] = b2 * m.get("v", 0.0) + (1 - b2) * g * g
+        n = t + 1
+        return th - LRS[t] * SCALE[:, None] * (m["m"] / (1 - b1 ** n)) / (np.sqrt(m["v"] / (1 - b2 ** n)) + eps)
+
+    np.testing.assert_allclose(numerator.params, unroll(rule)[-1], rtol=1e-12, atol=1e-14)  # ... not in the formula
+    np.testing.assert_allclose(numerator.params, default.params, rtol=1e-13, atol=1e-15)
+
+
+def test_adam_rate_in_numerator_under_a_stop_rule_keeps_frozen_copies_and_counts():
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    stop = lambda t, L, rec: np.array([t >= 3, False, t >= 10])
+    r = run(adam(LRS, b1, b2, eps, scale_k=SCALE, rate_in_numerator=True), stop=stop)
+    assert r.stopped_at.tolist() == [3, -1, 10]
+    np.testing.assert_array_equal(r.params, torch_adam_unrolled(True, b1, b2, eps, SCALE, STEPS, [3, STEPS, 10]))
+    plain = run(adam(0.05, rate_in_numerator=True), steps=4)
+    np.testing.assert_allclose(plain.params, run(adam(0.05), steps=4).params, rtol=1e-13, atol=1e-15)
+    with pytest.raises(ParameterError, match="scale_k"):
+        run(adam(0.1, scale_k=[1.0, 2.0], rate_in_numerator=True))
+
+
 def test_clip_by_global_norm_is_per_copy_and_clip_is_per_entry():
     bound = 0.3
 
