@@ -37,8 +37,25 @@ def _values(L, name: str = "L") -> np.ndarray:
 def check_estimator(estimator) -> Estimator:
     """``estimator`` if it is an :class:`~hierarchy.estimator.Estimator`; a ParameterError naming the fix otherwise.
 
+    Parameters
+    ----------
+    estimator : Estimator
+        The estimator to check.
+
+    Returns
+    -------
+    Estimator
+        ``estimator``, unchanged.
+
+    Raises
+    ------
+    ParameterError
+        When ``estimator`` is not an Estimator (e.g. its name as a string).
+
     Examples
     --------
+    >>> check_estimator(Estimator("finite")).kind
+    'finite'
     >>> check_estimator("limit")
     Traceback (most recent call last):
     ...
@@ -53,9 +70,22 @@ def check_estimator(estimator) -> Estimator:
 def tail_length(T: int, tail: float) -> int:
     """Number of recorded values in the tail: ceil(tail * T), at least 2 when T >= 2.
 
-    Example:
-        >>> tail_length(100, 0.25), tail_length(3, 0.25), tail_length(1, 0.5)
-        (25, 2, 1)
+    Parameters
+    ----------
+    T : int
+        Recorded values per copy.
+    tail : float
+        The tail fraction, in (0, 1].
+
+    Returns
+    -------
+    int
+        ``min(T, max(2 if T >= 2 else 1, ceil(tail * T)))``.
+
+    Examples
+    --------
+    >>> tail_length(100, 0.25), tail_length(3, 0.25), tail_length(1, 0.5)
+    (25, 2, 1)
     """
     return min(T, max(2 if T >= 2 else 1, math.ceil(tail * T)))
 
@@ -65,9 +95,25 @@ def capability_finite(L) -> np.ndarray:
 
     Definition 1 with the limit cut at the run's T. Shape ``[..., T] -> [...]``.
 
-    Example:
-        >>> float(capability_finite([4.0, 2.0, 1.0, 1.0]))
-        2.0
+    Parameters
+    ----------
+    L : array-like [..., T]
+        The objective's values, the last axis the step (index 0 the start).
+
+    Returns
+    -------
+    numpy.ndarray [...]
+        ``L(0) - mean(L)`` over the step axis.
+
+    Raises
+    ------
+    ParameterError
+        When ``L`` is text, not numbers, or has no step axis (a scalar or ``T == 0``).
+
+    Examples
+    --------
+    >>> float(capability_finite([4.0, 2.0, 1.0, 1.0]))
+    2.0
     """
     L = _values(L)
     return L[..., 0] - L.mean(axis=-1)
@@ -81,10 +127,30 @@ def capability_limit(L, tail: float = 0.25):
     are 0). Definition 1: for converging L the limit is L(0) - L_inf; for an orbit it is
     L(0) minus the orbit's long-run average.
 
-    Example:
-        >>> C, drift = capability_limit([4.0, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0], tail=0.5)
-        >>> float(C), float(drift)
-        (3.0, 0.0)
+    Parameters
+    ----------
+    L : array-like [..., T]
+        The objective's values, the last axis the step (index 0 the start).
+    tail : float, optional
+        The tail fraction, in (0, 1] (its length: :func:`tail_length`).
+
+    Returns
+    -------
+    C : numpy.ndarray [...]
+        The capability estimate.
+    drift : numpy.ndarray [...]
+        The relative change between the tail's halves.
+
+    Raises
+    ------
+    ParameterError
+        When ``L`` is text, not numbers, or has no step axis (a scalar or ``T == 0``).
+
+    Examples
+    --------
+    >>> C, drift = capability_limit([4.0, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0], tail=0.5)
+    >>> float(C), float(drift)
+    (3.0, 0.0)
     """
     L = _values(L)
     T = L.shape[-1]
@@ -114,6 +180,27 @@ class CapabilityEstimate:
     is exact for the horizon it states);
     ``remaining`` [K]: the change still to come, signed; ``converged`` [K]:
     ``error`` <= tolerance * |value| under ``limit``, always True under ``finite``.
+
+    Parameters
+    ----------
+    value : numpy.ndarray [K]
+        The capability per copy (NaN for diverged copies).
+    drift : numpy.ndarray [K]
+        The tail-halves drift (NaN under ``finite``).
+    converged : numpy.ndarray of bool [K]
+        Whether each estimate counts as converged.
+    estimator : Estimator
+        The estimator that produced it.
+    error : numpy.ndarray [K], optional
+        The standard error of the limit (0 under ``finite``).
+    remaining : numpy.ndarray [K], optional
+        The change still to come, signed (NaN under ``finite``).
+
+    Examples
+    --------
+    >>> est = capability([[4.0, 2.0, 1.0, 1.0]], Estimator("finite"))
+    >>> est.value.tolist(), est.converged.tolist(), est.error.tolist(), est.estimator.kind
+    ([2.0], [True], [0.0], 'finite')
     """
 
     value: np.ndarray

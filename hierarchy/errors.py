@@ -46,6 +46,11 @@ class MesastackError(Exception):
 class ParameterError(MesastackError, ValueError):
     """An impossible parameter (steps < 1, a non-positive learning rate, ...).
 
+    Parameters
+    ----------
+    message, parameter
+        As :class:`MesastackError`: its parameters, unchanged.
+
     Examples
     --------
     >>> from hierarchy.estimator import Estimator
@@ -61,6 +66,11 @@ class GraphError(MesastackError):
     """A delegation graph that cannot be run (cycle, two parents, unknown node, two objectives
     with one name on one chain, ...).
 
+    Parameters
+    ----------
+    message, parameter
+        As :class:`MesastackError`: its parameters, unchanged.
+
     Examples
     --------
     >>> from hierarchy.graph import DelegationGraph
@@ -74,6 +84,11 @@ class GraphError(MesastackError):
 class LeafError(MesastackError):
     """A leaf optimizer that cannot step, or returned a malformed trajectory.
 
+    Parameters
+    ----------
+    message, parameter
+        As :class:`MesastackError`: its parameters, unchanged.
+
     Examples
     --------
     >>> raise LeafError("leaf 'gd' returned L of shape (3,); return values [K, steps + 1]")
@@ -85,6 +100,11 @@ class LeafError(MesastackError):
 
 class ObjectiveError(MesastackError):
     """An objective that is missing, misnamed or evaluates to the wrong shape.
+
+    Parameters
+    ----------
+    message, parameter
+        As :class:`MesastackError`: its parameters, unchanged.
 
     Examples
     --------
@@ -99,6 +119,11 @@ class ObjectiveError(MesastackError):
 class ScenarioError(MesastackError):
     """An unknown scenario, or a scenario asked for something it cannot do.
 
+    Parameters
+    ----------
+    message, parameter
+        As :class:`MesastackError`: its parameters, unchanged.
+
     Examples
     --------
     >>> isinstance(ScenarioError("unknown scenario 'abc'; run `mesastack list`"), MesastackError)
@@ -108,6 +133,11 @@ class ScenarioError(MesastackError):
 
 class FormatError(MesastackError):
     """A malformed file, or one in a format mesastack cannot read or write.
+
+    Parameters
+    ----------
+    message, parameter
+        As :class:`MesastackError`: its parameters, unchanged.
 
     Examples
     --------
@@ -119,6 +149,11 @@ class FormatError(MesastackError):
 class OutputError(MesastackError):
     """An output path that cannot be written.
 
+    Parameters
+    ----------
+    message, parameter
+        As :class:`MesastackError`: its parameters, unchanged.
+
     Examples
     --------
     >>> OutputError("out/ is a file; pick a directory", parameter="out").parameter
@@ -129,6 +164,11 @@ class OutputError(MesastackError):
 class NotFoundError(MesastackError, KeyError):
     """A figure, node or objective asked for by name that does not exist; the message names
     what does. Also a ``KeyError``, so ``except KeyError`` keeps working.
+
+    Parameters
+    ----------
+    message, parameter
+        As :class:`MesastackError`: its parameters, unchanged.
 
     Examples
     --------
@@ -144,6 +184,11 @@ class NotFoundError(MesastackError, KeyError):
 class ProtocolError(MesastackError):
     """A user's component (an environment, a policy, ...) that breaks the protocol it claims
     to follow; worlds subclass it for their own protocols.
+
+    Parameters
+    ----------
+    message, parameter
+        As :class:`MesastackError`: its parameters, unchanged.
 
     Examples
     --------

@@ -156,12 +156,34 @@ class Spread:
 
     @property
     def K(self) -> int:
-        """Number of copies the figure summarizes."""
+        """Number of copies the figure summarizes (diverged or undefined ones included).
+
+        Returns
+        -------
+        int
+            ``len(per_copy)``; ``n`` counts the finite ones.
+
+        Examples
+        --------
+        >>> s = Spread.of([1.0, float("nan"), 3.0])
+        >>> s.K, s.n
+        (3, 2)
+        """
         return len(self.per_copy)
 
     @property
     def defined(self) -> bool:
-        """True when at least one copy has a finite value."""
+        """True when at least one copy has a finite value.
+
+        Returns
+        -------
+        bool
+
+        Examples
+        --------
+        >>> Spread.of([1.0, float("nan")]).defined, Spread.of([float("nan")]).defined
+        (True, False)
+        """
         return self.n > 0
 
     def to_dict(self) -> dict:

@@ -125,7 +125,23 @@ class OptimizerNode:
 
     @property
     def is_leaf(self) -> bool:
-        """True when this node holds a leaf optimizer that steps."""
+        """True when this node holds a leaf optimizer that steps.
+
+        Returns
+        -------
+        bool
+            ``leaf is not None`` (a leaf or a :class:`~hierarchy.product.Produced` recipe).
+
+        Examples
+        --------
+        >>> class Steps:
+        ...     records = ("G",)
+        ...     def run(self, steps, seed, progress=None): ...
+        >>> OptimizerNode("gd", Objective("G"), leaf=Steps()).is_leaf
+        True
+        >>> OptimizerNode("human", Objective("L")).is_leaf
+        False
+        """
         return self.leaf is not None
 
 

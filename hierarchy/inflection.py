@@ -275,7 +275,34 @@ class ChangePoint:
     ``inflection``: supported, rising before, falling after, the fall beats a plateau by
     more than ``margin`` and gives back more than ``min_fall`` of the fitted range.
     ``span``: the first and last x of the finite points. No fits (None) when there were
-    fewer than MIN_POINTS finite points or y was constant.
+    fewer than MIN_POINTS finite points or y was constant. :func:`detect_inflection`
+    builds it.
+
+    Parameters
+    ----------
+    n : int
+        The number of finite points.
+    line, hinge, plateau : Fit or None
+        The three models' best fits (None when the curve could not be tested).
+    margin : float
+        The BIC margin of rules 1 and 3.
+    supported : bool
+        Rule 1: BIC(line) - BIC(hinge) > margin.
+    inflection : bool
+        Rules 1-4 all hold.
+    min_fall : float, optional
+        The effect-size floor of rule 4 (default :data:`MIN_FALL`).
+    span : (float, float), optional
+        The first and last x of the finite points (NaN when there are none).
+
+    Examples
+    --------
+    >>> x = np.arange(9.0)
+    >>> cp = detect_inflection(x, np.minimum(x, 4.0) - 0.5 * np.maximum(x - 4.0, 0.0))
+    >>> cp.n, cp.supported, cp.inflection, cp.span, cp.hinge.model
+    (9, True, True, (0.0, 8.0), 'hinge')
+    >>> detect_inflection(x[:3], x[:3]).hinge is None
+    True
     """
 
     n: int
@@ -290,14 +317,43 @@ class ChangePoint:
 
     @property
     def analysed(self) -> bool:
-        """Whether the curve could be tested (enough finite points, not constant)."""
+        """Whether the curve could be tested (enough finite points, not constant).
+
+        Returns
+        -------
+        bool
+            True when the hinge was fitted.
+
+        Examples
+        --------
+        >>> x = np.arange(9.0)
+        >>> detect_inflection(x, x).analysed, detect_inflection(x, np.ones(9)).analysed
+        (True, False)
+        """
         return self.hinge is not None
 
     def explain(self, at=lambda x: f"x = {x:g}") -> str:
         """Why there is or is not an inflection, in words; ``at(x)`` names a location.
 
+        Parameters
+        ----------
+        at : callable, optional
+            x -> the words for that location (default ``"x = {x:g}"``).
+
+        Returns
+        -------
+        str
+            The first of rules 1-4 that fails, with its numbers, or the inflection's slopes,
+            break, fall fraction and BIC differences.
+
         Examples
         --------
+        >>> x = np.arange(9.0)
+        >>> cp = detect_inflection(x, np.minimum(x, 4.0) - 0.5 * np.maximum(x - 4.0, 0.0))
+        >>> cp.explain(lambda v: f"width {2 ** v:g}")[:75]
+        'rises (slope 1) up to width 16, then falls (slope -0.5), giving back 50% of'
+        >>> detect_inflection(x, np.ones(9)).explain()
+        'the curve is constant'
         >>> detect_inflection([0.0, 1.0, 2.0], [1.0, 2.0, 3.0]).explain()
         'too few finite points (3 < 5) to look for a change point'
         """
@@ -324,17 +380,59 @@ class ChangePoint:
 
     @property
     def break_x(self) -> float:
-        """The hinge's break (NaN when no hinge was fitted)."""
+        """The hinge's break (NaN when no hinge was fitted).
+
+        Returns
+        -------
+        float
+
+        Examples
+        --------
+        >>> x = np.arange(9.0)
+        >>> cp = detect_inflection(x, np.minimum(x, 4.0) - 0.5 * np.maximum(x - 4.0, 0.0))
+        >>> cp.break_x
+        4.0
+        """
         return self.hinge.break_x if self.hinge is not None else math.nan
 
     @property
     def delta_bic(self) -> float:
-        """BIC(line) - BIC(hinge): the evidence for a change point (NaN when not fitted)."""
+        """BIC(line) - BIC(hinge): the evidence for a change point (NaN when not fitted).
+
+        Returns
+        -------
+        float
+            Rule 1 asks that it exceed ``margin``.
+
+        Examples
+        --------
+        >>> x = np.arange(9.0)
+        >>> cp = detect_inflection(x, np.minimum(x, 4.0) - 0.5 * np.maximum(x - 4.0, 0.0))
+        >>> bool(cp.delta_bic > cp.margin)
+        True
+        >>> detect_inflection(x[:3], x[:3]).delta_bic
+        nan
+        """
         return self.line.bic - self.hinge.bic if self.hinge is not None else math.nan
 
     @property
     def delta_bic_fall(self) -> float:
-        """BIC(plateau) - BIC(hinge): the evidence that y falls after the break rather than levelling off."""
+        """BIC(plateau) - BIC(hinge): the evidence that y falls after the break rather than levelling off.
+
+        Returns
+        -------
+        float
+            Rule 3 asks that it exceed ``margin``; NaN when not fitted.
+
+        Examples
+        --------
+        >>> x = np.arange(9.0)
+        >>> cp = detect_inflection(x, np.minimum(x, 4.0) - 0.5 * np.maximum(x - 4.0, 0.0))
+        >>> bool(cp.delta_bic_fall > cp.margin)
+        True
+        >>> bool(detect_inflection(x, np.minimum(x, 4.0)).delta_bic_fall > 2.0)  # levels off
+        False
+        """
         return self.plateau.bic - self.hinge.bic if self.hinge is not None else math.nan
 
     def _fitted(self) -> tuple:
@@ -343,7 +441,19 @@ class ChangePoint:
 
     @property
     def fitted_range(self) -> float:
-        """R = max - min of the fitted hinge over the data (at x_0, the break or x_last); NaN when not fitted."""
+        """R = max - min of the fitted hinge over the data (at x_0, the break or x_last); NaN when not fitted.
+
+        Returns
+        -------
+        float
+
+        Examples
+        --------
+        >>> x = np.arange(9.0)
+        >>> cp = detect_inflection(x, np.minimum(x, 4.0) - 0.5 * np.maximum(x - 4.0, 0.0))
+        >>> round(cp.fitted_range, 6)
+        4.0
+        """
         if self.hinge is None:
             return math.nan
         v = self._fitted()
@@ -351,7 +461,19 @@ class ChangePoint:
 
     @property
     def rise(self) -> float:
-        """yhat(break) - yhat(x_0) on the fitted hinge (NaN when not fitted)."""
+        """yhat(break) - yhat(x_0) on the fitted hinge (NaN when not fitted).
+
+        Returns
+        -------
+        float
+
+        Examples
+        --------
+        >>> x = np.arange(9.0)
+        >>> cp = detect_inflection(x, np.minimum(x, 4.0) - 0.5 * np.maximum(x - 4.0, 0.0))
+        >>> round(cp.rise, 6)
+        4.0
+        """
         if self.hinge is None:
             return math.nan
         first, at, _ = self._fitted()
@@ -359,7 +481,20 @@ class ChangePoint:
 
     @property
     def fall(self) -> float:
-        """yhat(break) - yhat(x_last) on the fitted hinge: positive when y falls after the break."""
+        """yhat(break) - yhat(x_last) on the fitted hinge: positive when y falls after the break.
+
+        Returns
+        -------
+        float
+            NaN when not fitted.
+
+        Examples
+        --------
+        >>> x = np.arange(9.0)
+        >>> cp = detect_inflection(x, np.minimum(x, 4.0) - 0.5 * np.maximum(x - 4.0, 0.0))
+        >>> round(cp.fall, 6)
+        2.0
+        """
         if self.hinge is None:
             return math.nan
         _, at, last = self._fitted()
@@ -368,6 +503,10 @@ class ChangePoint:
     @property
     def fall_fraction(self) -> float:
         """fall / R: the share of the fitted range given back after the break (in [-1, 1]; NaN when not fitted).
+
+        Returns
+        -------
+        float
 
         Examples
         --------
@@ -380,12 +519,51 @@ class ChangePoint:
 
     @property
     def rise_fraction(self) -> float:
-        """rise / R: the share of the fitted range gained before the break (NaN when not fitted)."""
+        """rise / R: the share of the fitted range gained before the break (NaN when not fitted).
+
+        Returns
+        -------
+        float
+
+        Examples
+        --------
+        >>> x = np.arange(9.0)
+        >>> cp = detect_inflection(x, np.minimum(x, 4.0) - 0.5 * np.maximum(x - 4.0, 0.0))
+        >>> round(cp.rise_fraction, 6)
+        1.0
+        """
         r = self.fitted_range
         return self.rise / r if r > 0 else math.nan
 
     def statistic(self, name: str) -> float:
-        """One of :data:`STATISTICS` by name."""
+        """One of :data:`STATISTICS` by name.
+
+        Parameters
+        ----------
+        name : str
+            One of :data:`STATISTICS`.
+
+        Returns
+        -------
+        float
+            The property of that name.
+
+        Raises
+        ------
+        ParameterError
+            When ``name`` is not one of :data:`STATISTICS`.
+
+        Examples
+        --------
+        >>> x = np.arange(9.0)
+        >>> cp = detect_inflection(x, np.minimum(x, 4.0) - 0.5 * np.maximum(x - 4.0, 0.0))
+        >>> cp.statistic("fall_fraction")
+        0.5
+        >>> cp.statistic("slope")
+        Traceback (most recent call last):
+        ...
+        hierarchy.errors.ParameterError: statistic 'slope' is not one of ('delta_bic', 'delta_bic_fall', 'rise_fraction', 'fall_fraction')
+        """
         if name not in STATISTICS:
             raise ParameterError(f"statistic {name!r} is not one of {STATISTICS}")
         return float(getattr(self, name))
@@ -597,6 +775,38 @@ class Inflection:
     that every number of the median curve has a bootstrap standard error
     (:meth:`error`). ``per_seed``: the analysis of each seed's own curve (column of
     values); ``seed_hits`` of the ``seed_n`` testable ones show the inflection.
+    :func:`inflection` builds it.
+
+    Parameters
+    ----------
+    observed : ChangePoint
+        The analysis of the median curve.
+    support : float
+        The share of the testable bootstrap median curves showing an inflection (NaN when none is testable).
+    locations : tuple of float
+        The break x on each bootstrap curve showing one.
+    interval : (float, float, float)
+        The 5th, 50th and 95th percentiles of ``locations`` (NaN when empty).
+    n_boot : int
+        Bootstrap samples drawn.
+    min_support : float
+        The support ``found`` asks for.
+    found : bool
+        ``observed.inflection`` and ``support >= min_support``.
+    bootstrap : dict, optional
+        {statistic: tuple over the bootstrap samples} for each of :data:`STATISTICS`.
+    per_seed : tuple of ChangePoint, optional
+        The analysis of each seed's own curve.
+    tested : int, optional
+        How many bootstrap curves could be tested (-1: not recorded).
+
+    Examples
+    --------
+    >>> x = np.arange(9.0)
+    >>> peak = np.minimum(x, 4.0) - 0.5 * np.maximum(x - 4.0, 0.0)
+    >>> est = inflection(x, np.stack([peak, peak, 2.0 * x], axis=1), n_boot=20)  # seeds: 2 peak, 1 rises
+    >>> est.found, est.observed.break_x, est.support, est.tested, est.interval
+    (True, 4.0, 0.5, 20, (2.0, 5.0, 7.0))
     """
 
     observed: ChangePoint
@@ -612,33 +822,118 @@ class Inflection:
 
     @property
     def seed_n(self) -> int:
-        """Seeds whose own curve could be tested (>= MIN_POINTS finite points, not constant)."""
+        """Seeds whose own curve could be tested (>= MIN_POINTS finite points, not constant).
+
+        Returns
+        -------
+        int
+
+        Examples
+        --------
+        >>> x = np.arange(9.0)
+        >>> peak = np.minimum(x, 4.0) - 0.5 * np.maximum(x - 4.0, 0.0)
+        >>> est = inflection(x, np.stack([peak, peak, 2.0 * x], axis=1), n_boot=20)  # seeds: 2 peak, 1 rises
+        >>> est.seed_n
+        3
+        """
         return sum(cp.analysed for cp in self.per_seed)
 
     @property
     def seed_hits(self) -> int:
-        """Seeds whose own curve shows the inflection (rules 1-4)."""
+        """Seeds whose own curve shows the inflection (rules 1-4).
+
+        Returns
+        -------
+        int
+
+        Examples
+        --------
+        >>> x = np.arange(9.0)
+        >>> peak = np.minimum(x, 4.0) - 0.5 * np.maximum(x - 4.0, 0.0)
+        >>> est = inflection(x, np.stack([peak, peak, 2.0 * x], axis=1), n_boot=20)  # seeds: 2 peak, 1 rises
+        >>> est.seed_hits
+        2
+        """
         return sum(cp.inflection for cp in self.per_seed)
 
     @property
     def seed_share(self) -> float:
-        """seed_hits / seed_n (NaN when no seed could be tested)."""
+        """seed_hits / seed_n (NaN when no seed could be tested).
+
+        Returns
+        -------
+        float
+
+        Examples
+        --------
+        >>> x = np.arange(9.0)
+        >>> peak = np.minimum(x, 4.0) - 0.5 * np.maximum(x - 4.0, 0.0)
+        >>> est = inflection(x, np.stack([peak, peak, 2.0 * x], axis=1), n_boot=20)  # seeds: 2 peak, 1 rises
+        >>> round(est.seed_share, 4)
+        0.6667
+        """
         return self.seed_hits / self.seed_n if self.seed_n else math.nan
 
     @property
     def seed_interval(self) -> tuple:
-        """The Wilson 95% interval of the share of seeds showing the inflection."""
+        """The Wilson 95% interval of the share of seeds showing the inflection.
+
+        Returns
+        -------
+        (float, float)
+            (0, 1) when no seed could be tested.
+
+        Examples
+        --------
+        >>> x = np.arange(9.0)
+        >>> peak = np.minimum(x, 4.0) - 0.5 * np.maximum(x - 4.0, 0.0)
+        >>> est = inflection(x, np.stack([peak, peak, 2.0 * x], axis=1), n_boot=20)  # seeds: 2 peak, 1 rises
+        >>> tuple(round(v, 2) for v in est.seed_interval)
+        (0.21, 0.94)
+        """
         return wilson_interval(self.seed_hits, self.seed_n)
 
     def error(self, name: str) -> float:
         """Bootstrap standard error of statistic ``name`` (:data:`STATISTICS`): the standard
-        deviation of its values over the testable bootstrap samples (NaN with fewer than 2)."""
+        deviation of its values over the testable bootstrap samples (NaN with fewer than 2).
+
+        Parameters
+        ----------
+        name : str
+            One of :data:`STATISTICS`.
+
+        Returns
+        -------
+        float
+
+        Raises
+        ------
+        ParameterError
+            When ``name`` is not one of :data:`STATISTICS`.
+
+        Examples
+        --------
+        >>> x = np.arange(9.0)
+        >>> peak = np.minimum(x, 4.0) - 0.5 * np.maximum(x - 4.0, 0.0)
+        >>> est = inflection(x, np.stack([peak, peak, 2.0 * x], axis=1), n_boot=20)  # seeds: 2 peak, 1 rises
+        >>> round(est.error("fall_fraction"), 4)
+        0.7592
+        >>> est.error("slope")
+        Traceback (most recent call last):
+        ...
+        hierarchy.errors.ParameterError: statistic 'slope' is not one of ('delta_bic', 'delta_bic_fall', 'rise_fraction', 'fall_fraction')
+        """
         if name not in STATISTICS:
             raise ParameterError(f"statistic {name!r} is not one of {STATISTICS}")
         return _sd(self.bootstrap.get(name, ()))
 
     def describe_seeds(self) -> str:
         """The per-seed replication in words.
+
+        Returns
+        -------
+        str
+            "seeds' own curves: h of n show it (95% interval [lo, hi])", or "... none could be tested".
 
         Examples
         --------
@@ -653,6 +948,20 @@ class Inflection:
 
     def describe(self, name: str = "x", to_x=lambda x: x) -> str:
         """A one-line verdict, locations shown as ``name`` ``to_x(x)`` (default: x itself).
+
+        Parameters
+        ----------
+        name : str, optional
+            What the axis is called (default "x").
+        to_x : callable, optional
+            x -> the value shown (e.g. ``lambda v: 2 ** v`` for an axis of log2 sizes).
+
+        Returns
+        -------
+        str
+            "inflection at ..." with the median curve's explanation, the bootstrap support
+            and location interval and the seeds' replication, or "no inflection found: "
+            and why.
 
         Examples
         --------
@@ -940,11 +1249,43 @@ class Trend:
     error: float = math.nan
 
     def rises(self, level: float = 0.95) -> bool:
-        """y rises with x: rho > 0 on the median curve and in at least ``level`` of the bootstrap samples."""
+        """y rises with x: rho > 0 on the median curve and in at least ``level`` of the bootstrap samples.
+
+        Parameters
+        ----------
+        level : float, optional
+            The share of bootstrap samples with rho > 0 it asks for (default 0.95).
+
+        Returns
+        -------
+        bool
+
+        Examples
+        --------
+        >>> t = Trend(0.9, 0.97, 0.03, (0.5, 1.0), 100)
+        >>> t.rises(), t.rises(level=0.99)
+        (True, False)
+        """
         return bool(self.rho > 0 and self.positive >= level)
 
     def falls(self, level: float = 0.95) -> bool:
-        """y falls with x: rho < 0 on the median curve and in at least ``level`` of the bootstrap samples."""
+        """y falls with x: rho < 0 on the median curve and in at least ``level`` of the bootstrap samples.
+
+        Parameters
+        ----------
+        level : float, optional
+            The share of bootstrap samples with rho < 0 it asks for (default 0.95).
+
+        Returns
+        -------
+        bool
+
+        Examples
+        --------
+        >>> t = Trend(-0.9, 0.03, 0.97, (-1.0, -0.5), 100)
+        >>> t.falls(), t.falls(level=0.99), t.rises()
+        (True, False, False)
+        """
         return bool(self.rho < 0 and self.negative >= level)
 
 

@@ -61,6 +61,16 @@ def total_memory() -> Optional[int]:
 def format_bytes(n: float) -> str:
     """``n`` bytes in binary units, e.g. ``7.3 TiB``.
 
+    Parameters
+    ----------
+    n : float
+        A number of bytes.
+
+    Returns
+    -------
+    str
+        ``n`` to 3 significant digits in the largest binary unit (B, KiB, ... YiB) it reaches.
+
     Examples
     --------
     >>> format_bytes(3 * 2 ** 30), format_bytes(512), format_bytes(1.5e30)
@@ -92,10 +102,15 @@ def check_memory(need: float, what: str, fix: str, parameter: Optional[str] = No
     total : int, optional
         The memory there is (default :func:`total_memory`; unknown: nothing is refused).
 
+    Returns
+    -------
+    None
+        When the run fits (or the machine's memory is unknown).
+
     Raises
     ------
     ParameterError
-        When ``need > total``.
+        When the memory is known and ``need > total``, or ``need`` is not finite.
 
     Examples
     --------

@@ -75,7 +75,18 @@ class Objective:
 
     @property
     def recorded(self) -> bool:
-        """True when the leaf records this objective itself (no ``evaluate`` function)."""
+        """True when the leaf records this objective itself (no ``evaluate`` function).
+
+        Returns
+        -------
+        bool
+            ``evaluate is None``.
+
+        Examples
+        --------
+        >>> Objective("L").recorded, Objective("D", evaluate=lambda s: s.sum(-1)).recorded
+        (True, False)
+        """
         return self.evaluate is None
 
     def __call__(self, states: np.ndarray) -> np.ndarray:

@@ -216,6 +216,8 @@ def evolve_spec(spec, **changes):
 class Composable:
     """Mixin giving a perturbation ``p1 + p2`` (= ``compose(p1, p2)``: p1 first, then p2).
 
+    Parameters: none of its own (a mixin); the perturbation class it is mixed into has the fields.
+
     Examples
     --------
     >>> (Identity() + Replace("w", {"w": 1})).name
@@ -300,12 +302,34 @@ class Composed(Composable):
 
     @property
     def name(self) -> str:
-        """The parts' names joined by " + "."""
+        """The parts' names joined by " + ".
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> Composed((Replace("a", {"a": 1}), Identity())).name
+        'a + identity'
+        """
         return " + ".join(p.name for p in self.parts)
 
     @property
     def kind(self) -> str:
-        """The parts' distinct kinds joined by "+" (in order of first appearance)."""
+        """The parts' distinct kinds joined by "+" (in order of first appearance).
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> c = Composed((Replace("a", {"a": 1}, kind="dataset"), Replace("b", {"b": 2}, kind="objective"),
+        ...               Replace("c", {"c": 3}, kind="dataset")))
+        >>> c.kind
+        'dataset+objective'
+        """
         return "+".join(dict.fromkeys(kind_of(p) for p in self.parts))
 
     def describe(self) -> str:
@@ -520,7 +544,17 @@ class Family:
 
     @property
     def names(self) -> tuple:
-        """The members' names, in order."""
+        """The members' names, in order.
+
+        Returns
+        -------
+        tuple of str
+
+        Examples
+        --------
+        >>> Family("lr", [Replace("lr 2", {"lr": 2.0}), Replace("lr 0.5", {"lr": 0.5})]).names
+        ('lr 2', 'lr 0.5')
+        """
         return tuple(p.name for p in self.members)
 
     def __getitem__(self, key):

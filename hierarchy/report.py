@@ -76,6 +76,26 @@ class Claim:
     claim left undecided because a number it needs is undefined; ``seeds`` (a
     :class:`~hierarchy.decision.SeedCount`) how it came out over independent seeds, when
     it was replicated. ``holds`` is True / False / None (undecided) for older readers.
+    Build one with :meth:`compare`, :meth:`exact`, :meth:`all_of` or :meth:`replicated`.
+
+    Parameters
+    ----------
+    text : str
+        The claim as the source texts state it.
+    numbers : dict
+        The figures that entered the decision, by name.
+    verdict : str
+        ``'holds'``, ``'fails'`` or ``'undecided'``.
+    margin : float
+        Positive when the claim holds (NaN when undefined).
+    resolution : float
+        The margin's resolution, z standard errors (0 for an exact comparison).
+    rule : str, optional
+        How the verdict was decided (one line).
+    undefined : bool, optional
+        True when a number the claim needs is undefined (the verdict is then undecided).
+    seeds : SeedCount, optional
+        The verdicts over independent seeds, when the claim was replicated.
 
     Examples
     --------
@@ -98,12 +118,34 @@ class Claim:
 
     @property
     def holds(self) -> Optional[bool]:
-        """True, False or None (undecided), from the verdict."""
+        """True, False or None (undecided), from the verdict.
+
+        Returns
+        -------
+        bool or None
+
+        Examples
+        --------
+        >>> Claim.compare("x > 0", {"x": 0.5}, margin=0.5, standard_error=0.1).holds
+        True
+        >>> Claim.compare("x > 0", {"x": 0.5}, margin=0.5, standard_error=1.0).holds is None
+        True
+        """
         return {HOLDS: True, FAILS: False}.get(self.verdict)
 
     @property
     def label(self) -> str:
-        """The verdict as printed: 'holds', 'fails', 'undecided' or 'undecided (undefined)'."""
+        """The verdict as printed: 'holds', 'fails', 'undecided' or 'undecided (undefined)'.
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> Claim.compare("x > 0", {"x": -0.5}, margin=-0.5, standard_error=0.1).label
+        'fails'
+        """
         return self.verdict + (" (undefined)" if self.undefined else "")
 
     @classmethod
@@ -112,6 +154,33 @@ class Claim:
         """Decide ``text`` by its margin against ``z`` standard errors (:func:`~hierarchy.decision.decide`).
 
         A NaN among ``numbers`` or in the margin gives ``undecided (undefined)``.
+
+        Parameters
+        ----------
+        text : str
+            The claim.
+        numbers : mapping
+            The figures that enter it, by name (numbers are stored as floats).
+        margin : float
+            Positive when the claim holds.
+        standard_error : float
+            The margin's standard error.
+        rule : str, optional
+            How the margin was formed (default: "margin against z standard errors").
+        z : float, optional
+            Standard errors to the resolution (default :data:`~hierarchy.decision.Z`, 2).
+
+        Returns
+        -------
+        Claim
+            Holds when margin > z * standard_error, fails when margin < -z * standard_error,
+            undecided otherwise.
+
+        Examples
+        --------
+        >>> c = Claim.compare("x > 0", {"x": 0.5}, margin=0.5, standard_error=0.1)
+        >>> c.verdict, c.resolution, c.rule
+        ('holds', 0.2, 'margin against 2 standard errors')
         """
         nums = {k: _number(v) for k, v in numbers.items()}
         undefined = math.isnan(float(margin)) or any(isinstance(v, float) and math.isnan(v) for v in nums.values())
@@ -122,14 +191,72 @@ class Claim:
     @classmethod
     def exact(cls, text: str, numbers: Mapping, margin: float, rule: str = "") -> "Claim":
         """Decide a claim about exact quantities (counts, float-rounding bounds): resolution 0,
-        holds when ``margin`` > 0, fails when < 0."""
+        holds when ``margin`` > 0, fails when < 0.
+
+        Parameters
+        ----------
+        text : str
+            The claim.
+        numbers : mapping
+            The quantities that enter it, by name.
+        margin : float
+            Positive when the claim holds; 0 leaves it undecided.
+        rule : str, optional
+            How the margin was formed; "exact comparison (resolution 0)" is appended.
+
+        Returns
+        -------
+        Claim
+
+        Examples
+        --------
+        >>> c = Claim.exact("no copy diverged", {"diverged": 0}, margin=1)
+        >>> c.verdict, c.resolution, c.rule
+        ('holds', 0.0, 'exact comparison (resolution 0)')
+        >>> Claim.exact("n < 3", {"n": 3}, margin=0).verdict
+        'undecided'
+        """
         return cls.compare(text, numbers, margin, 0.0, (rule + "; " if rule else "") + "exact comparison (resolution 0)")
 
     @classmethod
     def all_of(cls, text: str, parts, rule: str = "") -> "Claim":
         """The conjunction of claims: holds when every part holds, fails when any part fails,
         undecided otherwise. Its numbers are the parts' numbers; its margin and resolution are
-        the deciding part's (the failing one, else the least decided one)."""
+        the deciding part's (the failing one, else the least decided one).
+
+        Parameters
+        ----------
+        text : str
+            The conjunction as stated.
+        parts : iterable of Claim
+            The claims it joins (at least one).
+        rule : str, optional
+            Prefixes the parts' rules (default: "every part").
+
+        Returns
+        -------
+        Claim
+            Undefined when it is undecided and some part is undefined.
+
+        Raises
+        ------
+        ParameterError
+            When ``parts`` is empty.
+
+        Examples
+        --------
+        >>> a = Claim.compare("x > 0", {"x": 0.5}, margin=0.5, standard_error=0.1)
+        >>> b = Claim.compare("y > 0", {"y": -1.0}, margin=-1.0, standard_error=0.1)
+        >>> Claim.all_of("x > 0 and y > 0", [a, b]).verdict
+        'fails'
+        >>> c = Claim.all_of("x > 0 twice", [a, a])
+        >>> c.verdict, c.numbers, c.rule
+        ('holds', {'x': 0.5}, 'every part: margin against 2 standard errors; margin against 2 standard errors')
+        >>> Claim.all_of("nothing", [])
+        Traceback (most recent call last):
+        ...
+        hierarchy.errors.ParameterError: a conjunction needs at least one part; pass the claims it joins
+        """
         parts = list(parts)
         if not parts:
             raise ParameterError("a conjunction needs at least one part; pass the claims it joins")
@@ -159,7 +286,31 @@ class Claim:
     def replicated(cls, text: str, per_seed, rule: str = "") -> "Claim":
         """A claim checked on independent seeds (``per_seed``: one Claim per seed), pooled by
         :data:`~hierarchy.decision.POOLED_RULE`. Numbers: the median over seeds of each
-        number; ``seeds``: the counts with the Wilson interval of the rate of holding."""
+        number; ``seeds``: the counts with the Wilson interval of the rate of holding.
+
+        Parameters
+        ----------
+        text : str
+            The claim.
+        per_seed : iterable of Claim
+            The claim decided on each seed.
+        rule : str, optional
+            The per-seed rule (default: the first seed's).
+
+        Returns
+        -------
+        Claim
+            Margin and resolution are those of the pooled rule; ``undefined`` is False.
+
+        Examples
+        --------
+        >>> per_seed = [Claim.compare("x > 0", {"x": v}, margin=v, standard_error=0.1) for v in (0.5, 0.6, 0.7, -0.5)]
+        >>> c = Claim.replicated("x > 0", per_seed)
+        >>> c.verdict, c.numbers
+        ('undecided', {'x (median over seeds)': 0.55})
+        >>> c.seeds.describe()
+        'holds on 3 of 4 seeds, undecided on 0, fails on 1'
+        """
         per_seed = list(per_seed)
         count = SeedCount.of([c.verdict for c in per_seed])
         verdict, margin, res = pooled_verdict(count)
@@ -174,11 +325,43 @@ class Claim:
         return cls(text, nums, verdict, float(margin), float(res), full, False, count)
 
     def with_seeds(self, seeds: SeedCount) -> "Claim":
-        """This claim with its replication over seeds attached (and the pooled verdict)."""
+        """This claim with its replication over seeds attached.
+
+        Only ``seeds`` changes: the verdict, margin and resolution stay as they are (pool
+        them with :meth:`replicated`).
+
+        Parameters
+        ----------
+        seeds : SeedCount
+            The verdicts over independent seeds.
+
+        Returns
+        -------
+        Claim
+
+        Examples
+        --------
+        >>> c = Claim.compare("x > 0", {"x": 0.5}, margin=0.5, standard_error=0.1)
+        >>> s = c.with_seeds(SeedCount.of(["holds", "holds", "fails"]))
+        >>> s.seeds.n, s.verdict
+        (3, 'holds')
+        """
         return attrs.evolve(self, seeds=seeds)
 
     def to_dict(self) -> dict:
-        """A JSON-ready dict (the fields README's report.json lists)."""
+        """A JSON-ready dict (the fields README's report.json lists).
+
+        Returns
+        -------
+        dict
+            text, numbers, holds, verdict, margin, resolution, rule, undefined, and
+            seeds (:meth:`~hierarchy.decision.SeedCount.to_dict`) when replicated; NaN as None.
+
+        Examples
+        --------
+        >>> Claim.compare("x > 0", {"x": 0.5}, margin=0.5, standard_error=0.1).to_dict()
+        {'text': 'x > 0', 'numbers': {'x': 0.5}, 'holds': True, 'verdict': 'holds', 'margin': 0.5, 'resolution': 0.2, 'rule': 'margin against 2 standard errors', 'undefined': False}
+        """
         d = {"text": self.text, "numbers": json_ready(self.numbers), "holds": self.holds, "verdict": self.verdict,
              "margin": json_ready(self.margin), "resolution": json_ready(self.resolution), "rule": self.rule,
              "undefined": self.undefined}
@@ -187,7 +370,20 @@ class Claim:
         return d
 
     def render(self) -> str:
-        """One line: [verdict] text (numbers; margin vs resolution) rule, and the seed counts."""
+        """The claim as printed: [verdict] text, the seed counts, (numbers; margin vs resolution), rule.
+
+        Returns
+        -------
+        str
+            Indented lines for the report's claims section.
+
+        Examples
+        --------
+        >>> print(Claim.compare("x > 0", {"x": 0.5}, margin=0.5, standard_error=0.1).render())
+          [holds] x > 0
+              (x = 0.5; margin 0.5 vs resolution 0.2)
+              rule: margin against 2 standard errors
+        """
         nums = ", ".join(f"{k} = {_cell(v)}" for k, v in self.numbers.items())
         mr = f"margin {format_number(self.margin)} vs resolution {format_number(self.resolution)}"
         line = f"  [{self.label}] {self.text}"
@@ -202,18 +398,58 @@ class Claim:
 
 @attrs.frozen
 class Table:
-    """An extra table a scenario adds to its report (title, column names, rows of cells)."""
+    """An extra table a scenario adds to its report (title, column names, rows of cells).
+
+    Parameters
+    ----------
+    title : str
+        The table's first line.
+    columns : tuple of str
+        Column headers.
+    rows : tuple of tuple
+        One row of cells per line.
+
+    Examples
+    --------
+    >>> t = Table("counts", ("seed", "diverged"), ((0, False), (1, True)))
+    >>> t.rows[1]
+    (1, True)
+    """
 
     title: str
     columns: tuple
     rows: tuple
 
     def to_dict(self) -> dict:
-        """A JSON-ready dict: title, header and rows."""
+        """A JSON-ready dict: title, header and rows.
+
+        Returns
+        -------
+        dict
+            Keys title, columns, rows (rows as lists, NaN as None).
+
+        Examples
+        --------
+        >>> Table("t", ("a", "b"), ((1, float("nan")),)).to_dict()
+        {'title': 't', 'columns': ['a', 'b'], 'rows': [[1, None]]}
+        """
         return {"title": self.title, "columns": list(self.columns), "rows": json_ready(self.rows)}
 
     def render(self) -> str:
-        """The table as aligned plain text."""
+        """The table as aligned plain text (:func:`render_table`).
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> print(Table("t", ("a", "b"), ((1, True),)).render())
+        t
+        a  b
+        -  ---
+        1  yes
+        """
         return render_table(self.title, self.columns, self.rows)
 
 
@@ -264,7 +500,43 @@ class Report:
     ``nodes`` lists each optimizer (name, role, objective, description); ``edges`` the
     delegations; ``choices`` names every **open** choice made (true objective, estimator,
     tolerances); ``node_attributes`` / ``edge_attributes`` carry extra per-node and
-    per-edge figures or verdicts for the exports.
+    per-edge figures or verdicts for the exports. :func:`build_report` builds one from a run.
+
+    Parameters
+    ----------
+    scenario : str
+        The report's name.
+    seed, steps : int
+        The run's seed and steps.
+    estimator : Estimator
+        The capability estimator of every figure.
+    measurements : Measurements
+        Every figure of the run.
+    nodes : tuple of dict
+        Per optimizer: name, role, objective, description, ...
+    edges : tuple of (str, str)
+        The delegations, (parent, child).
+    choices : dict, optional
+        Every open choice made, by name.
+    claims : tuple of Claim, optional
+        The claims checked.
+    tables : tuple of Table, optional
+        Extra tables.
+    notes : tuple of str, optional
+        Notes printed after everything else.
+    node_attributes, edge_attributes : dict, optional
+        Extra attributes for the exports, by node and by (parent, child).
+    productions : tuple, optional
+        The graph's production edges.
+
+    Examples
+    --------
+    >>> from hierarchy.figures import CapabilityFigure
+    >>> cap = CapabilityFigure("gd", "L", ("human",), Spread.of([0.5]), 1.0, Spread.of([0.0]))
+    >>> m = Measurements(Estimator("finite"), (cap,), (), ())
+    >>> r = Report("demo", 0, 20, Estimator("finite"), m, ({"name": "human"}, {"name": "gd"}), (("human", "gd"),))
+    >>> r.scenario, r.capabilities[0].capability.median, r.claims
+    ('demo', 0.5, ())
     """
 
     scenario: str
@@ -284,27 +556,112 @@ class Report:
 
     @property
     def capabilities(self):
-        """Every capability figure (the measurements')."""
+        """Every capability figure (the measurements').
+
+        Returns
+        -------
+        tuple of CapabilityFigure
+
+        Examples
+        --------
+        >>> from hierarchy.figures import AlignmentFigure, CapabilityFigure, ProductFigure
+        >>> m = Measurements(Estimator("finite"),
+        ...                  (CapabilityFigure("gd", "L", ("human",), Spread.of([0.5]), 1.0, Spread.of([0.0])),),
+        ...                  (AlignmentFigure("gd", "human", "gd", "L", "G", Spread.of([0.8]), Spread.of([1.0]), 1.0),),
+        ...                  (ProductFigure(("human", "gd"), Spread.of([1.0]), Spread.of([1.0]), 0.0),))
+        >>> r = Report("demo", 0, 20, Estimator("finite"), m, (), (("human", "gd"),))
+        >>> [(f.chain, f.objective, f.capability.median) for f in r.capabilities]
+        [('gd', 'L', 0.5)]
+        """
         return self.measurements.capabilities
 
     @property
     def alignments(self):
-        """Every alignment figure (the measurements')."""
+        """Every alignment figure (the measurements').
+
+        Returns
+        -------
+        tuple of AlignmentFigure
+
+        Examples
+        --------
+        >>> from hierarchy.figures import AlignmentFigure, CapabilityFigure, ProductFigure
+        >>> m = Measurements(Estimator("finite"),
+        ...                  (CapabilityFigure("gd", "L", ("human",), Spread.of([0.5]), 1.0, Spread.of([0.0])),),
+        ...                  (AlignmentFigure("gd", "human", "gd", "L", "G", Spread.of([0.8]), Spread.of([1.0]), 1.0),),
+        ...                  (ProductFigure(("human", "gd"), Spread.of([1.0]), Spread.of([1.0]), 0.0),))
+        >>> r = Report("demo", 0, 20, Estimator("finite"), m, (), (("human", "gd"),))
+        >>> [(f.parent, f.child, f.alignment.median) for f in r.alignments]
+        [('human', 'gd', 0.8)]
+        """
         return self.measurements.alignments
 
     @property
     def products(self):
-        """Every delegation-product figure (the measurements')."""
+        """Every delegation-product figure (the measurements').
+
+        Returns
+        -------
+        tuple of ProductFigure
+
+        Examples
+        --------
+        >>> from hierarchy.figures import AlignmentFigure, CapabilityFigure, ProductFigure
+        >>> m = Measurements(Estimator("finite"),
+        ...                  (CapabilityFigure("gd", "L", ("human",), Spread.of([0.5]), 1.0, Spread.of([0.0])),),
+        ...                  (AlignmentFigure("gd", "human", "gd", "L", "G", Spread.of([0.8]), Spread.of([1.0]), 1.0),),
+        ...                  (ProductFigure(("human", "gd"), Spread.of([1.0]), Spread.of([1.0]), 0.0),))
+        >>> r = Report("demo", 0, 20, Estimator("finite"), m, (), (("human", "gd"),))
+        >>> [(f.chain, f.discrepancy) for f in r.products]
+        [(('human', 'gd'), 0.0)]
+        """
         return self.measurements.products
 
     @property
     def max_discrepancy(self) -> float:
-        """The largest delegation-product discrepancy over all chains (NaN if none is defined)."""
+        """The largest delegation-product discrepancy over all chains (NaN if none is defined).
+
+        Returns
+        -------
+        float
+
+        Examples
+        --------
+        >>> from hierarchy.figures import AlignmentFigure, CapabilityFigure, ProductFigure
+        >>> m = Measurements(Estimator("finite"),
+        ...                  (CapabilityFigure("gd", "L", ("human",), Spread.of([0.5]), 1.0, Spread.of([0.0])),),
+        ...                  (AlignmentFigure("gd", "human", "gd", "L", "G", Spread.of([0.8]), Spread.of([1.0]), 1.0),),
+        ...                  (ProductFigure(("human", "gd"), Spread.of([1.0]), Spread.of([1.0]), 0.0),))
+        >>> r = Report("demo", 0, 20, Estimator("finite"), m, (), (("human", "gd"),))
+        >>> r.max_discrepancy
+        0.0
+        >>> Report("empty", 0, 0, Estimator(), Measurements(Estimator(), (), (), ()), (), ()).max_discrepancy
+        nan
+        """
         d = [p.discrepancy for p in self.products if math.isfinite(p.discrepancy)]
         return max(d) if d else float("nan")
 
     def to_dict(self) -> dict:
-        """The JSON document of report.json (format documented in README)."""
+        """The JSON document of report.json (format documented in README).
+
+        Returns
+        -------
+        dict
+            JSON-ready (:func:`json_ready`): NaN as None, tuples as lists, edge attributes
+            keyed "parent->child".
+
+        Examples
+        --------
+        >>> from hierarchy.figures import AlignmentFigure, CapabilityFigure, ProductFigure
+        >>> m = Measurements(Estimator("finite"),
+        ...                  (CapabilityFigure("gd", "L", ("human",), Spread.of([0.5]), 1.0, Spread.of([0.0])),),
+        ...                  (AlignmentFigure("gd", "human", "gd", "L", "G", Spread.of([0.8]), Spread.of([1.0]), 1.0),),
+        ...                  (ProductFigure(("human", "gd"), Spread.of([1.0]), Spread.of([1.0]), 0.0),))
+        >>> r = Report("demo", 0, 20, Estimator("finite"), m, (), (("human", "gd"),))
+        >>> d = r.to_dict()
+        >>> d["scenario"], d["edges"], d["max_discrepancy"], d["capabilities"][0]["capability"]["median"]
+        ('demo', [['human', 'gd']], 0.0, 0.5)
+        """
         return json_ready({
             "scenario": self.scenario,
             "seed": self.seed,
@@ -336,11 +693,45 @@ class Report:
         })
 
     def to_json(self) -> str:
-        """The whole report as strict JSON text (no NaN; undefined numbers as null)."""
+        """The whole report as strict JSON text (no NaN; undefined numbers as null).
+
+        Returns
+        -------
+        str
+            :meth:`to_dict`, indented by 2.
+
+        Examples
+        --------
+        >>> r = Report("empty", 0, 0, Estimator(), Measurements(Estimator(), (), (), ()), (), ())
+        >>> json.loads(r.to_json())["max_discrepancy"] is None
+        True
+        """
         return json.dumps(self.to_dict(), indent=2, allow_nan=False)
 
     def render(self) -> str:
-        """The terminal rendering: the main table (one row per chain), extra tables, claims."""
+        """The terminal rendering: the main table (one row per chain), extra tables, claims.
+
+        Returns
+        -------
+        str
+            The header line, the choices, the main table (a ``*`` marks a limit estimate that
+            has not converged), the spread legend, the extra tables, the claims and the notes,
+            separated by blank lines.
+
+        Examples
+        --------
+        >>> from hierarchy.figures import AlignmentFigure, CapabilityFigure, ProductFigure
+        >>> m = Measurements(Estimator("finite"),
+        ...                  (CapabilityFigure("gd", "L", ("human",), Spread.of([0.5]), 1.0, Spread.of([0.0])),),
+        ...                  (AlignmentFigure("gd", "human", "gd", "L", "G", Spread.of([0.8]), Spread.of([1.0]), 1.0),),
+        ...                  (ProductFigure(("human", "gd"), Spread.of([1.0]), Spread.of([1.0]), 0.0),))
+        >>> r = Report("demo", 0, 20, Estimator("finite"), m, (), (("human", "gd"),))
+        >>> print(r.render().split("\\n\\n")[1])
+        capability (Definition 1), alignment (Definition 2), delegation product (relative discrepancy)
+        chain        C(L)    alignment (edge: alpha | normalized)  product check
+        -----------  ------  ------------------------------------  -------------
+        human -> gd  0.5 ±0  human->gd: 0.8 ±0 | 1 ±0              0
+        """
         objectives = []
         for f in self.capabilities:
             if f.objective not in objectives:

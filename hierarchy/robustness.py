@@ -156,7 +156,18 @@ class Change:
 
     @property
     def defined(self) -> bool:
-        """True where the relative change is defined for at least one copy."""
+        """True where the relative change is defined for at least one copy.
+
+        Returns
+        -------
+        bool
+            False when ``change`` is NaN (``reason`` says why).
+
+        Examples
+        --------
+        >>> paired_change("lr x2", 2.0, 3.0).defined, paired_change("flat", 0.0, 1.0).defined
+        (True, False)
+        """
         return not math.isnan(self.change)
 
     def to_dict(self) -> dict:
@@ -363,7 +374,19 @@ class Robustness:
 
     @property
     def holds(self) -> bool:
-        """True when the verdict is "robust"."""
+        """True when the verdict is "robust".
+
+        Returns
+        -------
+        bool
+
+        Examples
+        --------
+        >>> Robustness.of("C(L)", [paired_change("a", 2.0, 2.0)], 0.1).holds
+        True
+        >>> Robustness.of("C(L)", [paired_change("a", 2.0, 3.0)], 0.1).holds
+        False
+        """
         return self.verdict == ROBUST
 
     def change(self, name: str) -> Change:
@@ -616,7 +639,40 @@ class InnerAlignment:
     and ``tolerance`` are the user's thresholds. ``undefined``: members whose alpha is
     undefined (NaN), counted, never dropped. ``verdict``: ``"aligned"``, ``"misaligned"``
     or ``"undefined"`` (see :func:`harris_inner_alignment`); ``aligned`` is
-    ``verdict == "aligned"``.
+    ``verdict == "aligned"``. :func:`harris_inner_alignment` builds it.
+
+    Parameters
+    ----------
+    quantity : str
+        The figure's name (e.g. "alpha").
+    baseline : float
+        The figure on the training set (median over copies).
+    minimum : float
+        The smallest figure over the family.
+    minimum_name : str
+        Its member ("baseline" or a variation).
+    worst_change : float
+        The largest defined relative change from the baseline (NaN when none is defined).
+    worst_name : str
+        Its variation.
+    min_alpha : float or None
+        The level required (None: none).
+    tolerance : float
+        The largest tolerated relative change.
+    robustness : Robustness
+        The full family comparison.
+    undefined : tuple of str
+        Members whose figure is undefined.
+    verdict : str
+        "aligned", "misaligned" or "undefined".
+    failures : tuple of str, optional
+        What failed: "low alpha", "alpha not robust".
+
+    Examples
+    --------
+    >>> ia = harris_inner_alignment(1.0, {"resample 1": 0.9, "shift 0.1": 0.7}, tolerance=0.2, min_alpha=0.5)
+    >>> ia.verdict, ia.failures, ia.minimum_name, ia.undefined
+    ('misaligned', ('alpha not robust',), 'shift 0.1', ())
     """
 
     quantity: str
@@ -634,11 +690,37 @@ class InnerAlignment:
 
     @property
     def aligned(self) -> bool:
-        """True when the verdict is "aligned"."""
+        """True when the verdict is "aligned".
+
+        Returns
+        -------
+        bool
+
+        Examples
+        --------
+        >>> harris_inner_alignment(1.0, {"a": 0.95}, tolerance=0.1).aligned
+        True
+        >>> harris_inner_alignment(1.0, {"a": 0.7}, tolerance=0.1).aligned
+        False
+        """
         return self.verdict == INNER_ALIGNED
 
     def statement(self) -> str:
-        """One line stating the verdict and its reason."""
+        """One line stating the verdict and its reason.
+
+        Returns
+        -------
+        str
+            The family's size, the minimum and its member (with the level required), the
+            worst change and its variation (with the tolerance), the undefined members, and
+            "inner-aligned", "not inner-aligned" or "undecided (undefined)".
+
+        Examples
+        --------
+        >>> ia = harris_inner_alignment(1.0, {"resample 1": 0.9, "shift 0.1": 0.7}, tolerance=0.2, min_alpha=0.5)
+        >>> ia.statement()
+        'over the baseline and 2 dataset variations: minimum alpha 0.7 (shift 0.1) (required >= 0.5), worst relative change 0.3 (shift 0.1, tolerance 0.2): not inner-aligned'
+        """
         level = "" if self.min_alpha is None else f" (required >= {self.min_alpha:g})"
         undef = f"; undefined for {', '.join(self.undefined)}" if self.undefined else ""
         word = {INNER_ALIGNED: "inner-aligned", NOT_INNER_ALIGNED: "not inner-aligned"}.get(self.verdict,
@@ -648,7 +730,20 @@ class InnerAlignment:
                 f"({self.worst_name}, tolerance {self.tolerance:g}){undef}: {word}")
 
     def to_dict(self) -> dict:
-        """A JSON-ready dict of the verdict and its figures."""
+        """A JSON-ready dict of the verdict and its figures.
+
+        Returns
+        -------
+        dict
+            Every field (the robustness as :meth:`Robustness.to_dict`, NaN as None) and ``aligned``.
+
+        Examples
+        --------
+        >>> ia = harris_inner_alignment(1.0, {"resample 1": 0.9, "shift 0.1": 0.7}, tolerance=0.2, min_alpha=0.5)
+        >>> d = ia.to_dict()
+        >>> d["verdict"], d["aligned"], d["failures"], d["robustness"]["verdict"]
+        ('misaligned', False, ['alpha not robust'], 'not robust')
+        """
         return {"quantity": self.quantity, "baseline": _json_float(self.baseline), "minimum": _json_float(self.minimum),
                 "minimum_name": self.minimum_name, "worst_change": _json_float(self.worst_change),
                 "worst_name": self.worst_name, "min_alpha": self.min_alpha, "tolerance": self.tolerance,

@@ -24,14 +24,39 @@ __all__ = ["ChainRun", "evaluate_chain_objectives", "leaf_steps", "run_chain", "
 
 @attrs.frozen(eq=False)
 class ChainRun:
-    """One chain's run: the leaf's trajectory with every chain node's objective in it."""
+    """One chain's run: the leaf's trajectory with every chain node's objective in it.
+
+    Parameters
+    ----------
+    chain : tuple of str
+        The chain's node names, root first, the leaf last.
+    trajectory : Trajectory
+        The leaf's trajectory, with every chain node's objective ``[K, T]``.
+
+    Examples
+    --------
+    >>> r = ChainRun(("human", "gd"), Trajectory({"G": [[1.0, 0.5]]}))
+    >>> r.leaf, r.trajectory.T
+    ('gd', 2)
+    """
 
     chain: tuple
     trajectory: Trajectory
 
     @property
     def leaf(self) -> str:
-        """The chain's leaf (the node that ran)."""
+        """The chain's leaf (the node that ran).
+
+        Returns
+        -------
+        str
+            The last name of ``chain``.
+
+        Examples
+        --------
+        >>> ChainRun(("human", "gd"), Trajectory({"G": [[1.0]]})).leaf
+        'gd'
+        """
         return self.chain[-1]
 
 
@@ -40,6 +65,44 @@ def evaluate_chain_objectives(graph: DelegationGraph, chain: tuple, trajectory: 
 
     An objective the leaf records is read as is; an evaluated one is computed on the
     leaf's states; any other is an ObjectiveError naming the fix.
+
+    Parameters
+    ----------
+    graph : DelegationGraph
+        The graph the chain belongs to.
+    chain : tuple of str
+        Node names, root first, the leaf last.
+    trajectory : Trajectory
+        The leaf's trajectory.
+
+    Returns
+    -------
+    Trajectory
+        ``trajectory`` itself when nothing is missing, else a copy with the evaluated
+        objectives added (NaN from each copy's divergence step on).
+
+    Raises
+    ------
+    ObjectiveError
+        When a chain node's objective is recorded-only and the leaf does not record it, or is
+        evaluated on states and the trajectory has none.
+    GraphError
+        When ``chain`` names a node the graph does not have.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hierarchy.graph import OptimizerNode
+    >>> from hierarchy.objective import Objective
+    >>> class Steps:
+    ...     records = ("G",)
+    ...     def run(self, steps, seed, progress=None): ...
+    >>> g = DelegationGraph.chain(
+    ...     OptimizerNode("human", Objective("S", evaluate=lambda s: 2 * s[..., 0])),
+    ...     OptimizerNode("gd", Objective("G"), leaf=Steps()))
+    >>> tr = Trajectory({"G": [[1.0, 0.5]]}, states=np.array([[[1.0], [0.5]]]))
+    >>> evaluate_chain_objectives(g, ("human", "gd"), tr)["S"].tolist()
+    [[2.0, 1.0]]
     """
     extra = {}
     leaf = chain[-1]
@@ -73,6 +136,18 @@ def leaf_steps(leaf, steps: int) -> int:
     """The steps ``leaf`` runs: its own ``own_steps`` when it moves on its own time axis (a
     replayed run, a deployment counted in moves), else the run's ``steps``.
 
+    Parameters
+    ----------
+    leaf : object
+        A leaf optimizer; its ``own_steps`` counts when it is an integer >= 1 (not a bool).
+    steps : int
+        The run's steps.
+
+    Returns
+    -------
+    int
+        ``int(leaf.own_steps)`` when usable, else ``steps``.
+
     Examples
     --------
     >>> class Replay:
@@ -92,20 +167,54 @@ def run_chain(graph: DelegationGraph, leaf: str, steps: int, seed: int = 0,
     product, found in ``runs`` ({leaf: ChainRun} of the chains already run), and runs its
     own ``steps`` when it states them.
 
-    Example:
-        >>> import numpy as np
-        >>> from hierarchy.graph import OptimizerNode
-        >>> from hierarchy.objective import Objective
-        >>> class Halving:
-        ...     records = ("G",)
-        ...     def run(self, steps, seed, progress=None):
-        ...         g = 0.5 ** np.arange(steps + 1)
-        ...         return Trajectory({"G": [g]}, states=g[None, :, None])
-        >>> g = DelegationGraph.chain(
-        ...     OptimizerNode("human", Objective("S", evaluate=lambda s: 3 * s[..., 0])),
-        ...     OptimizerNode("gd", Objective("G"), leaf=Halving()))
-        >>> run_chain(g, "gd", steps=2).trajectory["S"].tolist()
-        [[3.0, 1.5, 0.75]]
+    Parameters
+    ----------
+    graph : DelegationGraph
+        The graph to run in.
+    leaf : str
+        The leaf node whose chain runs.
+    steps : int
+        Steps of the run (a leaf's own ``own_steps`` or a Produced leaf's ``steps`` win).
+    seed : int, optional
+        The scenario seed; the leaf draws from ``named_seed(seed, leaf)``.
+    progress : callable, optional
+        ``progress(step)`` callback passed to the leaf's ``run``.
+    runs : dict, optional
+        {leaf: ChainRun} of the chains already run (the producers of a Produced leaf).
+
+    Returns
+    -------
+    ChainRun
+        The chain and the leaf's trajectory with every chain node's objective.
+
+    Raises
+    ------
+    ParameterError
+        When ``steps`` is not a positive integer (a bool is not one).
+    GraphError
+        When the graph has no node ``leaf``, or a Produced leaf's producer is not in ``runs``.
+    LeafError
+        When the leaf's run raised (named, with its exception as the cause), a Produced leaf
+        cannot be built, or the trajectory holds other than ``steps + 1`` values per copy.
+    ObjectiveError
+        When the leaf returned no Trajectory, or a chain objective is neither recorded
+        nor evaluable on the states.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hierarchy.graph import OptimizerNode
+    >>> from hierarchy.objective import Objective
+    >>> class Halving:
+    ...     records = ("G",)
+    ...     def run(self, steps, seed, progress=None):
+    ...         g = 0.5 ** np.arange(steps + 1)
+    ...         return Trajectory({"G": [g]}, states=g[None, :, None])
+    >>> g = DelegationGraph.chain(
+    ...     OptimizerNode("human", Objective("S", evaluate=lambda s: 3 * s[..., 0])),
+    ...     OptimizerNode("gd", Objective("G"), leaf=Halving()))
+    >>> run_chain(g, "gd", steps=2).trajectory["S"].tolist()
+    [[3.0, 1.5, 0.75]]
     """
     _check_steps(steps)
     chain = graph.chain_to(leaf)

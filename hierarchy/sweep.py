@@ -91,10 +91,28 @@ class Trial:
     (None: the trial runs alone); ``cost``: a relative cost hint (larger chunks are
     started first on a cluster).
 
-    Example:
-        >>> t = Trial("w0016-s03", {"width": 16, "seed": 3}, batch_key=16)
-        >>> t.params, t.batch_key
-        ({'seed': 3, 'width': 16}, 16)
+    Parameters
+    ----------
+    id : str
+        1-128 letters, digits, '.', '_' or '-', starting with a letter or digit.
+    params : mapping, optional
+        JSON-able parameters (default none).
+    batch_key : JSON-able, optional
+        Trials with equal keys may run as one batch (a list becomes a tuple); None: alone.
+    cost : float, optional
+        A relative cost hint (default 1).
+
+    Raises
+    ------
+    ParameterError
+        When ``id`` is not filesystem-safe, ``params`` is not a mapping of JSON-able values,
+        or ``batch_key`` is not JSON-able.
+
+    Examples
+    --------
+    >>> t = Trial("w0016-s03", {"width": 16, "seed": 3}, batch_key=16)
+    >>> t.params, t.batch_key
+    ({'seed': 3, 'width': 16}, 16)
     """
 
     id: str = attrs.field(validator=_check_id)
@@ -104,7 +122,18 @@ class Trial:
 
     @property
     def group(self):
-        """The key that batches this trial: its ``batch_key``, or its own id when that is None."""
+        """The key that batches this trial: its ``batch_key``, or its own id when that is None.
+
+        Returns
+        -------
+        tuple
+            ``("key", batch_key)``, or ``("trial", id)`` when ``batch_key`` is None.
+
+        Examples
+        --------
+        >>> Trial("a", batch_key=[16, 2]).group, Trial("b").group
+        (('key', (16, 2)), ('trial', 'b'))
+        """
         return ("trial", self.id) if self.batch_key is None else ("key", self.batch_key)
 
 
@@ -131,10 +160,28 @@ def _as_figures(value) -> dict:
 class TrialResult:
     """What one trial produced: its id and params, named arrays, and named figures (floats).
 
-    Example:
-        >>> r = TrialResult("a", {"x": 1}, {"L": [3.0, 2.0]}, {"C_L": 0.5})
-        >>> r.arrays["L"].tolist(), r.figures
-        ([3.0, 2.0], {'C_L': 0.5})
+    Parameters
+    ----------
+    trial_id : str
+        The trial's id (filesystem-safe, as :class:`Trial`).
+    params : mapping, optional
+        The trial's JSON-able parameters.
+    arrays : mapping, optional
+        {name: array-like}; each name a Python identifier.
+    figures : mapping, optional
+        {name: number}, stored as floats (NaN when undefined).
+
+    Raises
+    ------
+    ParameterError
+        When the id is not filesystem-safe, the params are not JSON-able, an array name is
+        not an identifier, or a figure is not a number.
+
+    Examples
+    --------
+    >>> r = TrialResult("a", {"x": 1}, {"L": [3.0, 2.0]}, {"C_L": 0.5})
+    >>> r.arrays["L"].tolist(), r.figures
+    ([3.0, 2.0], {'C_L': 0.5})
     """
 
     trial_id: str = attrs.field(validator=_check_id)
@@ -143,7 +190,24 @@ class TrialResult:
     figures: dict = attrs.field(factory=dict, converter=_as_figures)
 
     def same(self, other: "TrialResult") -> bool:
-        """Equal id, params, figures (NaN equal to NaN) and arrays, bit for bit."""
+        """Equal id, params, figures (NaN equal to NaN) and arrays, bit for bit.
+
+        Parameters
+        ----------
+        other : TrialResult
+            The result to compare with.
+
+        Returns
+        -------
+        bool
+            True when both hold the same id, params, figure and array names and values.
+
+        Examples
+        --------
+        >>> a = TrialResult("a", {}, {"L": [1.0]}, {"C": float("nan")})
+        >>> a.same(TrialResult("a", {}, {"L": [1.0]}, {"C": float("nan")})), a.same(TrialResult("a"))
+        (True, False)
+        """
         if (self.trial_id, self.params) != (other.trial_id, other.params):
             return False
         if sorted(self.figures) != sorted(other.figures) or sorted(self.arrays) != sorted(other.arrays):
@@ -156,9 +220,29 @@ class TrialResult:
 def check_trials(trials: Sequence[Trial]) -> list:
     """The trials as a list, checked: each a Trial, ids unique. ParameterError otherwise.
 
-    Example:
-        >>> [t.id for t in check_trials(iter([Trial("a"), Trial("b")]))]
-        ['a', 'b']
+    Parameters
+    ----------
+    trials : iterable of Trial
+        The sweep's trials.
+
+    Returns
+    -------
+    list of Trial
+        The trials, in their order.
+
+    Raises
+    ------
+    ParameterError
+        When an item is not a Trial, or two trials have the same id.
+
+    Examples
+    --------
+    >>> [t.id for t in check_trials(iter([Trial("a"), Trial("b")]))]
+    ['a', 'b']
+    >>> check_trials([Trial("a"), Trial("a")])
+    Traceback (most recent call last):
+    ...
+    hierarchy.errors.ParameterError: two trials have id 'a'; every trial of a sweep needs its own id
     """
     trials = list(trials)
     seen = set()
@@ -178,10 +262,28 @@ def plan_batches(trials: Sequence[Trial], chunk: Optional[int] = None) -> list:
     the trials' order inside a group, cut each group into consecutive chunks of at most
     ``chunk`` trials (None or 0: the whole group).
 
-    Example:
-        >>> ts = [Trial(f"t{i}", batch_key=i % 2) for i in range(5)]
-        >>> [[t.id for t in c] for c in plan_batches(ts, chunk=2)]
-        [['t0', 't2'], ['t4'], ['t1', 't3']]
+    Parameters
+    ----------
+    trials : iterable of Trial
+        The sweep's trials (checked by :func:`check_trials`).
+    chunk : int, optional
+        The most trials per chunk; None or 0: a whole group.
+
+    Returns
+    -------
+    list of list of Trial
+        The chunks, groups in order of first appearance.
+
+    Raises
+    ------
+    ParameterError
+        When ``trials`` fails :func:`check_trials`, or ``chunk`` is not a non-negative integer.
+
+    Examples
+    --------
+    >>> ts = [Trial(f"t{i}", batch_key=i % 2) for i in range(5)]
+    >>> [[t.id for t in c] for c in plan_batches(ts, chunk=2)]
+    [['t0', 't2'], ['t4'], ['t1', 't3']]
     """
     trials = check_trials(trials)
     if chunk is not None and (not isinstance(chunk, (int, np.integer)) or chunk < 0):
@@ -201,9 +303,20 @@ def plan_batches(trials: Sequence[Trial], chunk: Optional[int] = None) -> list:
 def trials_dir(out) -> Path:
     """Where a sweep's trials live: ``<out>/trials``.
 
-    Example:
-        >>> trials_dir("runs/capacity").as_posix()
-        'runs/capacity/trials'
+    Parameters
+    ----------
+    out : str or path-like
+        The sweep's output directory.
+
+    Returns
+    -------
+    pathlib.Path
+        ``Path(out) / "trials"`` (not created).
+
+    Examples
+    --------
+    >>> trials_dir("runs/capacity").as_posix()
+    'runs/capacity/trials'
     """
     return Path(out) / "trials"
 
@@ -223,10 +336,17 @@ def signals_held():
     """Hold back SIGINT and SIGTERM for the duration of the block, then deliver the first
     one that arrived (in the main thread only; elsewhere a no-op).
 
-    Example:
-        >>> with signals_held():
-        ...     signal.getsignal(signal.SIGINT) is signal.default_int_handler
-        False
+    Yields
+    ------
+    None
+        The block runs with both signals recorded instead of delivered; the old handlers
+        are restored on exit.
+
+    Examples
+    --------
+    >>> with signals_held():
+    ...     signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    False
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -261,12 +381,32 @@ def _replace_into(directory: Path, name: str, write) -> None:
 def write_trial(out, result: TrialResult) -> Path:
     """Write one finished trial atomically: ``<id>.npz`` then ``<id>.json`` (the marker).
 
-    Example:
-        >>> import tempfile
-        >>> d = tempfile.mkdtemp()
-        >>> _ = write_trial(d, TrialResult("a", {"x": 1}, {"L": [1.0]}, {"C": 2.0}))
-        >>> sorted(p.name for p in trials_dir(d).iterdir())
-        ['a.json', 'a.npz']
+    Parameters
+    ----------
+    out : str or path-like
+        The sweep's output directory (the store is ``<out>/trials``). It is created if missing.
+    result : TrialResult
+        The finished trial.
+
+    Returns
+    -------
+    pathlib.Path
+        The trial's json, ``<out>/trials/<id>.json``.
+
+    Raises
+    ------
+    ParameterError
+        When ``result`` is not a TrialResult.
+    OutputError
+        When the store cannot be created or written (a full disk, no permission, ...).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> _ = write_trial(d, TrialResult("a", {"x": 1}, {"L": [1.0]}, {"C": 2.0}))
+    >>> sorted(p.name for p in trials_dir(d).iterdir())
+    ['a.json', 'a.npz']
     """
     if not isinstance(result, TrialResult):
         raise ParameterError(f"{result!r} is not a TrialResult; run_batch must return TrialResult values")
@@ -297,11 +437,31 @@ def _savez(path: Path, arrays: dict) -> None:
 def write_trials(out, results: Iterable[TrialResult]) -> list:
     """Write a chunk's results, SIGINT and SIGTERM held back until all are in place.
 
-    Example:
-        >>> import tempfile
-        >>> d = tempfile.mkdtemp()
-        >>> [p.name for p in write_trials(d, [TrialResult("a"), TrialResult("b")])]
-        ['a.json', 'b.json']
+    Parameters
+    ----------
+    out : str or path-like
+        The sweep's output directory (the store is ``<out>/trials``).
+    results : iterable of TrialResult
+        The chunk's finished trials.
+
+    Returns
+    -------
+    list of pathlib.Path
+        Each trial's json (:func:`write_trial`), in order.
+
+    Raises
+    ------
+    ParameterError
+        When an item is not a TrialResult.
+    OutputError
+        When a trial cannot be written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> [p.name for p in write_trials(d, [TrialResult("a"), TrialResult("b")])]
+    ['a.json', 'b.json']
     """
     with signals_held():
         return [write_trial(out, r) for r in results]
@@ -347,12 +507,35 @@ def load_trial(out, trial_id: str) -> TrialResult:
     ``.json`` of the wrong structure, an array whose dtype or shape is not the recorded one,
     or any change to the id, params, figures or arrays since they were written (the digest).
 
-    Example:
-        >>> import tempfile
-        >>> d = tempfile.mkdtemp()
-        >>> _ = write_trial(d, TrialResult("a", {}, {"L": [2.0, 1.0]}))
-        >>> load_trial(d, "a").arrays["L"].tolist()
-        [2.0, 1.0]
+    Parameters
+    ----------
+    out : str or path-like
+        The sweep's output directory (the store is ``<out>/trials``).
+    trial_id : str
+        The trial to read.
+
+    Returns
+    -------
+    TrialResult
+        The trial as written (figures stored as null read back as NaN).
+
+    Raises
+    ------
+    FormatError
+        When the trial's files are missing, unreadable or corrupt (as above).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> _ = write_trial(d, TrialResult("a", {}, {"L": [2.0, 1.0]}))
+    >>> load_trial(d, "a").arrays["L"].tolist()
+    [2.0, 1.0]
+    >>> _ = (trials_dir(d) / "a.npz").write_bytes(b"")
+    >>> load_trial(d, "a")
+    Traceback (most recent call last):
+    ...
+    hierarchy.errors.FormatError: trial 'a' in ... is corrupt (its npz cannot be read: ...); delete its files or resume to rerun it
     """
     d = trials_dir(out)
     try:
@@ -386,12 +569,30 @@ def move_aside(out, trial_id: str) -> Path:
     already taken there gets a numbered suffix) and return that folder. The json goes first,
     so the trial stops counting as finished even if the move is cut short.
 
-    Example:
-        >>> import tempfile
-        >>> d = tempfile.mkdtemp()
-        >>> _ = write_trial(d, TrialResult("a", {}, {"L": [1.0]}))
-        >>> move_aside(d, "a").name, finished_ids(d), sorted(p.name for p in (trials_dir(d) / "corrupt").iterdir())
-        ('corrupt', [], ['a.json', 'a.npz'])
+    Parameters
+    ----------
+    out : str or path-like
+        The sweep's output directory (the store is ``<out>/trials``).
+    trial_id : str
+        The trial whose files move (those missing are skipped).
+
+    Returns
+    -------
+    pathlib.Path
+        The folder ``<out>/trials/corrupt``.
+
+    Raises
+    ------
+    OutputError
+        When the folder cannot be created or a file cannot be moved.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> _ = write_trial(d, TrialResult("a", {}, {"L": [1.0]}))
+    >>> move_aside(d, "a").name, finished_ids(d), sorted(p.name for p in (trials_dir(d) / "corrupt").iterdir())
+    ('corrupt', [], ['a.json', 'a.npz'])
     """
     d = trials_dir(out)
     dest = d / CORRUPT_DIR
@@ -414,12 +615,23 @@ def move_aside(out, trial_id: str) -> Path:
 def finished_ids(out) -> list:
     """Ids of the finished trials in ``out`` (those whose json marker is in place), sorted.
 
-    Example:
-        >>> import tempfile
-        >>> d = tempfile.mkdtemp()
-        >>> _ = write_trials(d, [TrialResult("b"), TrialResult("a")])
-        >>> finished_ids(d), finished_ids(d + "/nowhere")
-        (['a', 'b'], [])
+    Parameters
+    ----------
+    out : str or path-like
+        The sweep's output directory (the store is ``<out>/trials``).
+
+    Returns
+    -------
+    list of str
+        The ids, sorted; empty when the store does not exist.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> _ = write_trials(d, [TrialResult("b"), TrialResult("a")])
+    >>> finished_ids(d), finished_ids(d + "/nowhere")
+    (['a', 'b'], [])
     """
     d = trials_dir(out)
     if not d.is_dir():
@@ -431,13 +643,29 @@ def load_finished(out) -> dict:
     """Every finished trial in ``out`` as {id: TrialResult}; FormatError on the first corrupt one
     (:func:`reusable` moves corrupt trials aside instead).
 
-    Example:
-        >>> import tempfile
-        >>> d = tempfile.mkdtemp()
-        >>> _ = write_trials(d, [TrialResult("b", {}, {"L": [1.0]}, {"C": float("nan")})])
-        >>> r = load_finished(d)["b"]
-        >>> r.arrays["L"].tolist(), math.isnan(r.figures["C"])
-        ([1.0], True)
+    Parameters
+    ----------
+    out : str or path-like
+        The sweep's output directory (the store is ``<out>/trials``).
+
+    Returns
+    -------
+    dict
+        {id: TrialResult}, ids sorted (:func:`finished_ids`).
+
+    Raises
+    ------
+    FormatError
+        When a finished trial is corrupt (:func:`load_trial`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> _ = write_trials(d, [TrialResult("b", {}, {"L": [1.0]}, {"C": float("nan")})])
+    >>> r = load_finished(d)["b"]
+    >>> r.arrays["L"].tolist(), math.isnan(r.figures["C"])
+    ([1.0], True)
     """
     return {i: load_trial(out, i) for i in finished_ids(out)}
 
@@ -445,13 +673,24 @@ def load_finished(out) -> dict:
 def remove_leftovers(out) -> int:
     """Delete temporary files an abrupt kill (SIGKILL) may have left in the store; returns how many.
 
-    Example:
-        >>> import tempfile
-        >>> d = tempfile.mkdtemp()
-        >>> trials_dir(d).mkdir()
-        >>> _ = (trials_dir(d) / ".tmp-1-a.npz").write_bytes(b"")
-        >>> remove_leftovers(d)
-        1
+    Parameters
+    ----------
+    out : str or path-like
+        The sweep's output directory (the store is ``<out>/trials``).
+
+    Returns
+    -------
+    int
+        The number of temporary files deleted (one that cannot be deleted is skipped).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> trials_dir(d).mkdir()
+    >>> _ = (trials_dir(d) / ".tmp-1-a.npz").write_bytes(b"")
+    >>> remove_leftovers(d)
+    1
     """
     d = trials_dir(out)
     n = 0
@@ -474,16 +713,39 @@ def reusable(out, trials: Sequence[Trial], resume: bool, on_corrupt=None) -> dic
     from the trial's is an OutputError (it belongs to another sweep). Trials of the store
     not in ``trials`` are left alone.
 
-    Example:
-        >>> import tempfile
-        >>> d = tempfile.mkdtemp()
-        >>> _ = write_trial(d, TrialResult("a", {"x": 1}))
-        >>> list(reusable(d, [Trial("a", {"x": 1}), Trial("b", {"x": 2})], resume=True))
-        ['a']
-        >>> reusable(d, [Trial("a", {"x": 1})], resume=False)
-        Traceback (most recent call last):
-        ...
-        hierarchy.errors.OutputError: ... already holds 1 finished trials of a sweep; resume to reuse them or choose another output directory
+    Parameters
+    ----------
+    out : str or path-like
+        The sweep's output directory (the store is ``<out>/trials``).
+    trials : sequence of Trial
+        The sweep's trials.
+    resume : bool
+        Whether finished trials may be reused.
+    on_corrupt : callable, optional
+        ``on_corrupt(message)``, called once per corrupt trial moved aside.
+
+    Returns
+    -------
+    dict
+        {id: TrialResult} of the reusable trials, ids sorted.
+
+    Raises
+    ------
+    OutputError
+        When ``resume`` is false and the store holds a finished trial, when a finished trial
+        of ``trials`` was run with other params, or when a corrupt trial cannot be moved aside.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> _ = write_trial(d, TrialResult("a", {"x": 1}))
+    >>> list(reusable(d, [Trial("a", {"x": 1}), Trial("b", {"x": 2})], resume=True))
+    ['a']
+    >>> reusable(d, [Trial("a", {"x": 1})], resume=False)
+    Traceback (most recent call last):
+    ...
+    hierarchy.errors.OutputError: ... already holds 1 finished trials of a sweep; resume to reuse them or choose another output directory
     """
     done = finished_ids(out)
     if done and not resume:
@@ -520,10 +782,29 @@ def results_frame(results: Iterable[TrialResult]):
     JSON text; a parameter named trial, figure or value becomes ``param_<name>``),
     ``figure``, ``value``. Needs pandas (``pip install "mesastack[sweeps]"``).
 
-    Example:
-        >>> df = results_frame([TrialResult("a", {"width": 2}, {}, {"C": 1.0, "alpha": 0.5})])
-        >>> df[["trial", "width", "figure", "value"]].values.tolist()
-        [['a', 2, 'C', 1.0], ['a', 2, 'alpha', 0.5]]
+    Parameters
+    ----------
+    results : iterable of TrialResult
+        The sweep's results.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per trial and figure; with no figures, an empty frame with the columns
+        ``trial``, ``figure``, ``value``.
+
+    Raises
+    ------
+    ParameterError
+        When pandas is not installed.
+
+    Examples
+    --------
+    >>> df = results_frame([TrialResult("a", {"width": 2}, {}, {"C": 1.0, "alpha": 0.5})])
+    >>> df[["trial", "width", "figure", "value"]].values.tolist()
+    [['a', 2, 'C', 1.0], ['a', 2, 'alpha', 0.5]]
+    >>> list(results_frame([]).columns)
+    ['trial', 'figure', 'value']
     """
     try:
         import pandas as pd

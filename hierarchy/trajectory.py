@@ -108,21 +108,65 @@ class Trajectory:
 
     @property
     def K(self) -> int:
-        """Number of copies in the population."""
+        """Number of copies in the population.
+
+        Returns
+        -------
+        int
+            The first axis of every recorded array ``[K, T]``.
+
+        Examples
+        --------
+        >>> Trajectory({"L": [[3.0, 2.0], [4.0, 1.0]]}).K
+        2
+        """
         return next(iter(self.values.values())).shape[0]
 
     @property
     def T(self) -> int:
-        """Number of recorded values per copy (steps + 1)."""
+        """Number of recorded values per copy (steps + 1).
+
+        Returns
+        -------
+        int
+            The second axis of every recorded array ``[K, T]`` (index 0 the start).
+
+        Examples
+        --------
+        >>> Trajectory({"L": [[3.0, 2.0, 1.0]]}).T
+        3
+        """
         return next(iter(self.values.values())).shape[1]
 
     @property
     def ok(self) -> np.ndarray:
-        """Boolean mask [K]: copies that never diverged."""
+        """Boolean mask [K]: copies that never diverged.
+
+        Returns
+        -------
+        numpy.ndarray of bool, shape [K]
+            True where ``diverged_at`` is -1.
+
+        Examples
+        --------
+        >>> Trajectory({"L": [[3.0, 2.0], [4.0, 9.0]]}, diverged_at=[-1, 1]).ok.tolist()
+        [True, False]
+        """
         return self.diverged_at < 0
 
     def status(self) -> list:
-        """Per copy: ``'ok'`` or ``'diverged at step t'``."""
+        """Per copy: ``'ok'`` or ``'diverged at step t'``.
+
+        Returns
+        -------
+        list of str
+            One entry per copy, in copy order.
+
+        Examples
+        --------
+        >>> Trajectory({"L": [[3.0, 2.0], [4.0, 9.0]]}, diverged_at=[-1, 1]).status()
+        ['ok', 'diverged at step 1']
+        """
         return ["ok" if d < 0 else f"diverged at step {int(d)}" for d in self.diverged_at]
 
     def __getitem__(self, name: str) -> np.ndarray:
@@ -134,7 +178,29 @@ class Trajectory:
             ) from None
 
     def with_values(self, **extra) -> "Trajectory":
-        """A copy with more objectives added (e.g. ones evaluated on the states)."""
+        """A copy with more objectives added (e.g. ones evaluated on the states).
+
+        Parameters
+        ----------
+        **extra : array-like [K, T]
+            The objectives to add, by name; one of an existing name replaces it.
+
+        Returns
+        -------
+        Trajectory
+            A new trajectory with the values ``{**self.values, **extra}``; everything else unchanged.
+
+        Raises
+        ------
+        LeafError
+            When an added array is not of the shape ``[K, T]`` of the others.
+
+        Examples
+        --------
+        >>> tr = Trajectory({"L": [[3.0, 2.0]]}).with_values(G=[[1.0, 0.5]])
+        >>> sorted(tr.values), tr["G"].tolist()
+        (['G', 'L'], [[1.0, 0.5]])
+        """
         return attrs.evolve(self, values={**self.values, **extra})
 
     def select(self, index) -> "Trajectory":
