@@ -8,6 +8,8 @@ objective on the episodes.
 
 from __future__ import annotations
 
+from typing import Optional
+
 import attrs
 import numpy as np
 
@@ -123,6 +125,8 @@ class ReplicatorEpisodes:
     ``replicate_share`` (:func:`replicate_share_objective`) and ``exit_distance`` (raw
     moves) on the states ``[K, T, M, n, n]``. Copies that share a limit run as one batch;
     copy k in maze j draws from ``child(seed, limit, i)`` with i its index in that batch.
+    ``own_steps``: the divisions a graph run gives it (its own time axis, e.g. 2 x cells of
+    its mazes; ``hierarchy.run.leaf_steps``), or None for the graph run's steps.
 
     Example:
         >>> from agents.maze.grid import MazeDistribution
@@ -134,6 +138,7 @@ class ReplicatorEpisodes:
 
     limits: tuple = attrs.field(converter=lambda v: tuple(int(x) for x in v))
     mazes: tuple = attrs.field(converter=tuple)
+    own_steps: Optional[int] = None
     records: tuple = ("exit_share", "replicate_share", "exit_distance")
     step_unit: str = "division"
     _last: dict = attrs.field(factory=dict, init=False, repr=False)

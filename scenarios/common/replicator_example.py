@@ -24,7 +24,7 @@ from hierarchy.objective import Objective
 from hierarchy.report import Table
 from hierarchy.seeding import named_seed
 
-from scenarios.common.graph_runs import run_leaves
+from hierarchy.run import run_graph
 from scenarios.common.maze_evidence import DistributionFigures, ExampleOutcome, alphas, judge, median, spread
 from scenarios.common.maze_plots import MazePanel
 from scenarios.common.maze_setup import Example5Params, describe_distribution
@@ -41,7 +41,7 @@ def measure_replicator_example(options, p: Example5Params) -> ExampleOutcome:
     Training is the limit search (agents.maze.episodes.select_limits, ``options.steps``
     the largest limit tried, default 100); the graph designer -> replicator-on-train,
     replicator, replicator-on-larger deploys the trained replicators, each leaf for 2 x cells
-    divisions of its own mazes (:func:`~scenarios.common.graph_runs.run_leaves`).
+    divisions of its own mazes (each leaf's ``own_steps``, through ``run_graph``).
     """
     steps = int(options.steps if options.steps is not None else 100)
     K = p.population
@@ -54,14 +54,15 @@ def measure_replicator_example(options, p: Example5Params) -> ExampleOutcome:
     dists = {"replicator-on-train": train, "replicator": deploy, "replicator-on-larger": larger}
     E = Objective("exit_share", "share of the way to the exit still to go, nearest copy (base objective)")
     R = Objective("replicate_share", "share of copies missing to its limit (behavioral objective: replicate)")
-    leaves = {name: ReplicatorEpisodes(tuple(search.limits), ms) for name, ms in mazes.items()}
+    leaves = {name: ReplicatorEpisodes(tuple(search.limits), ms, own_steps=default_budget(ms[0]))
+              for name, ms in mazes.items()}
     nodes = [OptimizerNode("designer", E, role="designer (base objective)", description="wants the maze exited")]
     for name, leaf in leaves.items():
         nodes.append(OptimizerNode(name, R, leaf=leaf, role="self-replicator (not a mesa-optimizer)",
                                    description=f"the trained replicators on {labels[name]} mazes"))
     graph = DelegationGraph(nodes, [("designer", n) for n in leaves])
-    budgets = {name: default_budget(leaf.mazes[0]) for name, leaf in leaves.items()}
-    runs = run_leaves(graph, budgets, options.seed)
+    budgets = {name: leaf.own_steps for name, leaf in leaves.items()}
+    runs = run_graph(graph, max(budgets.values()), options.seed)
     figs = {}
     for name, leaf in leaves.items():
         dep = leaf.deploy(budgets[name], named_seed(options.seed, name))
