@@ -5,6 +5,9 @@ per-copy parameters [K, P] (K copies of a population at once); :func:`chain` com
 them; :func:`train` runs one loop that records the base objective L and the true
 objectives G = sum g^2 and G1 = sum |g| every step, masks frozen (diverged or stopped)
 copies, and returns [K, T] arrays ready for :class:`hierarchy.trajectory.Trajectory`.
+Optimizers with a state of their own record their own true objective too (``G_momentum``,
+``G_nesterov``, ``G_adam``: :mod:`agents.training.true_objectives`, docs/true_objectives.md),
+and ``record_update=True`` adds U = |theta_{t+1} - theta_t|^2.
 
     >>> import numpy as np
     >>> from agents.training import adam, chain, clip_by_global_norm, sgd, train
@@ -24,10 +27,11 @@ from agents.training.jumps import annealing_jumps
 from agents.training.loop import PROGRESS_EVERY, TrainResult, train
 from agents.training.optimizers import (adam, adamw, add_decayed_weights, clip, clip_by_global_norm, learning_rate_fn,
                                         momentum, scale, scale_by_adam, scale_by_learning_rate, scale_per_copy, sgd, trace)
+from agents.training.true_objectives import FORMULAS, TrueObjective
 from agents.training.transform import (GradientTransformation, StepInfo, apply_updates, as_updates, chain, identity,
                                        mask_updates, materialize)
 
 __all__ = ["GradientTransformation", "StepInfo", "chain", "identity", "apply_updates", "as_updates", "materialize",
            "mask_updates", "sgd", "momentum", "trace", "adam", "adamw", "scale_by_adam", "add_decayed_weights", "scale",
            "scale_by_learning_rate", "scale_per_copy", "learning_rate_fn", "clip_by_global_norm", "clip",
-           "annealing_jumps", "train", "TrainResult", "PROGRESS_EVERY"]
+           "annealing_jumps", "train", "TrainResult", "PROGRESS_EVERY", "TrueObjective", "FORMULAS"]

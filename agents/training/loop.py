@@ -33,6 +33,7 @@ falls without bound is progress (it is caught as overflow if it leaves the float
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Callable, Mapping, Optional
 
@@ -44,7 +45,7 @@ from hierarchy.errors import LeafError, ParameterError
 from hierarchy.memory import check_memory
 from hierarchy.trajectory import Trajectory
 
-from agents.training.transform import GradientTransformation, StepInfo, mask_updates
+from agents.training.transform import GradientTransformation, StepInfo, mask_updates, materialize
 
 __all__ = ["train", "TrainResult", "PROGRESS_EVERY", "RUNAWAY", "divergence_rule"]
 
@@ -187,6 +188,7 @@ def train(
     donate_grad: bool = False,
     loss_buffer: bool = False,
     runaway: Optional[float] = RUNAWAY,
+    record_update: bool = False,
 ) -> TrainResult:
     """Train K copies with ``optimizer``, recording L, G and G1 every step (module docstring).
 
@@ -229,6 +231,19 @@ def train(
     loss_buffer : bool
         Call ``step(params, t, loss_out)`` with ``loss_out`` the loop's own [K] record of
         step t: a step function that writes L there and returns it saves a copy per step.
+    runaway : float or None
+        The runaway factor R (module docstring); None: overflow only.
+    record_update : bool
+        Also record U(t) = |theta_{t+1} - theta_t|^2, the squared size of the update taken
+        from the state after t updates (index ``steps``: the update the optimizer would take
+        next, computed on a copy of its state, at the last learning rate when rates are given
+        per step and none exists for step ``steps``): the true objective common to every optimizer
+        (:mod:`agents.training.true_objectives`).
+
+    With ``record_true``, an optimizer that carries a true objective of its own
+    (``optimizer.true_objective``: momentum's ``G_momentum``, Adam's ``G_adam``, ...) has it
+    recorded under its name too, evaluated on the optimizer's state after step t's update
+    (index ``steps`` on a copy of the state, as U).
 
     Returns
     -------
@@ -276,7 +291,9 @@ def train(
             raise ParameterError(f"active has shape {a.shape} and dtype {a.dtype}; give {K} booleans, one per copy")
         if not a.all():
             inactive = torch.from_numpy(~a)
-    names = (base,) + (TRUE_OBJECTIVES if record_true else ())
+    true = optimizer.true_objective if record_true else None
+    opt_names = ((true.name,) if true is not None else ()) + (("U",) if record_update else ())
+    names = (base,) + (TRUE_OBJECTIVES if record_true else ()) + opt_names
     if len(set(names)) != len(names):
         raise ParameterError(f"base={base!r} is the name of a true objective; name the base objective something else, such as 'L'")
 
@@ -297,6 +314,18 @@ def train(
     stopped_at = np.full(K, -1, dtype=np.int64)
     state = optimizer.init(theta)
     update = optimizer.update
+    # the optimizer's own true objective and U: rows [steps + 1, n, K], filled after each update
+    opt_rec = torch.empty(steps + 1, len(opt_names), K, dtype=dt) if opt_names else None
+    u_buf = torch.empty(K, P, dtype=dt) if record_update else None
+
+    def record_optimizer(t, updates, st, g):
+        row = opt_rec[t]
+        i = 0
+        if true is not None:
+            row[0].copy_(true.value(st, g, theta))
+            i = 1
+        if record_update:
+            torch.linalg.vector_norm(materialize(updates, u_buf), 2, dim=1, out=row[i]).square_()
 
     with torch.no_grad():
         for t in range(steps + 1):
@@ -332,6 +361,13 @@ def train(
                     h = torch.from_numpy(newly)
                     inactive = h if inactive is None else inactive | h
             if t == steps:
+                if opt_rec is not None:  # the step the optimizer would take next, on a copy of its state
+                    g = grad if inactive is None else grad.masked_fill(inactive.unsqueeze(1), 0.0)
+                    try:
+                        u, st = update(((g, 1.0, None),), copy.deepcopy(state), theta, StepInfo(t, L, inactive))
+                    except IndexError:  # a learning rate given per step has none for step `steps`: the last one
+                        u, st = update(((g, 1.0, None),), copy.deepcopy(state), theta, StepInfo(t - 1, L, inactive))
+                    record_optimizer(t, mask_updates(u, inactive), st, grad)
                 if g1_in_place:
                     torch.sum(grad.abs_(), 1, out=G1_rows[t])
                 break
@@ -351,6 +387,8 @@ def train(
             updates, state = update(((grad, 1.0, None),), state, theta, StepInfo(t, L, inactive))
             if inactive is not None:
                 updates = mask_updates(updates, inactive)
+            if opt_rec is not None:
+                record_optimizer(t, updates, state, raw)
             for d, v, c in updates:  # apply_updates, inline: this runs every step
                 if c is None:
                     theta.add_(d, alpha=v)
@@ -366,6 +404,10 @@ def train(
     if record_true:
         values["G"] = np.square(out[:, 1].T)
         values["G1"] = out[:, 2].T.copy()
+    if opt_rec is not None:
+        orec = opt_rec.to(torch.float64).numpy()
+        for i, n in enumerate(opt_names):
+            values[n] = orec[:, i].T.copy()
     if extra is not None:
         ex = extra.numpy()
         for i, n in enumerate(extra_names):

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import math
 
+import attrs
 import numpy as np
 import torch
 
 from hierarchy.errors import ParameterError
 
 from agents.training.transform import GradientTransformation, chain, materialize
+from agents.training.true_objectives import adam_direction, adam_objective, momentum_objective
 
 __all__ = ["learning_rate_fn", "scale", "scale_by_learning_rate", "scale_per_copy", "sgd", "trace", "momentum",
            "scale_by_adam", "add_decayed_weights", "adam", "adamw", "clip_by_global_norm", "clip"]
@@ -276,7 +278,8 @@ def trace(beta: float = 0.9, nesterov: bool = False) -> GradientTransformation:
             return ((torch.add(g, v, alpha=b, out=state["out"]), 1.0, None),), state
         return ((v, 1.0, None),), state
 
-    return GradientTransformation(init, update, f"trace(beta={b:g}{', nesterov' if nesterov else ''})")
+    return GradientTransformation(init, update, f"trace(beta={b:g}{', nesterov' if nesterov else ''})",
+                                  momentum_objective(b, nesterov))
 
 
 def momentum(learning_rate, beta: float = 0.9, nesterov: bool = False, scale_k=None) -> GradientTransformation:
@@ -345,7 +348,8 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Grad
         out = torch.div(state["m"], bc1, out=state["out"]).div_(den)
         return ((out, 1.0, None),), state
 
-    return GradientTransformation(_adam_init, update, f"scale_by_adam(b1={b1:g}, b2={b2:g}, eps={eps:g})")
+    return GradientTransformation(_adam_init, update, f"scale_by_adam(b1={b1:g}, b2={b2:g}, eps={eps:g})",
+                                  adam_objective(b1, b2, eps))
 
 
 def _adam_init(params):
@@ -394,16 +398,29 @@ def _adam_rate_in_numerator(learning_rate, b1: float, b2: float, eps: float, sca
             num.mul_(state["s_k"])
         return ((num.div_(den), -1.0, None),), state
 
-    return GradientTransformation(init, update, f"adam_rate_in_numerator(b1={b1:g}, b2={b2:g}, eps={eps:g})")
+    return GradientTransformation(init, update, f"adam_rate_in_numerator(b1={b1:g}, b2={b2:g}, eps={eps:g})",
+                                  adam_objective(b1, b2, eps))
 
 
-def add_decayed_weights(weight_decay: float) -> GradientTransformation:
-    """Add w * theta to the update (before the learning-rate scaling: AdamW's decoupled decay).
+def _decay(weight_decay):
+    """A weight decay as a float, or as a per-copy K-array kept for :func:`_column` at ``init``."""
+    if isinstance(weight_decay, (int, float, np.integer, np.floating)) and not isinstance(weight_decay, bool):
+        return _finite("weight_decay", weight_decay)
+    arr = np.asarray(weight_decay.detach().cpu().numpy() if isinstance(weight_decay, torch.Tensor) else weight_decay,
+                     dtype=np.float64)
+    if arr.ndim != 1 or not np.all(np.isfinite(arr) & (arr >= 0)):
+        raise ParameterError(f"weight_decay={weight_decay!r}; give a non-negative number, or one non-negative "
+                             f"number per copy")
+    return arr
+
+
+def add_decayed_weights(weight_decay) -> GradientTransformation:
+    """Add w_k * theta to the update (before the learning-rate scaling: AdamW's decoupled decay).
 
     Parameters
     ----------
-    weight_decay : float
-        w >= 0.
+    weight_decay : float or array-like
+        w >= 0, or one w_k >= 0 per copy ([K]: a sweep over decays stays one batched run).
 
     Returns
     -------
@@ -412,7 +429,7 @@ def add_decayed_weights(weight_decay: float) -> GradientTransformation:
     Raises
     ------
     ParameterError
-        When ``weight_decay`` is negative or not finite.
+        When a decay is negative or not finite, or (at ``init``) the per-copy decays are not K.
 
     Examples
     --------
@@ -420,15 +437,28 @@ def add_decayed_weights(weight_decay: float) -> GradientTransformation:
     >>> p = torch.full((1, 1), 2.0, dtype=torch.float64); t = add_decayed_weights(0.5)
     >>> materialize(t.update(as_updates(torch.ones(1, 1, dtype=torch.float64)), t.init(p), p, None)[0]).tolist()
     [[2.0]]
+    >>> p = torch.full((2, 1), 2.0, dtype=torch.float64); t = add_decayed_weights([0.0, 1.0])
+    >>> materialize(t.update(as_updates(torch.ones(2, 1, dtype=torch.float64)), t.init(p), p, None)[0]).tolist()
+    [[1.0], [3.0]]
     """
-    w = _finite("weight_decay", weight_decay)
+    w = _decay(weight_decay)
+    if isinstance(w, float):
+        def update(updates, buf, params, info):
+            out = materialize(updates, buf)
+            out.add_(params, alpha=w)
+            return ((out, 1.0, None),), buf
 
-    def update(updates, buf, params, info):
-        out = materialize(updates, buf)
-        out.add_(params, alpha=w)
-        return ((out, 1.0, None),), buf
+        return GradientTransformation(torch.empty_like, update, f"add_decayed_weights({w:g})")
 
-    return GradientTransformation(torch.empty_like, update, f"add_decayed_weights({w:g})")
+    def init(params):
+        return {"buf": torch.empty_like(params), "w": _column(w, params, "weight_decay")}
+
+    def update_k(updates, state, params, info):
+        out = materialize(updates, state["buf"])
+        out.addcmul_(params, state["w"])
+        return ((out, 1.0, None),), state
+
+    return GradientTransformation(init, update_k, "add_decayed_weights(per copy)")
 
 
 def adam(learning_rate, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, scale_k=None,
@@ -478,8 +508,9 @@ def adamw(learning_rate, weight_decay: float = 1e-4, b1: float = 0.9, b2: float 
     ----------
     learning_rate : float, callable or array-like
         eps_t.
-    weight_decay : float
-        w: the step adds eps_t * s_k * w * theta (decoupled from the gradient's moments).
+    weight_decay : float or array-like
+        w (or one w_k per copy): the step adds eps_t * s_k * w * theta (decoupled from the
+        gradient's moments).
     b1, b2, eps : float
         Adam's constants.
     scale_k : array-like, optional
@@ -491,10 +522,21 @@ def adamw(learning_rate, weight_decay: float = 1e-4, b1: float = 0.9, b2: float 
 
     Examples
     --------
-    >>> str(adamw(1e-3, 0.01))
-    'chain(scale_by_adam(b1=0.9, b2=0.999, eps=1e-08), add_decayed_weights(0.01), sgd)'
+    >>> str(adamw(1e-3, 0.01)), adamw(1e-3, 0.01).true_objective.name
+    ('chain(scale_by_adam(b1=0.9, b2=0.999, eps=1e-08), add_decayed_weights(0.01), sgd)', 'G_adamw')
     """
-    return chain(scale_by_adam(b1, b2, eps), add_decayed_weights(weight_decay), sgd(learning_rate, scale_k))
+    decay = add_decayed_weights(weight_decay)
+    opt = chain(scale_by_adam(b1, b2, eps), decay, sgd(learning_rate, scale_k))
+    w = _decay(weight_decay)
+    if isinstance(w, float):
+        true = adam_objective(b1, b2, eps, weight_decay=w, part=0)
+    else:
+        def per_copy(state, grad, params):
+            d = adam_direction(state[0], b1, b2, eps).addcmul_(params, state[1]["w"])
+            return torch.linalg.vector_norm(d, 2, dim=1).square_()
+
+        true = attrs.evolve(adam_objective(b1, b2, eps, weight_decay=1.0), value=per_copy)  # w_k from the decay's state
+    return attrs.evolve(opt, true_objective=true)
 
 
 def clip_by_global_norm(max_norm: float) -> GradientTransformation:

@@ -35,6 +35,8 @@ import torch
 
 from hierarchy.errors import ParameterError
 
+from agents.training.true_objectives import TrueObjective
+
 __all__ = ["GradientTransformation", "StepInfo", "Term", "chain", "identity", "apply_updates", "materialize",
            "mask_updates", "as_updates"]
 
@@ -80,6 +82,10 @@ class GradientTransformation:
         terms (module docstring), ``info`` a :class:`StepInfo`.
     name : str, optional
         A short description (``"sgd"``, ``"adam(b1=0.9, b2=0.999)"``), for reports.
+    true_objective : TrueObjective, optional
+        The quantity this optimizer drives to zero at its fixed points, when it is not the
+        gradient size the loop records anyway (momentum's, Adam's:
+        :mod:`agents.training.true_objectives`); :func:`chain` passes a part's on.
 
     Examples
     --------
@@ -93,6 +99,8 @@ class GradientTransformation:
     init: Callable = attrs.field(validator=attrs.validators.is_callable())
     update: Callable = attrs.field(validator=attrs.validators.is_callable())
     name: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
+    true_objective: Optional[TrueObjective] = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(TrueObjective)))
 
     def __str__(self) -> str:
         return self.name or "transformation"
@@ -243,7 +251,9 @@ def chain(*transforms) -> GradientTransformation:
     """Compose transformations left to right: the updates pass through each in turn (optax's ``chain``).
 
     ``chain(a, b).update(u, (sa, sb), p, i)`` equals ``b.update(a.update(u, sa, p, i)[0], sb, p, i)``;
-    the state is the tuple of the parts' states.
+    the state is the tuple of the parts' states. The chain's true objective is that of its
+    first part that has one (read from that part's state), e.g. Adam's in
+    ``chain(clip_by_global_norm(1.0), adam(1e-3))``.
 
     Parameters
     ----------
@@ -310,4 +320,6 @@ def chain(*transforms) -> GradientTransformation:
                 updates, new[n] = fn(updates, state[n], params, info)
             return updates, new
 
-    return GradientTransformation(init, update, label)
+    owner = next((i for i, t in enumerate(parts) if t.true_objective is not None), None)
+    true = None if owner is None else parts[owner].true_objective.on_part(owner if names is None else names[owner])
+    return GradientTransformation(init, update, label, true)
