@@ -61,15 +61,29 @@ def perturbed_graph(graph: DelegationGraph, perturbation, seed: int = 0) -> Dele
 
     A leaf that draws its start from its seed (``init`` None, ``initial_parameters``) first
     gets that start made explicit, drawn exactly as the unperturbed run draws it, so that a
-    perturbation of the start (``InitNoise``) moves away from the same point."""
+    perturbation of the start (``InitNoise``) moves away from the same point. Nothing runs.
+
+    Raises
+    ------
+    ParameterError
+        When the perturbation does not apply to a leaf (its ``apply`` raises AttributeError,
+        TypeError or ParameterError): one line naming the perturbation, the leaf and the fix.
+    """
     def perturb(name):
         node = graph.node(name)
         if not node.is_leaf:
             return node
         leaf = node.leaf
-        if getattr(leaf, "init", False) is None and hasattr(leaf, "initial_parameters"):
-            leaf = attrs.evolve(leaf, init=leaf.initial_parameters(named_seed(seed, name)))
-        return attrs.evolve(node, leaf=perturbation.apply(leaf))
+        try:
+            if getattr(leaf, "init", False) is None and hasattr(leaf, "initial_parameters"):
+                leaf = attrs.evolve(leaf, init=leaf.initial_parameters(named_seed(seed, name)))
+            return attrs.evolve(node, leaf=perturbation.apply(leaf))
+        except (AttributeError, TypeError, ParameterError) as exc:
+            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if not isinstance(exc, ParameterError):
+                why = f"{type(exc).__name__}: {why}; drop it from the family, or use a perturbation made for this leaf"
+            raise ParameterError(f"perturbation {getattr(perturbation, 'name', perturbation)!r} does not apply to leaf "
+                                 f"{name!r} ({type(node.leaf).__name__}): {why}", parameter="perturbations") from None
 
     return DelegationGraph([perturb(n) for n in graph.names], graph.edges)
 
@@ -155,6 +169,9 @@ def run_hierarchy(graph: DelegationGraph, steps: int, seed: int = 0, estimator: 
     _check_arguments(graph, name, claims, max_discrepancy, perturbations, tolerance)
     claims = tuple(claims)
     options = RunOptions(seed=seed, steps=steps, estimator=estimator, horizon=horizon, progress=progress)
+    # every member applied to every leaf before anything runs: one that does not apply is refused now
+    perturbed_graphs = {} if perturbations is None else \
+        {member.name: perturbed_graph(graph, member, seed) for member in perturbations.members}
     if check:
         check_graph(graph, seed=seed)
     runs = run_graph_with_progress(graph, steps, options)
@@ -171,7 +188,7 @@ def run_hierarchy(graph: DelegationGraph, steps: int, seed: int = 0, estimator: 
     if perturbations is not None:
         perturbed = {}
         for member in perturbations.members:
-            g = perturbed_graph(graph, member, seed)
+            g = perturbed_graphs[member.name]
             perturbed[member.name] = measure(g, run_graph_with_progress(g, steps, options), estimator)
         extra, _ = robustness_tables(graph, m, perturbed, tolerance, perturbations)
         tables += extra
