@@ -708,6 +708,214 @@ class Report:
         """
         return json.dumps(self.to_dict(), indent=2, allow_nan=False)
 
+    def main_table(self) -> "Table":
+        """The main table of :meth:`render` and of report.html: one row per chain.
+
+        Columns: the chain (root first), ``C(<objective>)`` for every objective measured
+        (Definition 1; a ``*`` marks a limit estimate that has not converged for some copies),
+        the chain's alignments ``parent->child: alpha | normalized`` (Definition 2) and the
+        delegation product's relative discrepancy. One function builds it, so the terminal
+        table and the HTML table cannot disagree.
+
+        Returns
+        -------
+        Table
+            Cells as strings.
+
+        Raises
+        ------
+        Nothing of its own.
+
+        Examples
+        --------
+        >>> from hierarchy.figures import AlignmentFigure, CapabilityFigure, ProductFigure
+        >>> m = Measurements(Estimator("finite"),
+        ...                  (CapabilityFigure("gd", "L", ("human",), Spread.of([0.5, 0.7]), 1.0, Spread.of([0.0, 0.0])),),
+        ...                  (AlignmentFigure("gd", "human", "gd", "L", "G", Spread.of([0.8, 1.0]), Spread.of([1.0, 1.0]), 1.0),),
+        ...                  (ProductFigure(("human", "gd"), Spread.of([1.0, 1.0]), Spread.of([1.0, 1.0]), 0.0),))
+        >>> r = Report("demo", 0, 20, Estimator("finite"), m, ({"name": "human"}, {"name": "gd"}), (("human", "gd"),),
+        ...            claims=(Claim.compare("x > 0", {"x": 0.5, "y": 2.0}, margin=0.5, standard_error=0.1),))
+        >>> t = r.main_table()
+        >>> t.columns
+        ('chain', 'C(L)', 'alignment (edge: alpha | normalized)', 'product check')
+        >>> t.rows[0][0], t.rows[0][3]
+        ('human -> gd', '0')
+        """
+        objectives = []
+        for f in self.capabilities:
+            if f.objective not in objectives:
+                objectives.append(f.objective)
+        cols = ["chain"] + [f"C({o})" for o in objectives] + ["alignment (edge: alpha | normalized)", "product check"]
+        rows = []
+        for chain in dict.fromkeys(f.chain for f in self.capabilities):
+            caps = {f.objective: f for f in self.capabilities if f.chain == chain}
+            al = [f for f in self.alignments if f.chain == chain]
+            pr = [p for p in self.products if p.chain[-1] == chain]
+            row = [" -> ".join(pr[0].chain) if pr else chain]
+            for o in objectives:
+                f = caps.get(o)
+                row.append("" if f is None else str(f.capability) + ("" if f.converged_fraction == 1.0 or
+                                                                     self.estimator.kind == "finite" else "*"))
+            row.append("; ".join(f"{f.parent}->{f.child}: {f.alignment} | {f.normalized}" for f in al))
+            row.append(format_number(pr[0].discrepancy) if pr else "")
+            rows.append(tuple(row))
+        return Table("capability (Definition 1), alignment (Definition 2), delegation product (relative discrepancy)",
+                     tuple(cols), tuple(rows))
+
+    def _repr_html_(self) -> str:
+        """The report as HTML for Jupyter: report.html's content without the page around it.
+
+        Returns
+        -------
+        str
+            :func:`hierarchy.html.report_fragment` of this report (no plots: a report holds
+            none; a scenario result's ``_repr_html_`` adds them).
+
+        Raises
+        ------
+        Nothing of its own.
+
+        Examples
+        --------
+        >>> from hierarchy.figures import AlignmentFigure, CapabilityFigure, ProductFigure
+        >>> m = Measurements(Estimator("finite"),
+        ...                  (CapabilityFigure("gd", "L", ("human",), Spread.of([0.5, 0.7]), 1.0, Spread.of([0.0, 0.0])),),
+        ...                  (AlignmentFigure("gd", "human", "gd", "L", "G", Spread.of([0.8, 1.0]), Spread.of([1.0, 1.0]), 1.0),),
+        ...                  (ProductFigure(("human", "gd"), Spread.of([1.0, 1.0]), Spread.of([1.0, 1.0]), 0.0),))
+        >>> r = Report("demo", 0, 20, Estimator("finite"), m, ({"name": "human"}, {"name": "gd"}), (("human", "gd"),),
+        ...            claims=(Claim.compare("x > 0", {"x": 0.5, "y": 2.0}, margin=0.5, standard_error=0.1),))
+        >>> r._repr_html_().startswith('<div class="mesastack-report"')
+        True
+        """
+        from .html import report_fragment
+
+        return report_fragment(self)
+
+    def to_frame(self):
+        """Every figure as a long (tidy) pandas DataFrame: one row per figure and copy.
+
+        A row is one copy's value of one figure on one chain: ``figure`` is ``capability``
+        or ``drift`` (Definition 1, of ``objective`` on ``chain``), ``alignment`` or
+        ``normalized_alignment`` (Definition 2, of the edge ``parent -> child``, with
+        ``objective`` the base and ``mesa_objective`` the mesa-objective), or ``direct`` /
+        ``product`` (the two sides of C_root = prod(alpha) * C_leaf on ``chain``). Beside the
+        copy's ``value`` (NaN for a diverged or undefined copy) and its estimator error
+        ``copy_error``, every row repeats its figure's summary over copies (``median``,
+        ``q25`` / ``q75``: the interquartile range, ``ci95_low`` / ``ci95_high``: the 95%
+        bootstrap interval of the median, ``standard_error``, ``n`` finite of ``K``), the
+        ``estimator`` and the figure's ``converged_fraction`` / ``defined_fraction`` /
+        ``discrepancy`` where it has one.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns: figure, chain, parent, child, edge, objective, mesa_objective, copy,
+            value, copy_error, median, q25, q75, ci95_low, ci95_high, standard_error, n, K,
+            estimator, converged_fraction, defined_fraction, discrepancy.
+
+        Raises
+        ------
+        ParameterError
+            When pandas is not installed (``pip install pandas``).
+
+        Examples
+        --------
+        >>> from hierarchy.figures import AlignmentFigure, CapabilityFigure, ProductFigure
+        >>> m = Measurements(Estimator("finite"),
+        ...                  (CapabilityFigure("gd", "L", ("human",), Spread.of([0.5, 0.7]), 1.0, Spread.of([0.0, 0.0])),),
+        ...                  (AlignmentFigure("gd", "human", "gd", "L", "G", Spread.of([0.8, 1.0]), Spread.of([1.0, 1.0]), 1.0),),
+        ...                  (ProductFigure(("human", "gd"), Spread.of([1.0, 1.0]), Spread.of([1.0, 1.0]), 0.0),))
+        >>> r = Report("demo", 0, 20, Estimator("finite"), m, ({"name": "human"}, {"name": "gd"}), (("human", "gd"),),
+        ...            claims=(Claim.compare("x > 0", {"x": 0.5, "y": 2.0}, margin=0.5, standard_error=0.1),))
+        >>> df = r.to_frame()
+        >>> al = df[df.figure == "alignment"]
+        >>> list(al["edge"]), list(al["copy"]), list(al["value"]), list(al["median"])
+        (['human->gd', 'human->gd'], [0, 1], [0.8, 1.0], [0.9, 0.9])
+        >>> len(df), sorted(set(df.figure))
+        (12, ['alignment', 'capability', 'direct', 'drift', 'normalized_alignment', 'product'])
+        """
+        pd = _pandas()
+        est = str(self.estimator)
+        rows = []
+
+        def add(figure, spread, chain, parent=None, child=None, objective=None, mesa=None, **extra):
+            errors = spread.error_per_copy
+            for k, v in enumerate(spread.per_copy):
+                rows.append({"figure": figure, "chain": chain, "parent": parent, "child": child,
+                             "edge": f"{parent}->{child}" if parent is not None else None,
+                             "objective": objective, "mesa_objective": mesa, "copy": k, "value": v,
+                             "copy_error": errors[k] if k < len(errors) else math.nan,
+                             "median": spread.median, "q25": spread.q25, "q75": spread.q75,
+                             "ci95_low": spread.ci_low, "ci95_high": spread.ci_high,
+                             "standard_error": spread.standard_error, "n": spread.n, "K": spread.K,
+                             "estimator": est, "converged_fraction": math.nan, "defined_fraction": math.nan,
+                             "discrepancy": math.nan, **extra})
+
+        for f in self.capabilities:
+            add("capability", f.capability, f.chain, objective=f.objective, converged_fraction=f.converged_fraction)
+            add("drift", f.drift, f.chain, objective=f.objective, converged_fraction=f.converged_fraction)
+        for f in self.alignments:
+            for name, spread in (("alignment", f.alignment), ("normalized_alignment", f.normalized)):
+                add(name, spread, f.chain, f.parent, f.child, f.base_objective, f.mesa_objective,
+                    defined_fraction=f.defined_fraction)
+        for p in self.products:
+            root = next((c.objective for c in self.capabilities if c.chain == p.chain[-1]
+                         and p.chain[0] in c.nodes), None)
+            for name, spread in (("direct", p.direct), ("product", p.product)):
+                add(name, spread, p.chain[-1], objective=root, discrepancy=p.discrepancy)
+        return pd.DataFrame(rows, columns=_FRAME_COLUMNS)
+
+    def claims_frame(self):
+        """The claims as a long pandas DataFrame: one row per claim and number that entered it.
+
+        ``claim`` numbers the claims in report order; every row repeats the claim's
+        ``text``, ``verdict`` (holds / fails / undecided), ``label``, ``margin`` (positive
+        when it holds), ``resolution`` (z standard errors), ``rule`` and ``undefined``, and,
+        for a claim replicated over seeds, ``seeds_holds`` / ``seeds_fails`` /
+        ``seeds_undecided`` of ``seeds_n`` with ``rate_low`` / ``rate_high`` (the Wilson 95%
+        interval of the rate of holding); ``number`` / ``value`` name one number of the claim
+        (a claim without numbers has one row with both missing). One row per claim:
+        ``frame.drop_duplicates("claim")``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns: claim, text, verdict, label, margin, resolution, rule, undefined,
+            seeds_n, seeds_holds, seeds_fails, seeds_undecided, rate_low, rate_high, number, value.
+
+        Raises
+        ------
+        ParameterError
+            When pandas is not installed (``pip install pandas``).
+
+        Examples
+        --------
+        >>> from hierarchy.figures import AlignmentFigure, CapabilityFigure, ProductFigure
+        >>> m = Measurements(Estimator("finite"),
+        ...                  (CapabilityFigure("gd", "L", ("human",), Spread.of([0.5, 0.7]), 1.0, Spread.of([0.0, 0.0])),),
+        ...                  (AlignmentFigure("gd", "human", "gd", "L", "G", Spread.of([0.8, 1.0]), Spread.of([1.0, 1.0]), 1.0),),
+        ...                  (ProductFigure(("human", "gd"), Spread.of([1.0, 1.0]), Spread.of([1.0, 1.0]), 0.0),))
+        >>> r = Report("demo", 0, 20, Estimator("finite"), m, ({"name": "human"}, {"name": "gd"}), (("human", "gd"),),
+        ...            claims=(Claim.compare("x > 0", {"x": 0.5, "y": 2.0}, margin=0.5, standard_error=0.1),))
+        >>> cf = r.claims_frame()
+        >>> list(cf.claim), list(cf.verdict), list(cf.number), list(cf.value), list(cf.margin)
+        ([0, 0], ['holds', 'holds'], ['x', 'y'], [0.5, 2.0], [0.5, 0.5])
+        """
+        pd = _pandas()
+        rows = []
+        for i, c in enumerate(self.claims):
+            s = c.seeds
+            base = {"claim": i, "text": c.text, "verdict": c.verdict, "label": c.label, "margin": c.margin,
+                    "resolution": c.resolution, "rule": c.rule, "undefined": c.undefined,
+                    "seeds_n": s.n if s else None, "seeds_holds": s.holds if s else None,
+                    "seeds_fails": s.fails if s else None, "seeds_undecided": s.undecided if s else None,
+                    "rate_low": float(s.rate_interval[0]) if s else math.nan,
+                    "rate_high": float(s.rate_interval[1]) if s else math.nan}
+            numbers = list(c.numbers.items()) or [(None, math.nan)]
+            for name, value in numbers:
+                rows.append({**base, "number": name, "value": value})
+        return pd.DataFrame(rows, columns=_CLAIM_COLUMNS)
+
     def render(self) -> str:
         """The terminal rendering: the main table (one row per chain), extra tables, claims.
 
@@ -732,29 +940,12 @@ class Report:
         -----------  ------  ------------------------------------  -------------
         human -> gd  0.5 ±0  human->gd: 0.8 ±0 | 1 ±0              0
         """
-        objectives = []
-        for f in self.capabilities:
-            if f.objective not in objectives:
-                objectives.append(f.objective)
-        cols = ["chain"] + [f"C({o})" for o in objectives] + ["alignment (edge: alpha | normalized)", "product check"]
-        rows = []
-        for chain in dict.fromkeys(f.chain for f in self.capabilities):
-            caps = {f.objective: f for f in self.capabilities if f.chain == chain}
-            al = [f for f in self.alignments if f.chain == chain]
-            pr = [p for p in self.products if p.chain[-1] == chain]
-            row = [" -> ".join(pr[0].chain) if pr else chain]
-            for o in objectives:
-                f = caps.get(o)
-                row.append("" if f is None else str(f.capability) + ("" if f.converged_fraction == 1.0 or
-                                                                     self.estimator.kind == "finite" else "*"))
-            row.append("; ".join(f"{f.parent}->{f.child}: {f.alignment} | {f.normalized}" for f in al))
-            row.append(format_number(pr[0].discrepancy) if pr else "")
-            rows.append(row)
+        table = self.main_table()
+        rows = [list(r) for r in table.rows]
         parts = [f"scenario {self.scenario}  seed {self.seed}  steps {self.steps}  estimator {self.estimator}"]
         if self.choices:
             parts.append("choices: " + "; ".join(f"{k} = {v}" for k, v in self.choices.items()))
-        parts.append(render_table("capability (Definition 1), alignment (Definition 2), delegation product "
-                                  "(relative discrepancy)", cols, rows))
+        parts.append(table.render())
         if any("*" in c for r in rows for c in r[1:-2]):
             parts.append(f"* the limit estimate has not converged for some copies (its error is above "
                          f"{self.estimator.tolerance:g} |C|)")
@@ -834,3 +1025,21 @@ def build_report(scenario: str, graph, runs: dict, estimator: Estimator = Estima
     return Report(scenario, int(seed), int(steps), estimator, m, nodes, tuple(graph.edges), dict(choices or {}),
                   tuple(claims), tuple(tables), tuple(notes), dict(node_attributes or {}), dict(edge_attributes or {}),
                   tuple(graph.productions))
+
+
+_FRAME_COLUMNS = ["figure", "chain", "parent", "child", "edge", "objective", "mesa_objective", "copy", "value",
+                  "copy_error", "median", "q25", "q75", "ci95_low", "ci95_high", "standard_error", "n", "K",
+                  "estimator", "converged_fraction", "defined_fraction", "discrepancy"]
+_CLAIM_COLUMNS = ["claim", "text", "verdict", "label", "margin", "resolution", "rule", "undefined", "seeds_n",
+                  "seeds_holds", "seeds_fails", "seeds_undecided", "rate_low", "rate_high", "number", "value"]
+
+
+def _pandas():
+    """pandas, imported on first use (an optional extra); ParameterError naming the install otherwise."""
+    try:
+        import pandas
+    except ImportError:
+        raise ParameterError("Report.to_frame and Report.claims_frame need pandas; install it with "
+                             "`pip install pandas` (or the extra: pip install -e \".[sweeps]\")",
+                             parameter="pandas") from None
+    return pandas

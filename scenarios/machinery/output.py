@@ -48,11 +48,13 @@ from hierarchy.errors import FormatError, OutputError
 from hierarchy.exports import FORMATS, annotated_graph
 from hierarchy.sweep import signals_held
 
-__all__ = ["EXTRA_PREFIX", "GRAPH_FILES", "MANIFEST", "check_arrays", "check_folder", "clean_stale", "read_manifest",
-           "prepare_output", "write_result"]
+__all__ = ["EXTRA_PREFIX", "GRAPH_FILES", "MANIFEST", "REPORT_HTML", "check_arrays", "check_folder", "clean_stale",
+           "read_manifest", "prepare_output", "drawn_plots", "with_plot_failures", "write_result"]
 
 #: The file that marks a folder as a mesastack output.
 MANIFEST = "mesastack.json"
+#: The self-contained page of the report (:func:`hierarchy.html.report_page`), plots inline.
+REPORT_HTML = "report.html"
 MANIFEST_FORMAT = 1
 TMP_PREFIX = ".mesastack-tmp-"
 PROBE_PREFIX = ".mesastack-probe-"
@@ -248,6 +250,38 @@ def _draw_plots(plots: dict, tmp: Path) -> tuple:
     return drawn, failed
 
 
+def _failure_lines(failed) -> list:
+    return [f"plot {name} could not be drawn ({why}); every other file was written" for name, why in failed]
+
+
+def with_plot_failures(report, failed):
+    """``report`` with one note per plot that could not be drawn (``failed``: [(name, why)]).
+
+    Example:
+        >>> from hierarchy.estimator import Estimator
+        >>> from hierarchy.measure import Measurements
+        >>> from hierarchy.report import Report
+        >>> r = Report("demo", 0, 0, Estimator(), Measurements(Estimator(), (), (), ()), (), ())
+        >>> with_plot_failures(r, [("a.png", "ValueError: no data")]).notes
+        ('plot a.png could not be drawn (ValueError: no data); every other file was written',)
+    """
+    lines = _failure_lines(failed)
+    return attrs.evolve(report, notes=tuple(report.notes) + tuple(lines)) if lines else report
+
+
+def drawn_plots(plots: dict) -> tuple:
+    """Draw ``plots`` ({file name: function(path)}) into a temporary folder and read them back:
+    ({name: bytes} of those drawn, [(name, why)] of those that failed), each plot on its own.
+
+    Example:
+        >>> drawn_plots({"a.txt": lambda p: p.write_bytes(b"x"), "b.png": lambda p: 1 / 0})
+        ({'a.txt': b'x'}, [('b.png', 'ZeroDivisionError: division by zero')])
+    """
+    with tempfile.TemporaryDirectory(prefix="mesastack-plots-") as tmp:
+        drawn, failed = _draw_plots(plots, Path(tmp))
+        return {name: (Path(tmp) / name).read_bytes() for name in drawn}, failed
+
+
 def _remove_stale(path: Path, old: Optional[dict], new: set) -> None:
     """Remove what the old manifest lists and the new run does not write (plain names only)."""
     if old is None:
@@ -268,7 +302,8 @@ def _remove_stale(path: Path, old: Optional[dict], new: set) -> None:
 
 def write_result(result, out, force: bool = False) -> list:
     """Write report.json, trajectories.npz, the graph in four formats, the plots, the extra
-    files and the manifest into ``out``.
+    files, report.txt, report.html (the page of the same report, plots inline) and the
+    manifest into ``out``.
 
     Returns the written paths. Nothing is left half-written if interrupted; a malformed
     array (:func:`check_arrays`) is refused before anything is written; a folder that is not
@@ -292,16 +327,19 @@ def write_result(result, out, force: bool = False) -> list:
         for name, content in result.extra_files.items():
             (tmp / name).write_text(content, encoding="utf-8")
             names.append(name)
-        report = result.report
-        lines = [f"plot {name} could not be drawn ({why}); every other file was written" for name, why in failed]
-        if lines:
-            report = attrs.evolve(report, notes=tuple(report.notes) + tuple(lines))
+        lines = _failure_lines(failed)
+        report = with_plot_failures(result.report, failed)
         doc = report.to_dict()
         doc["plots_failed"] = [{"file": name, "error": why} for name, why in failed]
         (tmp / "report.json").write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n", encoding="utf-8")
         names.insert(0, "report.json")
         (tmp / "report.txt").write_text(report.render() + "\n", encoding="utf-8")
         names.append("report.txt")
+        from hierarchy.html import report_page
+
+        page = report_page(report, {name: (tmp / name).read_bytes() for name in drawn})
+        (tmp / REPORT_HTML).write_text(page, encoding="utf-8")
+        names.append(REPORT_HTML)
         files = list(names)
         if _is_sweep(scenario) and (path / SWEEP_STORE).is_dir():
             files.append(SWEEP_STORE + "/")
