@@ -42,12 +42,16 @@ def python_blocks(page: Path) -> list:
 
 def test_tutorial_code_runs(tmp_path, monkeypatch, capsys):
     blocks = python_blocks(ROOT / "docs" / "tutorial.md")
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     monkeypatch.chdir(tmp_path)
     namespace = {"__name__": "tutorial"}
-    for block in blocks:
+    for block in blocks[:2]:  # section 1: a hand-written leaf
         exec(compile(block, "docs/tutorial.md", "exec"), namespace)
     assert namespace["result"].report.claims[0].text == "alpha > 1"
     assert namespace["result"].report.claims[0].verdict == "holds"  # alpha = 3 exactly, by construction
     assert (tmp_path / "runs" / "halving" / "report.html").is_file()
     assert "3.0" in capsys.readouterr().out
+    torch_model = {"__name__": "tutorial"}  # section 2: a torch model through TorchLeaf
+    exec(compile(blocks[2], "docs/tutorial.md", "exec"), torch_model)
+    report = torch_model["result"].report
+    assert report.max_discrepancy < 1e-9 and report.measurements.capability("adam", "E_test").capability.median > 0
