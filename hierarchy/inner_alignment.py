@@ -34,13 +34,15 @@ from .errors import ParameterError
 from .robustness import harris_inner_alignment
 from .validators import check, finite_number
 
-__all__ = ["ALIGNED", "MISALIGNED", "NOT_APPLICABLE", "UNDECIDED", "SPLIT", "Evidence", "Thresholds", "Verdict",
+__all__ = ["STRUCTURAL", "MeasuredEvidence", "ALIGNED", "MISALIGNED", "NOT_APPLICABLE", "UNDECIDED", "SPLIT", "Evidence", "Thresholds", "Verdict",
            "objective_focused", "generalization_focused", "optimization_focused", "alpha_robust", "DEFINITIONS",
            "READS", "judge_all", "VERDICT_ORDER", "POPULATION_RULE", "PopulationVerdict", "population_verdict",
            "OUTER", "INNER", "OUTER_AND_INNER", "ratio_of_means_error", "OuterInnerClassification",
            "classify_outer_inner"]
 
 ALIGNED = "aligned"
+#: Where ``Evidence.is_mesa_optimizer`` comes from when it is not measured: how the system is built.
+STRUCTURAL = "structural fact"
 MISALIGNED = "misaligned"
 NOT_APPLICABLE = "not applicable"
 UNDECIDED = "undecided"
@@ -105,6 +107,10 @@ class Evidence:
       training set and under each dataset variation, for Harris's measure; NaN marks an
       alpha that was measured but is undefined (kept and counted: it makes the alpha-robust
       verdict "undecided" unless the defined numbers already fail).
+    - ``mesa_optimizer_source`` (a property): where ``is_mesa_optimizer`` comes from:
+      :data:`STRUCTURAL` (the system is built as a search, e.g. a planner running value
+      iteration, or is built without one); :class:`MeasuredEvidence` carries a measured one
+      (e.g. the in-context learner's match to gradient descent) with its numbers.
 
     Parameters
     ----------
@@ -147,10 +153,58 @@ class Evidence:
     alpha: Optional[float] = attrs.field(default=None, converter=_float_or_none, validator=_alpha)
     alpha_variations: tuple = attrs.field(default=(), converter=_alpha_tuple)
 
+    @property
+    def mesa_optimizer_source(self) -> str:
+        """Where ``is_mesa_optimizer`` comes from: :data:`STRUCTURAL` here (:class:`MeasuredEvidence`: measured)."""
+        return STRUCTURAL
+
+    def mesa_optimizer_text(self) -> str:
+        """``is_mesa_optimizer`` and where it comes from, e.g. "yes (structural fact)".
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> Evidence("maze planner", True, 1.0, 1.0, 0.2, 1.0, 0.95).mesa_optimizer_text()
+        'yes (structural fact)'
+        """
+        return f"{'yes' if self.is_mesa_optimizer else 'no'} ({self.mesa_optimizer_source})"
+
     def __attrs_post_init__(self):
         for a, b in (("similarity_train", "similarity_deploy"), ("mesa_optimal_train", "mesa_optimal_deploy")):
             if (getattr(self, a) is None) != (getattr(self, b) is None):
                 raise ParameterError(f"{a} and {b} come as a pair; measure both or leave both None")
+
+
+@attrs.frozen
+class MeasuredEvidence(Evidence):
+    """Evidence whose ``is_mesa_optimizer`` was measured, not read off how the system is built.
+
+    The same fields as :class:`Evidence` (every definition reads them alike: ``measurement``
+    is provenance for the report, never read by a rule) plus ``measurement``: the verdict
+    of the measurement and its numbers, e.g. "implements GD on L_ctx (L/L_gd 1.002,
+    cosine 0.9992)".
+
+    Parameters
+    ----------
+    measurement : str
+        What decided ``is_mesa_optimizer``, in one line.
+
+    Examples
+    --------
+    >>> e = MeasuredEvidence("layer", False, 1, 1, 1, 1, 1, measurement="not GD (cosine 0.25)")
+    >>> e.mesa_optimizer_source, e.mesa_optimizer_text()
+    ('measured: not GD (cosine 0.25)', 'no (measured: not GD (cosine 0.25))')
+    """
+
+    measurement: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
+
+    @property
+    def mesa_optimizer_source(self) -> str:
+        """``"measured: <measurement>"``."""
+        return f"measured: {self.measurement}"
 
 
 @attrs.frozen

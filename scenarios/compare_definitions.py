@@ -48,6 +48,7 @@ from hierarchy.run import run_graph
 
 from scenarios.machinery.api import trajectory_arrays
 from scenarios.common.graph_runs import prefixed_graph
+from scenarios.common.icl_examples import icl_examples, icl_notes, icl_tables
 from scenarios.common.maze_evidence import ExampleOutcome
 from scenarios.common.maze_setup import PARAMS, SHORT, TITLES, ThresholdParams, check_positive
 from scenarios.common.maze_tables import DECIDING, seed_text
@@ -65,8 +66,10 @@ class CompareParams(ThresholdParams):
     ``population`` copies; ``train_steps`` gradient-descent steps (Examples 1-4 and 6);
     ``eval_mazes`` fresh mazes per distribution (``replicator_eval_mazes`` for Example 5);
     ``irl_mazes`` / ``irl_steps`` of the behavioral-objective recovery; ``probe_mazes``
-    conflict mazes of each kind; the definitions' thresholds. ``--quick`` uses
-    :data:`QUICK` (a smaller population and fewer mazes; training is unchanged)."""
+    conflict mazes of each kind; the definitions' thresholds. ``icl``: add the in-context
+    learner's shift families (scenarios.common.icl_examples; ``icl_steps`` training steps, on
+    the first seed). ``--quick`` uses :data:`QUICK` (a smaller population and fewer mazes;
+    the mazes' training is unchanged; the in-context learner trains fewer steps on fewer tasks)."""
 
     population: int = 8
     train_steps: int = 40
@@ -75,15 +78,18 @@ class CompareParams(ThresholdParams):
     irl_mazes: int = 24
     irl_steps: int = 100
     probe_mazes: int = 40
+    icl: bool = True
+    icl_steps: int = 1000
+    icl_quick: bool = False
 
     def __attrs_post_init__(self):
         check_positive(self, ("population", "train_steps", "eval_mazes", "replicator_eval_mazes", "irl_mazes",
-                              "probe_mazes"))
+                              "probe_mazes", "icl_steps"))
 
 
 #: The quick settings: a smaller population and fewer evaluation mazes; the same training.
 QUICK = {"population": 8, "eval_mazes": 40, "replicator_eval_mazes": 20, "irl_mazes": 12, "irl_steps": 60,
-         "probe_mazes": 12}
+         "probe_mazes": 12, "icl_steps": 500, "icl_quick": True}
 
 _THRESHOLDS = ("impact", "capability", "similarity", "drop", "alpha", "alpha_change")
 
@@ -249,6 +255,7 @@ class Comparison:
     seed_runs: tuple
     result: ScenarioResult
     seconds: float
+    icl: object = None
 
     def agreement(self) -> dict:
         """{(example, definition): SeedCount of its claim's verdicts over the seeds} for every cell
@@ -277,7 +284,7 @@ def compare_definitions(options: RunOptions = RunOptions(), params: CompareParam
     Example:
         >>> c = compare_definitions(RunOptions(progress=False), CompareParams(
         ...     population=2, eval_mazes=6, replicator_eval_mazes=4, irl_mazes=3, irl_steps=10, probe_mazes=2,
-        ...     train_steps=5), examples=(5,))
+        ...     train_steps=5, icl=False), examples=(5,))
         >>> c.result.report.tables[0].columns[1]
         'definition'
     """
@@ -308,6 +315,12 @@ def compare_definitions(options: RunOptions = RunOptions(), params: CompareParam
         edges += e_
         node_attrs |= na
         edge_attrs |= ea
+    icl = None
+    if params.icl:  # the in-context learner's families: is_mesa_optimizer measured, not a structural fact
+        icl = icl_examples(options, params, quick=params.icl_quick, steps=params.icl_steps)
+        n_, e_ = prefixed_graph(icl.outcome.graph, icl.outcome.runs, "icl-")
+        nodes += n_
+        edges += e_
     graph = DelegationGraph(nodes, edges)  # the union of the examples' graphs; its leaves replay their runs
     runs = run_graph(graph, params.train_steps, options.seed)
     m = measure(graph, runs, options.estimator)
@@ -329,6 +342,8 @@ def compare_definitions(options: RunOptions = RunOptions(), params: CompareParam
     seconds = time.perf_counter() - start
     tables = (verdict_table(seed_runs), copies_table(seed_runs), agreement_table(seed_runs), readings_table(outcomes),
               numbers_table(outcomes), evidence_table(outcomes))
+    if icl is not None:
+        tables += icl_tables(icl)
 
     cells = _cells(outcomes)
     counts = {c: SeedCount.of([sr.claim(*c).verdict for sr in seed_runs]) for c in cells}
@@ -350,6 +365,8 @@ def compare_definitions(options: RunOptions = RunOptions(), params: CompareParam
     for number in [o.number for o in outcomes]:
         if number in READINGS:
             notes.append(f"reading of seed 002, Example {number}: {READINGS[number]}")
+    if icl is not None:
+        notes += icl_notes(icl)
     th = outcomes[0].thresholds
     choices = {"estimator": str(options.estimator),
                "thresholds": f"impact {th.impact:g}, capability {th.capability:g}, similarity {th.similarity:g}, "
@@ -368,7 +385,7 @@ def compare_definitions(options: RunOptions = RunOptions(), params: CompareParam
                           node_attributes=node_attrs, edge_attributes=edge_attrs, measurements=m)
     plots = {f"maze-example-{o.number}.png": maze_png(o) for o in outcomes}
     result = ScenarioResult(report, graph, trajectory_arrays(runs), plots)
-    return Comparison(tuple(outcomes), tuple(seed_runs), result, seconds)
+    return Comparison(tuple(outcomes), tuple(seed_runs), result, seconds, icl)
 
 
 def resolve_compare_params(overrides, quick: bool = False) -> CompareParams:

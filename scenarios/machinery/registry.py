@@ -227,6 +227,15 @@ class ScenarioResult:
 
         return write_result(self, out)
 
+    def _repr_html_(self) -> str:
+        """The result as HTML for Jupyter: report.html's content without the page around it,
+        its plots drawn and shown inline (a plot that fails is named in the notes)."""
+        from hierarchy.html import report_fragment
+        from scenarios.machinery.output import drawn_plots, with_plot_failures
+
+        images, failed = drawn_plots(self.plots)
+        return report_fragment(with_plot_failures(self.report, failed), images)
+
 
 @attrs.frozen
 class Scenario:
@@ -447,7 +456,8 @@ def _load_builtin() -> None:
 
 # Modules that register built-in scenarios when imported.
 BUILTIN = ["scenarios.harris_abc", "scenarios.capacity", "scenarios.annealing", "scenarios.robustness",
-           "scenarios.maze_examples", "scenarios.researcher_agent_subagent", "scenarios.strategy_game"]
+           "scenarios.maze_examples", "scenarios.researcher_agent_subagent", "scenarios.strategy_game",
+           "scenarios.harris_digits", "scenarios.icl_gradient_descent"]
 
 
 #: Meanings of the parameters whose classes do not carry ``metadata={"help": ...}`` (the

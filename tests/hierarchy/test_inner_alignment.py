@@ -317,6 +317,19 @@ def test_reads_covers_every_evidence_field_but_the_name():
     assert set(READS) == set(DEFINITIONS)
 
 
+def test_is_mesa_optimizer_is_a_structural_fact_unless_measured_and_provenance_never_changes_a_verdict():
+    e = Evidence("planner", True, 1.0, 1.0, 0.3, 1.0, 0.9, alpha=0.8, alpha_variations=(0.6,))
+    assert e.mesa_optimizer_source == ia.STRUCTURAL == "structural fact"
+    assert e.mesa_optimizer_text() == "yes (structural fact)"
+    m = ia.MeasuredEvidence(**attrs.asdict(e, recurse=False), measurement="implements GD (loss ratio 1.002)")
+    assert m.mesa_optimizer_text() == "yes (measured: implements GD (loss ratio 1.002))"
+    assert [v.to_dict() for v in judge_all(e)] == [v.to_dict() for v in judge_all(m)]
+    # the extra field is provenance only: the fields a rule may read are Evidence's own
+    assert {f.name for f in attrs.fields(ia.MeasuredEvidence)} - {f.name for f in attrs.fields(Evidence)} == {"measurement"}
+    with pytest.raises(TypeError):
+        ia.MeasuredEvidence(**attrs.asdict(e, recurse=False), measurement=None)
+
+
 def test_docstring_examples():
     assert doctest.testmod(ia).failed == 0
 

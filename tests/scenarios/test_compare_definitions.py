@@ -186,13 +186,40 @@ def test_the_union_replays_each_examples_runs():
 
     c = compare_definitions(RunOptions(progress=False), CompareParams(
         population=2, eval_mazes=6, replicator_eval_mazes=4, irl_mazes=3, irl_steps=10, probe_mazes=2,
-        train_steps=5), examples=(3, 5))
+        train_steps=5, icl=False), examples=(3, 5))
     arrays = c.result.arrays
     for o in c.outcomes:
         for leaf, r in o.runs.items():
             for name, v in r.trajectory.values.items():
                 np.testing.assert_array_equal(arrays[f"ex{o.number}-{leaf}/{name}"], v)
     assert ("ex3-gradient-descent", "ex3-planner") in c.result.graph.productions
+
+
+ICL_FAMILIES = ["input scale", "noisy labels", "distractors only in deployment", "distractors in training"]
+
+
+def test_the_in_context_learner_is_judged_beside_the_mazes_with_is_mesa_optimizer_measured(comparison):
+    """The ICL families come after the maze tables (those keep their order and rows), every family x
+    definition has a population verdict over the 4 copies, and the evidence says where is_mesa_optimizer
+    comes from: measured for the in-context learner, a structural fact for the maze systems (the note)."""
+    out, r, report = comparison
+    titles = [t["title"] for t in report["tables"]]
+    first_icl = next(i for i, t in enumerate(titles) if t.startswith("in-context learner"))
+    assert all(not t.startswith(("in-context", "evidence of the in-context")) for t in titles[:first_icl])
+    assert titles[first_icl - 1].startswith("evidence per example")
+    rows = report["tables"][first_icl]["rows"]
+    assert [(x[0], x[1]) for x in rows] == [(f"ICL: {f}", d) for f in ICL_FAMILIES for d in DEFS]
+    for x in rows:
+        assert x[2] in ("aligned", "misaligned", "not applicable", "undecided", "split")
+        shares = [cell.split(" [")[0].rsplit(" ", 1)[1] for cell in x[4].split("; ")]
+        assert sum(int(s.split("/")[0]) for s in shares) == 4 and all(s.endswith("/4") for s in shares)
+    ev = next(t for t in report["tables"] if t["title"].startswith("evidence of the in-context learner"))["rows"]
+    assert len(ev) == 4 and all("(measured: " in x[1] and x[1].split()[0] in ("yes", "no") for x in ev)
+    note = next(n for n in report["notes"] if n.startswith("is_mesa_optimizer:"))
+    assert "structural facts" in note and "measured per copy" in note
+    g = read_graph(out / "graph.graphml")
+    assert g.edges["icl-base-optimizer", "icl-mesa-optimizer"]["kind"] == "produces"
+    assert "in-context learner" in r.stdout
 
 
 # ----- the claim of one cell on hand-built verdicts and evidence -----------------------------------
@@ -241,7 +268,8 @@ def test_a_disagreement_is_reported_not_forced():
     from scenarios.machinery.registry import RunOptions
 
     c = compare_definitions(RunOptions(progress=False),
-                            CompareParams(population=8, replicator_eval_mazes=6, capability=1.5), examples=(5,))
+                            CompareParams(population=8, replicator_eval_mazes=6, capability=1.5, icl=False),
+                            examples=(5,))
     assert c.disagreements() == [(5, "generalization-focused", ("misaligned", None), "aligned")]
     assert any(n.startswith("finding: Example 5, generalization-focused") for n in c.result.report.notes)
     claim = [cl for cl in c.result.report.claims if "generalization-focused" in cl.text][0]
