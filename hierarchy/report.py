@@ -19,7 +19,7 @@ from .estimator import Estimator
 from .figures import SPREAD_LEGEND, Spread, format_number, _json_float
 from .measure import Measurements
 
-__all__ = ["json_ready", "Claim", "Table", "render_table", "Report", "build_report"]
+__all__ = ["json_ready", "Claim", "Table", "render_table", "wrap_text", "TERMINAL_WIDTH", "Report", "build_report"]
 
 
 def json_ready(x: Any) -> Any:
@@ -386,14 +386,16 @@ class Claim:
         """
         nums = ", ".join(f"{k} = {_cell(v)}" for k, v in self.numbers.items())
         mr = f"margin {format_number(self.margin)} vs resolution {format_number(self.resolution)}"
-        line = f"  [{self.label}] {self.text}"
+        lines = [wrap_text(f"[{self.label}] {self.text}", indent="  ", hang="    ")]
+        more = []
         if self.seeds is not None:
             lo, hi = self.seeds.rate_interval
-            line += f"\n      {self.seeds.describe()} (rate of holding 95% interval [{lo:.2f}, {hi:.2f}])"
-        line += f"\n      ({nums}; {mr})" if nums else f"\n      ({mr})"
+            more.append(f"{self.seeds.describe()} (rate of holding 95% interval [{lo:.2f}, {hi:.2f}])")
+        more.append(f"({nums}; {mr})" if nums else f"({mr})")
         if self.rule:
-            line += f"\n      rule: {self.rule}"
-        return line
+            more.append(f"rule: {self.rule}")
+        lines += [wrap_text(m, indent="      ", hang="  ") for m in more]  # at most TERMINAL_WIDTH wide
+        return "\n".join(lines)
 
 
 @attrs.frozen
@@ -461,17 +463,135 @@ def _cell(x: Any) -> str:
     return str(x)
 
 
-def render_table(title: str, columns, rows) -> str:
-    """A plain-text table with aligned columns (floats in four significant digits, bools yes / no).
+TERMINAL_WIDTH = 120
+"""The widest line of a terminal rendering (:meth:`Report.render`); report.json and report.html keep every text whole."""
+
+_MIN_COLUMN = 10  # a column is never wrapped narrower than this (or its natural width, if smaller)
+_GAP = 2  # spaces between columns
+
+
+def wrap_text(text: str, width: int = TERMINAL_WIDTH, indent: str = "", hang: str = "") -> str:
+    """``text`` wrapped at spaces so that no line is longer than ``width``; a word longer than a line is cut.
+
+    Each line of ``text`` is wrapped on its own; the first piece starts with ``indent``, the
+    continuations with ``indent + hang``. Nothing is dropped: joining the pieces' words gives the text.
+
+    Parameters
+    ----------
+    text : str
+    width : int
+        Longest line, >= len(indent + hang) + 1.
+    indent, hang : str
+        Prefix of every line; extra prefix of continuation lines.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> print(wrap_text("one two three four", width=9, indent="  ", hang=" "))
+      one two
+       three
+       four
+    """
+    import textwrap
+
+    out = []
+    for line in str(text).split("\n"):
+        pieces = textwrap.wrap(line, width=width, initial_indent=indent, subsequent_indent=indent + hang,
+                               break_long_words=True, break_on_hyphens=False, drop_whitespace=True)
+        out.extend(pieces or [indent.rstrip()])
+    return "\n".join(out)
+
+
+def _column_widths(natural: list, available: int) -> list:
+    """Widths that fit ``available`` characters: the narrow columns keep their natural width, the
+    wide ones share the rest equally (water filling), never below ``_MIN_COLUMN``."""
+    if sum(natural) <= available:
+        return list(natural)
+    floor = [min(w, _MIN_COLUMN) for w in natural]
+    lo, hi = 0, max(natural)
+    while lo < hi:  # the largest cap c with sum(min(w, max(c, floor))) <= available
+        c = (lo + hi + 1) // 2
+        if sum(max(min(w, c), f) for w, f in zip(natural, floor)) <= available:
+            lo = c
+        else:
+            hi = c - 1
+    widths = [max(min(w, lo), f) for w, f in zip(natural, floor)]
+    spare = available - sum(widths)
+    for i in sorted(range(len(widths)), key=lambda i: -natural[i]):  # hand out what is left, widest first
+        if spare <= 0:
+            break
+        extra = min(spare, natural[i] - widths[i])
+        widths[i] += extra
+        spare -= extra
+    return widths
+
+
+def _column_groups(natural: list, width: int) -> list:
+    """Columns split into consecutive groups that fit ``width`` at their minimum widths, the first
+    column (the row's key) repeated in each group."""
+    need = lambda cols: sum(min(natural[i], _MIN_COLUMN) for i in cols) + _GAP * (len(cols) - 1)
+    if need(range(len(natural))) <= width or len(natural) <= 2:
+        return [list(range(len(natural)))]
+    groups, cur = [], [0]
+    for i in range(1, len(natural)):
+        if len(cur) > 1 and need(cur + [i]) > width:
+            groups.append(cur)
+            cur = [0]
+        cur.append(i)
+    groups.append(cur)
+    return groups
+
+
+def _render_block(head: list, cells: list, width: int) -> list:
+    body = [max([0] + [len(x) for r in cells for x in r[i].split("\n")]) for i in range(len(head))]
+    natural = [max([b] + [len(x) for x in head[i].split("\n")]) for i, b in enumerate(body)]
+    # headers wrap before cells do: their widest word is the least a column needs for them
+    soft = [max([b] + [len(w) for w in head[i].split()]) for i, b in enumerate(body)]
+    available = width - _GAP * (len(head) - 1)
+    if sum(natural) > available >= sum(soft):
+        widths, spare = list(soft), available - sum(soft)
+        for i in sorted(range(len(head)), key=lambda i: natural[i] - soft[i]):  # least wrapping first
+            extra = min(spare, natural[i] - widths[i])
+            widths[i] += extra
+            spare -= extra
+    else:
+        widths = _column_widths(natural if sum(natural) <= available else soft, available)
+
+    def lines(row):
+        parts = [wrap_text(c, max(w, 1)).split("\n") if c else [""] for c, w in zip(row, widths)]
+        height = max(len(p) for p in parts)
+        return ["  ".join((p[k] if k < len(p) else "").ljust(w) for p, w in zip(parts, widths)).rstrip()
+                for k in range(height)]
+
+    out = lines(head) + ["  ".join("-" * w for w in widths)]
+    for r in cells:
+        out += lines(r)
+    return out
+
+
+def render_table(title: str, columns, rows, width: int = TERMINAL_WIDTH) -> str:
+    """A plain-text table with aligned columns (floats in four significant digits, bools yes / no)
+    whose every line is at most ``width`` characters.
+
+    A table that is wider wraps its widest cells at spaces onto more lines (the narrow
+    columns keep their natural width; no column is wrapped below 10 characters); one with
+    too many columns for that is printed in groups of consecutive columns, each group
+    repeating the first column and headed ``(columns i-j of n)``. Nothing is cut: the cells
+    keep every character, and report.json / report.html keep each text on one line.
 
     Parameters
     ----------
     title : str
-        The first line.
+        The first line (wrapped at ``width`` too).
     columns : sequence
         Column headers.
     rows : sequence of sequence
         One row per line, one cell per column.
+    width : int
+        The longest line (default :data:`TERMINAL_WIDTH`, 120).
 
     Returns
     -------
@@ -484,12 +604,22 @@ def render_table(title: str, columns, rows) -> str:
     a  b
     -  ---
     1  2.5
+    >>> print(render_table("wrapped", ["key", "text"], [["x", "a long cell that wraps"]], width=20))
+    wrapped
+    key  text
+    ---  ---------------
+    x    a long cell
+         that wraps
     """
     cells = [[_cell(c) for c in row] for row in rows]
     head = [str(c) for c in columns]
-    widths = [max(len(head[i]), *(len(r[i]) for r in cells)) if cells else len(head[i]) for i in range(len(head))]
-    line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
-    out = [title, line(head), line(["-" * w for w in widths])] + [line(r) for r in cells]
+    out = [wrap_text(title, width)]
+    natural = [max([len(head[i])] + [len(r[i]) for r in cells]) for i in range(len(head))]
+    groups = _column_groups(natural, width)
+    for g in groups:
+        if len(groups) > 1:
+            out.append(f"(columns {g[1] + 1}-{g[-1] + 1} of {len(head)})")
+        out += _render_block([head[i] for i in g], [[r[i] for i in g] for r in cells], width)
     return "\n".join(out)
 
 
@@ -957,7 +1087,9 @@ class Report:
                          "errors)\n" + "\n".join(c.render() for c in self.claims))
         for n in self.notes:
             parts.append(f"note: {n}")
-        return "\n\n".join(parts)
+        # every line at most TERMINAL_WIDTH wide (tables and claims wrap themselves); no blank line inside a part
+        return "\n\n".join(p if all(len(x) <= TERMINAL_WIDTH for x in p.split("\n")) else wrap_text(p, hang="  ")
+                             for p in parts)
 
 
 def build_report(scenario: str, graph, runs: dict, estimator: Estimator = Estimator(), *, seed: int = 0,

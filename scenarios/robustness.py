@@ -447,40 +447,14 @@ def run(options: RunOptions, p: RobustnessParams) -> ScenarioResult:
 
 def plot_robustness(path, rows, runs, Lname, tolerance, title, T) -> None:
     """Left: relative change of each figure per perturbation (log scale) with the tolerance line.
-    Right: each trial's base objective against the step (median over copies)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Right: each trial's base objective against the step (median over copies)
+    (:func:`scenarios.machinery.plots.plot_relative_changes`)."""
+    from scenarios.machinery.plots import plot_relative_changes
 
     trials = [r for r in rows if r[0] != BASELINE]
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(14, 5.2), gridspec_kw={"width_ratios": [1.6, 1]})
     labels = ["C(L)", f"C({T})", "alpha", "normalized alpha"]
-    floor = 1e-6
-    x = np.arange(len(trials))
-    w = 0.2
-    for j, lab in enumerate(labels):
-        vals = np.array([r[8 + j] for r in trials], dtype=float)
-        shown = np.where(np.isfinite(vals), np.maximum(vals, floor), np.nan)
-        ax.bar(x + (j - 1.5) * w, shown, w, label=lab)
-    ax.axhline(tolerance, color="k", ls="--", lw=1, label=f"tolerance {tolerance:g}")
-    ax.set_yscale("log")
-    ax.set_xticks(x)
-    ax.set_xticklabels([r[0] for r in trials], rotation=45, ha="right", fontsize=8)
-    ax.set_ylabel("relative change |x' - x| / |x| (median over copies)")
-    ax.set_title(f"relative change against A (floor {floor:g})")
-    ax.legend(fontsize=8)
-    colours = plt.get_cmap("tab20")
-    for i, (name, run) in enumerate(runs.items()):
-        L = run.trajectory[Lname[name]]
-        med = np.nanmedian(L, axis=0)
-        ax2.plot(np.arange(med.size), med, lw=2.2 if name == BASELINE else 0.9, color="k" if name == BASELINE else colours(i % 20),
-                 label=name, ls="--" if Lname[name] != "L" else "-")
-    ax2.set_xlabel("step")
-    ax2.set_ylabel("base objective (median over copies)")
-    ax2.set_title("every trial (dashed: changed objective)")
-    ax2.legend(fontsize=6, ncol=2)
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    changes = {lab: [r[8 + j] for r in trials] for j, lab in enumerate(labels)}
+    curves = {name: run.trajectory[Lname[name]] for name, run in runs.items()}
+    plot_relative_changes(path, [r[0] for r in trials], changes, curves, tolerance, title,
+                          curve_label="base objective", baseline=BASELINE,
+                          dashed=[n for n in runs if Lname[n] != "L"])

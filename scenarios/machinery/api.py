@@ -27,7 +27,7 @@ from typing import Optional
 import attrs
 
 from hierarchy.check import check_graph
-from hierarchy.errors import ParameterError
+from hierarchy.errors import NotFoundError, ParameterError
 from hierarchy.estimator import Estimator
 from hierarchy.graph import DelegationGraph
 from hierarchy.measure import measure
@@ -47,13 +47,52 @@ def trajectory_arrays(runs: dict) -> dict:
     return {f"{leaf}/{obj}": v for leaf, r in runs.items() for obj, v in r.trajectory.values.items()}
 
 
-def objective_plots(graph: DelegationGraph, runs: dict, title: str) -> dict:
-    """One PNG with a panel per objective of the graph, a line (and IQR band) per chain."""
+def recorded_objectives(graph: DelegationGraph, runs: dict) -> list:
+    """Every objective to plot: those the graph's nodes hold first (in node order), then every
+    other objective a leaf recorded (e.g. G1, U), in the order the runs recorded them."""
+    held = [graph.node(n).objective.name for n in graph.names]
+    return list(dict.fromkeys(held + [o for r in runs.values() for o in r.trajectory.values]))
+
+
+def objective_descriptions(graph: DelegationGraph) -> dict:
+    """{objective name: its meaning}, from the graph's Objectives (the first description given wins)."""
+    out = {}
+    for n in graph.names:
+        o = graph.node(n).objective
+        if getattr(o, "description", "") and o.name not in out:
+            out[o.name] = o.description
+    return out
+
+
+def capability_levels(measurements, runs: dict, objectives) -> dict:
+    """{leaf: {objective: median C}} of every measured capability (Definition 1), for the plots' tail levels."""
+    out = {}
+    if measurements is None:
+        return out
+    for leaf in runs:
+        for o in objectives:
+            try:
+                out.setdefault(leaf, {})[o] = float(measurements.capability(leaf, o).capability.median)
+            except (LookupError, NotFoundError):
+                continue
+    return out
+
+
+def objective_plots(graph: DelegationGraph, runs: dict, title: str, measurements=None,
+                    estimator: Optional[Estimator] = None, descriptions: Optional[dict] = None) -> dict:
+    """One PNG with a panel per recorded objective (those the graph's nodes hold and every other one a
+    leaf recorded), titled with its meaning, a line (median) and labelled IQR band per chain, the
+    estimator's tail window shaded and, with ``measurements``, each chain's tail mean X(0) - C."""
     from scenarios.machinery.plots import plot_objectives
 
-    objectives = list(dict.fromkeys(graph.node(n).objective.name for n in graph.names))
+    objectives = recorded_objectives(graph, runs)
     series = {leaf: {o: r.trajectory[o] for o in objectives if o in r.trajectory.values} for leaf, r in runs.items()}
-    return {"objectives.png": lambda path: plot_objectives(path, series, objectives, title=title)}
+    desc = objective_descriptions(graph) | dict(descriptions or {})
+    est = estimator if estimator is not None else getattr(measurements, "estimator", None)
+    tail = est.tail if est is not None and est.kind == "limit" else None
+    caps = capability_levels(measurements, runs, objectives) if tail is not None else {}
+    return {"objectives.png": lambda path: plot_objectives(path, series, objectives, title=title, descriptions=desc,
+                                                           tail=tail, capabilities=caps)}
 
 
 def perturbed_graph(graph: DelegationGraph, perturbation, seed: int = 0) -> DelegationGraph:
@@ -88,12 +127,18 @@ def perturbed_graph(graph: DelegationGraph, perturbation, seed: int = 0) -> Dele
     return DelegationGraph([perturb(n) for n in graph.names], graph.edges)
 
 
-def robustness_tables(graph: DelegationGraph, base, perturbed: dict, tolerance: float, family: Family) -> list:
+def robustness_tables(graph: DelegationGraph, base, perturbed: dict, tolerance: float, family: Family) -> tuple:
     """Definitions 3 and 4 over a family: per chain, the root's capability and every edge's alignment,
-    each member's relative change paired copy by copy, the worst case, spread and verdict."""
-    from hierarchy.figures import format_number
+    each member's relative change paired copy by copy, the worst case, spread and verdict.
 
-    rows, summaries = [], []
+    Returns ``([per-member table, summary table], summaries)``: the per-member table has one
+    row per (figure, member) with typed numbers (the baseline's and the member's median over
+    copies, the median over copies of the paired relative change |x' - x| / |x|, the share of
+    copies where it is defined, whether it is within ``tolerance``); the summary table one row
+    per figure and comparison (worst, worst member, median, range, verdict; numbers as floats);
+    ``summaries`` the :class:`hierarchy.robustness.Robustness` of every row of the summary.
+    """
+    member_rows, rows, summaries = [], [], []
     for chain in graph.chains():
         leaf, root = chain[-1], chain[0]
         obj = graph.node(root).objective.name
@@ -111,12 +156,52 @@ def robustness_tables(graph: DelegationGraph, base, perturbed: dict, tolerance: 
                     continue
                 r = fn(read(base), {p.name: read(perturbed[p.name]) for p in members}, tolerance)
                 summaries.append(r)
-                rows.append([label, kind, format_number(r.worst), r.worst_name or "-", format_number(r.median),
-                             format_number(r.range), r.verdict])
+                rows.append([label, kind, float(r.worst), r.worst_name or "-", float(r.median), float(r.range),
+                             r.verdict])
+                for c in r.changes:
+                    member_rows.append([label, kind, c.name, float(c.baseline), float(c.perturbed), float(c.change),
+                                        float(c.defined_fraction),
+                                        bool(c.change <= tolerance) if math.isfinite(c.change) else "undefined"])
+    per_member = Table(f"perturbation family {family.name!r} per member: the figure unperturbed and perturbed (median "
+                       f"over copies) and its relative change |x' - x| / |x| (paired copy by copy, median over copies)",
+                       ("figure", "comparison", "member", "unperturbed", "perturbed", "relative change",
+                        "copies defined (share)", f"within {tolerance:g}"), tuple(member_rows))
     table = Table(f"perturbation family {family.name!r}: relative change |x' - x| / |x| per member (paired copy by "
                   f"copy, median over copies), tolerance {tolerance:g}",
                   ("figure", "comparison", "worst", "worst member", "median", "range", "verdict"), tuple(rows))
-    return [table], summaries
+    return [per_member, table], summaries
+
+
+def perturbed_arrays(perturbed_runs: dict) -> dict:
+    """Every perturbed run's values, keyed ``extra/perturbed/<member>/<leaf>/<objective>`` (each [K, T];
+    keeps scenario extras under ``extra/``)."""
+    return {f"extra/perturbed/{member}/{key}": v for member, runs in perturbed_runs.items()
+            for key, v in trajectory_arrays(runs).items()}
+
+
+def robustness_plots(graph: DelegationGraph, runs: dict, perturbed_runs: dict, member_table: Table,
+                     tolerance: float, title: str) -> dict:
+    """robustness.png as the ``robustness`` scenario draws it (:func:`~scenarios.machinery.plots.plot_relative_changes`):
+    each figure's relative change per member, and every run's root objective per chain (the
+    unperturbed run is labelled ``unperturbed``)."""
+    from scenarios.machinery.plots import plot_relative_changes
+
+    members = list(perturbed_runs)
+    figures = list(dict.fromkeys(r[0] for r in member_table.rows))
+    change = {(r[0], r[2]): r[5] for r in member_table.rows}
+    changes = {f: [change.get((f, mb), math.nan) for mb in members] for f in figures}
+    curves = {}
+    for chain in graph.chains():
+        leaf, obj = chain[-1], graph.node(chain[0]).objective.name
+        suffix = f": {leaf}/{obj}" if len(runs) > 1 else ""
+        curves[f"unperturbed{suffix}"] = runs[leaf].trajectory[obj]
+        for mb in members:
+            curves[f"{mb}{suffix}"] = perturbed_runs[mb][leaf].trajectory[obj]
+    base = next(iter(curves)) if curves else "unperturbed"
+    roots = sorted({graph.node(c[0]).objective.name for c in graph.chains()})
+    return {"robustness.png": lambda path: plot_relative_changes(path, members, changes, curves, tolerance, title,
+                                                                 curve_label="root objective " + ", ".join(roots),
+                                                                 baseline=base)}
 
 
 def _check_arguments(graph, name, claims, max_discrepancy, perturbations, tolerance) -> None:
@@ -185,15 +270,20 @@ def run_hierarchy(graph: DelegationGraph, steps: int, seed: int = 0, estimator: 
         rule=f"an identity up to float rounding: every chain's worst relative discrepancy < {max_discrepancy:g}"))
     tables = []
     choices = {"estimator": str(estimator)}
+    arrays, plots = trajectory_arrays(runs), objective_plots(graph, runs, name, m)
     if perturbations is not None:
-        perturbed = {}
+        perturbed, perturbed_runs = {}, {}
         for member in perturbations.members:
             g = perturbed_graphs[member.name]
-            perturbed[member.name] = measure(g, run_graph_with_progress(g, steps, options), estimator)
+            perturbed_runs[member.name] = run_graph_with_progress(g, steps, options)
+            perturbed[member.name] = measure(g, perturbed_runs[member.name], estimator)
         extra, _ = robustness_tables(graph, m, perturbed, tolerance, perturbations)
         tables += extra
         choices["robustness tolerance"] = tolerance
+        arrays |= perturbed_arrays(perturbed_runs)
+        plots |= robustness_plots(graph, runs, perturbed_runs, extra[0], tolerance,
+                                  f"{name}: perturbation family {perturbations.name!r} (seed {seed}, {steps} steps)")
     report = build_report(name, graph, runs, estimator, seed=seed, steps=steps, claims=decided, tables=tables,
                           choices=choices, measurements=m)
-    result = ScenarioResult(report, graph, trajectory_arrays(runs), objective_plots(graph, runs, name))
+    result = ScenarioResult(report, graph, arrays, plots)
     return with_strong_alignment(result, horizon) if horizon else result

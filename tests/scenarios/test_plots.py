@@ -1,0 +1,84 @@
+"""The plots' own arithmetic against independent truth (the estimator on every prefix, a synthetic
+orbit), and what a panel shows: the meaning in its title, the labelled band and tail window, a log
+axis for any objective spanning decades, every recorded objective."""
+
+import numpy as np
+from hypothesis import given, settings, strategies as st
+
+from hierarchy import DelegationGraph, Objective, OptimizerNode, Trajectory
+from hierarchy.alignment import alignment
+from hierarchy.estimator import Estimator
+from scenarios.harris_abc import orbit_caption
+from scenarios.machinery.api import objective_plots, recorded_objectives
+from scenarios.machinery.plots import _draw_objective, _pyplot, running_alignment, spans_decades
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2 ** 32 - 1), st.sampled_from([0.1, 0.25, 0.5]))
+def test_running_alignment_is_the_estimator_on_every_prefix(seed, tail):
+    rng = np.random.default_rng(seed)
+    mesa = np.exp(-rng.uniform(0.01, 0.3, size=(3, 1)) * np.arange(40)) + rng.uniform(0, 0.01, size=(3, 40))
+    base = 2.0 * mesa + rng.normal(0, 0.01, size=(3, 40)) + 1.0
+    run = running_alignment(base, mesa, tail)
+    for t in (1, 2, 7, 20, 39):
+        expected = alignment(base[:, :t + 1], mesa[:, :t + 1], Estimator("limit", tail)).value
+        finite = np.isfinite(expected)
+        assert np.allclose(run[:, t][finite], expected[finite], rtol=1e-9, atol=1e-12)
+    assert np.isnan(run[:, 0]).all()
+
+
+def test_spans_decades():
+    assert spans_decades([np.array([1.0, 1e-2])]) and not spans_decades([np.array([1.0, 0.02])])
+    assert not spans_decades([np.array([1.0, 1e-3, 0.0])]) and not spans_decades([np.array([np.nan])])
+
+
+def _panel(values, name="U", description="a made-up utility", tail=0.25, caps=None):
+    plt = _pyplot()
+    fig, ax = plt.subplots()
+    try:
+        _draw_objective(ax, {"opt": {name: values}}, name, (), None, None, {name: description}, tail, caps)
+        return (ax.get_title(), ax.get_yscale(), [t.get_text() for t in ax.get_legend().get_texts()],
+                [t.get_text() for t in ax.texts])
+    finally:
+        plt.close(fig)
+
+
+def test_a_panel_names_its_objective_band_tail_and_capabilities():
+    v = np.stack([0.5 ** np.arange(41), 0.6 ** np.arange(41)])  # positive, spans decades, named neither G nor G1
+    title, scale, legend, texts = _panel(v, caps={"opt": {"U": 0.9}})
+    assert title.startswith("U: a made-up utility") and scale == "log"
+    assert any("IQR over copies" in x for x in legend) and any("tail window" in x and "0.25" in x for x in legend)
+    assert any("C(U) = 0.9" in x for x in legend) and any("C is the drop" in x for x in legend)
+    _, scale, _, _ = _panel(np.stack([np.linspace(2, 1, 41)] * 2))
+    assert scale == "linear"  # less than two decades
+
+
+class TwoThings:
+    records = ("G", "L", "U")
+    deterministic = True
+
+    def run(self, steps, seed, progress=None):
+        g = 0.5 ** np.arange(steps + 1)
+        return Trajectory({"G": [g], "L": [2 * g + 1], "U": [-g]})
+
+
+def test_every_recorded_objective_is_plotted(tmp_path):
+    from hierarchy.run import run_graph
+
+    g = DelegationGraph.chain(OptimizerNode("human", Objective("L", "the loss")),
+                              OptimizerNode("gd", Objective("G"), leaf=TwoThings()))
+    runs = run_graph(g, 20)
+    assert recorded_objectives(g, runs) == ["L", "G", "U"]
+    plots = objective_plots(g, runs, "demo")
+    plots["objectives.png"](tmp_path / "o.png")
+    assert (tmp_path / "o.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_orbit_caption_finds_the_jump_and_the_period_two_orbit():
+    T = 400
+    G = np.concatenate([0.5 ** np.arange(100) + 1e-4, np.full(T - 100, 0.05)])[None, :]
+    L = (1.0 + 0.01 * (-1.0) ** np.arange(T) + np.linspace(1, 0, T))[None, :]
+    text = orbit_caption(L, G, 0.25)
+    # G first exceeds 10x its running minimum at step 100 (min ~ 1e-4 + 0.5^99), L flips every tail step
+    assert "first at step 100" in text and "on 100% of tail steps" in text
+    assert "never jumps" in orbit_caption(L, 0.5 ** np.arange(T)[None, :], 0.25)
