@@ -292,71 +292,61 @@ def run(options: RunOptions, p: AnnealingParams) -> ScenarioResult:
                           node_attributes={r[0]: {"final_L": _median(figs[r[0]]["final L"]),
                                                   "distance_to_optimum": r[10],
                                                   "largest_setback": r[12]} for r in rows})
-    series = {name: {obj: r.trajectory[obj] for obj in ("L", "G", "J") if obj in r.trajectory.values}
-              for name, r in runs.items()}
-    title = f"annealing vs gradient descent A (seed {options.seed}, {p.copies} copies: median and IQR)"
+    title = f"annealing vs gradient descent A (seed {options.seed}, {p.copies} copies: median and IQR over copies)"
     plots = {
-        "objectives.png": lambda path: plot_curves(path, series, optimum, title),
+        "objectives.png": lambda path: plot_curves(path, runs, m, claims, optimum, est, title),
         "final_L.png": lambda path: plot_final(path, figs, optimum,
                                                f"final L per copy (seed {options.seed}); optimum H = {optimum:.4g}"),
     }
     return ScenarioResult(report, graph, arrays, plots)
 
 
-def plot_curves(path, series: dict, optimum: float, title: str) -> None:
-    """One panel per objective (L, G, J): each optimizer's median over copies with its interquartile
-    band, one colour per optimizer in every panel; the optimum H of L as a dotted line."""
-    import matplotlib
+#: the panel titles of objectives.png: what each objective is, short enough for a panel
+PLOT_DESCRIPTIONS = {
+    "L": "next-token cross-entropy (the designer's base objective); dotted: its optimum H",
+    "G": "squared gradient norm sum_i (dL/dtheta_i)^2 (A's true objective)",
+    "G1": "L1 gradient size sum_i |dL/dtheta_i|",
+    "J": "G + (sigma_t / eps_t)^2 P L: the annealing runs' true objective (not recorded for A)",
+}
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    colours = {name: f"C{i}" for i, name in enumerate(series)}
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.3))
-    for ax, obj in zip(axes, ("L", "G", "J")):
-        for name, values in series.items():
-            if obj not in values:
-                continue
-            v = np.asarray(values[obj], dtype=float)
-            t = np.arange(v.shape[1])
-            ax.plot(t, np.nanmedian(v, axis=0), color=colours[name], lw=1.1, label=name)
-            q25, q75 = np.nanpercentile(v, [25, 75], axis=0)
-            ax.fill_between(t, q25, q75, color=colours[name], alpha=0.2, lw=0)
-        if obj == "L":
-            ax.axhline(optimum, color="k", ls=":", lw=1, label="optimum H")
-        else:
-            ax.set_yscale("log")
-        ax.set_xlabel("step")
-        ax.set_title({"L": "L (base objective)", "G": "G (squared gradient norm)",
-                      "J": "J = G + (sigma/eps)^2 P L (annealing only)"}[obj])
-        ax.legend(fontsize=8)
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+def plot_curves(path, runs: dict, m, claims, optimum: float, estimator, title: str) -> None:
+    """objectives.png (:func:`scenarios.machinery.plots.plot_objectives`): one panel per recorded
+    objective (L, G, G1, J), each optimizer's median over copies with its labelled interquartile
+    band, the estimator's tail window shaded, each optimizer's tail mean X(0) - C (Definition 1),
+    the optimum H of L as a dotted line, and the claims with their verdicts under the panels."""
+    from scenarios.machinery.api import capability_levels
+    from scenarios.machinery.plots import plot_objectives
+
+    objectives = list(dict.fromkeys(o for r in runs.values() for o in r.trajectory.values))
+    # A last: it records no J, and a panel colours its lines in order, so every optimizer keeps its colour
+    order = [n for n in runs if n != "A"] + ["A"]
+    series = {n: {o: runs[n].trajectory[o] for o in objectives if o in runs[n].trajectory.values} for n in order}
+    tail = estimator.tail if estimator.kind == "limit" else None
+    caps = capability_levels(m, runs, objectives) if tail is not None else {}
+    notes = ["claims:"] + [f"[{c.label}] {c.text}" for c in claims]
+    plot_objectives(path, series, objectives, title=title, descriptions=PLOT_DESCRIPTIONS, tail=tail,
+                    capabilities=caps, reference={"L": optimum}, notes=notes)
 
 
 def plot_final(path, figs: dict, optimum: float, title: str) -> None:
-    """Each copy's final L under annealing against the same copy's under A (below the diagonal:
-    annealing ended lower), one colour per jump size; the optimum H is named in the title."""
-    import matplotlib
+    """Each copy's final L (tail mean) under annealing against the same copy's under A (below the
+    diagonal: annealing ended lower), one colour per jump size; the optimum H is named in the title."""
+    from scenarios.machinery.plots import _pyplot, save_drawing
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.6, 5.2))
-    a = figs["A"]["final L"]
-    lo = np.nanmin([np.nanmin(f["final L"]) for f in figs.values()])
-    hi = np.nanmax([np.nanmax(f["final L"]) for f in figs.values()])
-    for i, (name, f) in enumerate(figs.items()):
-        if name == "A":
-            continue
-        ax.scatter(a, f["final L"], s=18, label=name, color=f"C{i}")  # the colours of objectives.png
-    ax.plot([lo, hi], [lo, hi], color="k", lw=0.8, label="equal (below: annealing ended lower)")
-    ax.set_xlabel("final L of A (tail mean)")
-    ax.set_ylabel("final L of the annealing optimizer")
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+
+    def draw():
+        a = figs["A"]["final L"]
+        lo = np.nanmin([np.nanmin(f["final L"]) for f in figs.values()])
+        hi = np.nanmax([np.nanmax(f["final L"]) for f in figs.values()])
+        for i, name in enumerate(n for n in figs if n != "A"):  # the colours of objectives.png
+            ax.scatter(a, figs[name]["final L"], s=18, label=f"{name} (one point per copy)", color=f"C{i}")
+        ax.plot([lo, hi], [lo, hi], color="k", lw=0.8, label="equal (below: annealing ended lower)")
+        ax.set_xlabel("final L of A (tail mean of L, same copy)")
+        ax.set_ylabel("final L of the annealing optimizer")
+        ax.set_title(title, fontsize=9)
+        ax.legend(fontsize=8)
+
+    save_drawing(plt, fig, path, draw)

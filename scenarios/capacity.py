@@ -298,42 +298,49 @@ def _bands(m: np.ndarray) -> tuple:
     return q[:, 0], q[:, 1], q[:, 2]
 
 
-def plot_capacity(path, widths, curves: dict, inflections: dict, title: str = "") -> None:
-    """One panel per figure against width (log2 axis): the median over seeds, band = IQR;
-    a detected inflection is drawn as a vertical line with its bootstrap 90% interval.
+def plot_capacity(path, widths, curves: dict, inflections: dict, title: str = "", descriptions=None,
+                  notes=()) -> None:
+    """One panel per figure against width (log2 axis), titled with its meaning (``descriptions``):
+    the median over seeds, band = IQR over seeds (labelled); a detected inflection is drawn as a
+    vertical line with its bootstrap 90% interval; a log y axis where the values are positive and
+    span two decades; ``notes`` (the claims with their verdicts) under the panels
+    (:func:`scenarios.machinery.plots.plot_panels`).
 
     Example:
         >>> import tempfile, pathlib
         >>> path = pathlib.Path(tempfile.mkdtemp()) / "c.png"
-        >>> plot_capacity(path, (1, 2, 4), {"C(G)": np.ones((3, 2))}, {})
+        >>> plot_capacity(path, (1, 2, 4), {"C(G)": np.ones((3, 2))}, {}, notes=["[holds] a claim"])
         >>> path.stat().st_size > 0
         True
     """
-    from scenarios.machinery.plots import _pyplot, finite_values, mark_empty, save_drawing
+    from scenarios.machinery.plots import plot_panels
 
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, len(curves), figsize=(4.4 * len(curves), 3.8), squeeze=False)
-    save_drawing(plt, fig, path, lambda: _draw_capacity(axes[0], np.asarray(widths, dtype=float), curves, inflections,
-                                                        finite_values, mark_empty), title)
+    w = np.asarray(widths, dtype=float)
+    panels = [lambda ax, label=label, m=m: _draw_capacity(ax, w, label, m, inflections.get(label),
+                                                          (descriptions or {}).get(label)) for label, m in curves.items()]
+    plot_panels(path, panels, title, notes, columns=4)
 
 
-def _draw_capacity(axes, w, curves, inflections, finite_values, mark_empty) -> None:
-    for ax, (label, m) in zip(axes, curves.items()):
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("hidden width")
-        ax.set_title(label, fontsize=10)
-        if finite_values(m).size == 0:  # every seed diverged, or the figure is undefined everywhere
-            mark_empty(ax)
-            continue
-        lo, med, hi = _bands(m)
-        (line,) = ax.plot(w, med, marker="o", lw=1.3, label="median over seeds")
-        ax.fill_between(w, lo, hi, color=line.get_color(), alpha=0.25, lw=0, label="interquartile range")
-        est = inflections.get(label)
-        if est is not None and est.found:
-            a, _, b = (2.0 ** v for v in est.interval)
-            ax.axvspan(a, b, color="tab:red", alpha=0.1, lw=0, label="inflection, 90% bootstrap")
-            ax.axvline(2.0 ** est.observed.break_x, color="tab:red", ls="--", lw=1)
-        ax.legend(fontsize=7)
+def _draw_capacity(ax, w, label, m, est, description) -> None:
+    from scenarios.machinery.plots import finite_values, log_scale_if_positive, mark_empty, panel_title, spans_decades
+
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("hidden width")
+    ax.set_ylabel(label)
+    ax.set_title(panel_title(label, description, 44), fontsize=9)
+    if finite_values(m).size == 0:  # every seed diverged, or the figure is undefined everywhere
+        mark_empty(ax)
+        return
+    lo, med, hi = _bands(m)
+    (line,) = ax.plot(w, med, marker="o", lw=1.3, label=f"median over {m.shape[1]} seeds")
+    ax.fill_between(w, lo, hi, color=line.get_color(), alpha=0.25, lw=0, label="band: IQR over seeds (25-75%)")
+    if est is not None and est.found:
+        a, _, b = (2.0 ** v for v in est.interval)
+        ax.axvspan(a, b, color="tab:red", alpha=0.1, lw=0, label="inflection: its bootstrap 90% interval")
+        ax.axvline(2.0 ** est.observed.break_x, color="tab:red", ls="--", lw=1, label="inflection (fitted)")
+    if spans_decades([m]):
+        log_scale_if_positive(ax, [m])
+    ax.legend(fontsize=7)
 
 
 # -- the claims, as pure functions of the measured numbers ------------------------------------
@@ -656,10 +663,33 @@ def run(options: RunOptions, p: CapacityParams) -> ScenarioResult:
         key = "".join(ch if ch.isalnum() else "_" for ch in label).strip("_")
         arrays[f"extra/bootstrap/{key}/inflection_locations"] = np.asarray(e.locations, dtype=float)
     arrays[f"extra/normalized_{T}"] = curves[keyN]
-    plots = {"capacity.png": lambda path: plot_capacity(
-        path, p.widths, curves, inflections,
-        title=f"capacity sweep (seed {options.seed}, {steps} steps, {p.seeds} seeds per width)")}
+    meaning = {keyC: f"capability on the true objective, {T}(0) - tail mean of {T} (Definition 1)",
+               "C(L)": "capability on the base objective, L(0) - tail mean of L (Definition 1)",
+               keyA: f"alignment C(L) / C({T}) (Definition 2)",
+               keyN: f"alpha * s_{T} / s_L, s: {ref}'s best improvements"}
+    verdicts = ["claims:"] + [f"[{c.label}] {c.text}" for c in claims]
+    sweep_title = f"capacity sweep (seed {options.seed}, {steps} steps, {p.seeds} seeds per width)"
+    plots = {"capacity.png": lambda path: plot_capacity(path, p.widths, curves, inflections, title=sweep_title,
+                                                        descriptions=meaning, notes=verdicts),
+             "objectives.png": lambda path: plot_runs(path, runs, m, est, optimum, T,
+                                                      sweep_title + ": every width's run, median and IQR over seeds")}
     return ScenarioResult(report, graph, arrays, plots, extra)
+
+
+def plot_runs(path, runs: dict, m, est: Estimator, optimum: float, T: str, title: str) -> None:
+    """objectives.png (:func:`scenarios.machinery.plots.plot_objectives`): every recorded objective (L, G,
+    G1) against the step, one line per width (median over seeds, IQR band), the estimator's tail
+    window, each width's tail mean X(0) - C (Definition 1) and the optimum H of L."""
+    from scenarios.machinery.api import capability_levels
+    from scenarios.machinery.plots import plot_objectives
+
+    objectives = list(RECORDED)
+    series = {name: {o: r.trajectory[o] for o in objectives} for name, r in runs.items()}
+    tail = est.tail if est.kind == "limit" else None
+    desc = {"L": "next-token cross-entropy (the designer's base objective); dotted: its optimum H"}
+    desc |= {o: d for o, d in TRUE_OBJECTIVES.items() if o != "L"}
+    plot_objectives(path, series, objectives, title=title, descriptions=desc, tail=tail, reference={"L": optimum},
+                    capabilities=capability_levels(m, runs, objectives) if tail is not None else {})
 
 
 def _also(claim: Claim, text: str) -> Claim:

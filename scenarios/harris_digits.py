@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Optional
 
 import attrs
 import numpy as np
@@ -47,6 +48,7 @@ from hierarchy.report import Claim, Table, build_report
 from hierarchy.seeding import generator, named_seed
 from hierarchy.trajectory import Trajectory
 from scenarios.common.digits_setup import DigitsSetup, torch_leaf, with_dead_units
+from scenarios.machinery.api import objective_descriptions
 from scenarios.harris_abc import TRUE_OBJECTIVES, _subset, seed_claims, tail_fraction, tail_mean
 from scenarios.machinery.progress import progress_bar, run_graph_with_progress
 from scenarios.machinery.registry import RunOptions, ScenarioResult, check_fields, parameter, scenario
@@ -558,19 +560,84 @@ def run(options: RunOptions, p: HarrisDigitsParams) -> ScenarioResult:
                           choices=choices, claims=claims, tables=tables, notes=notes, measurements=m,
                           node_attributes={n: {"copy_seeds": [seeds[r] for r in owners[n]]} for n in runs},
                           edge_attributes={})
+    from agents.digits.model import label_entropy
+
+    H = label_entropy(split.y_train, split.n_classes)
+    title = f"harris-digits ({split.describe().split(':')[0]}; seeds {seeds[0]}..{seeds[-1]}, {steps} steps)"
+    verdicts = ["claims (pooled over seeds):"] + [f"[{c.label}] {c.text}" + (f": {c.seeds.describe()}" if c.seeds
+                                                                             is not None else "") for c in claims]
+    desc = {"U": "|theta_{t+1} - theta_t|^2, the squared update size", "L_test": "cross-entropy on the held-out split"}
+    desc |= dict(TRUE_OBJECTIVES) | objective_descriptions(graph)
+    plots = {"objectives.png": lambda path: plot_digits(path, {n: r.trajectory for n, r in runs.items()}, m, graph, "C", H, p, desc, options.estimator,
+                                                        title + ": median and IQR over copies", verdicts),
+             "constant_rates.png": lambda path: plot_digits(
+                 path, {f"lr {lr:g}": scan.trajectory.select([k]) for k, lr in enumerate(p.lr_c_scan)}, None, graph,
+                 f"lr {p.lr_c:g}" if p.lr_c in p.lr_c_scan else None, H, p, desc, options.estimator,
+                 f"harris-digits: constant learning rates from theta_A of seed {seeds[0]} (one copy each)")}
+    return ScenarioResult(report, graph, arrays, plots)
+
+
+def dead_caption(tr: Trajectory, name: str, H: float, width: int, tail: float) -> str:
+    """What the dead-network fixed point of run ``name`` is, from its run: how many copies end with
+    every hidden ReLU unit off (pre-activation <= 0 on every training image), the step from which
+    their gradient size stays below 1e-20 of its start, and their tail L against the label entropy H
+    (the loss of the best constant output, which a dead network computes)."""
+    dead = np.asarray(tr.copy_meta.get("dead_units", np.full(tr.K, -1)))
+    idx = np.flatnonzero(dead == width)
+    if idx.size == 0:
+        return f"{name}: no copy ends with every hidden unit dead ({_dead_text(tr, width)} dead units)"
+    T = next(o for o in ("G", "G1") if o in tr.values)
+    g = tr[T][idx]
+    below = g < 1e-20 * g[:, :1]
+    start = [int(np.flatnonzero(~r)[-1] + 1) if (~r).any() else 0 for r in below if r[-1]]
+    L_end = float(np.median(tail_mean(tr["L"][idx], tail)))
+    return (f"{name}: dead-network fixed point on {idx.size} of {tr.K} copies: every one of the {width} hidden ReLU "
+            f"units is off on every training image, so the network outputs a constant; L sits at the label entropy "
+            f"H = {H:.6f} (tail mean {L_end:.6f}: the best constant output), {T} ~ "
+            f"{float(np.median(g[:, -1])):.2g} (float rounding)" + (f" from step {int(np.median(start))} on (median)" if start
+                                                                     else "") + ": the descent has stopped, not converged")
+
+
+def plot_digits(path, trajectories: dict, m, graph, dead: Optional[str], H: float, p, descriptions: dict, est,
+                title: str, notes=()) -> None:
+    """A harris-digits figure (:func:`scenarios.machinery.plots.plot_objectives`) of ``trajectories``
+    ({name: Trajectory}): a panel per recorded objective (median and IQR over copies, the estimator's tail window, each run's tail mean X(0) - C
+    with ``m``), and, for the run ``dead`` (optimizer C, lr 2), a panel of its gradient size per copy
+    with the dead-network fixed point marked and captioned (:func:`dead_caption`)."""
+    from scenarios.machinery.api import capability_levels
     from scenarios.machinery.plots import plot_objectives
 
-    series = {name: {obj: r.trajectory[obj] for obj in ("L", T, "E_test")} for name, r in runs.items()}
-    lrs = {f"lr {lr:g}": {obj: scan.trajectory[obj][k:k + 1] for obj in ("L", T, "E_test")}
-           for k, lr in enumerate(p.lr_c_scan)}
-    title = f"harris-digits ({split.describe().split(':')[0]}; seeds {seeds[0]}..{seeds[-1]})"
-    plots = {"objectives.png": lambda path: plot_objectives(path, series, ["L", T, "E_test"],
-                                                            title=title + ": median and IQR over copies"),
-             "constant_rates.png": lambda path: plot_objectives(
-                 path, lrs, ["L", T, "E_test"], title=f"harris-digits: constant learning rates from theta_A of seed "
-                                                      f"{seeds[0]} (ReLU dies at 2: {T} to ~0, L stays at ln 2)"
-                 if p.activation == "relu" else f"harris-digits: constant learning rates from theta_A of seed {seeds[0]}")}
-    return ScenarioResult(report, graph, arrays, plots)
+    objectives = list(dict.fromkeys(o for tr in trajectories.values() for o in tr.values))
+    series = {name: {o: tr[o] for o in objectives if o in tr.values} for name, tr in trajectories.items()}
+    tail = est.tail if est.kind == "limit" else None
+    caps = capability_levels(m, trajectories, objectives) if m is not None and tail is not None else {}
+    extra, captions = [], []
+    if dead is not None and dead in trajectories and p.activation == "relu":
+        tr = trajectories[dead]
+        captions.append(dead_caption(tr, dead, H, p.width, est.tail))
+        T = next(o for o in ("G", "G1") if o in tr.values)
+
+        def dead_panel(ax):
+            d = np.asarray(tr.copy_meta.get("dead_units", np.full(tr.K, -1)))
+            for k in range(tr.K):
+                ax.plot(tr[T][k], lw=1.0, label=f"copy {k}: {int(d[k])}/{p.width} units dead at the end")
+            g = tr[T][d == p.width]
+            if g.size:
+                level = float(np.median(g[:, -1]))
+                ax.axhline(level, color="k", ls=":", lw=1)
+                ax.annotate(f"dead-network fixed point: {T} ~ {level:.2g}\n(every ReLU off: constant output,\n"
+                            f"L = label entropy H = {H:.4f})", xy=(0.98 * tr.T, level), xytext=(0.35, 0.45),
+                            textcoords="axes fraction", fontsize=8, arrowprops={"arrowstyle": "->", "lw": 0.8})
+            ax.set_yscale("log")
+            ax.set_title(f"{dead}: {T} per copy (constant learning rate {p.lr_c:g})\nthe dead-ReLU fixed point",
+                         fontsize=9)
+            ax.set_xlabel("step")
+            ax.set_ylabel(T)
+            ax.legend(fontsize=7, loc="upper right")
+
+        extra.append(dead_panel)
+    plot_objectives(path, series, objectives, title=title, descriptions=descriptions, tail=tail, capabilities=caps,
+                    extra_panels=extra, notes=captions + list(notes))
 
 
 def _dead_text(tr: Trajectory, width: int) -> str:

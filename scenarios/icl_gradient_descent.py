@@ -36,7 +36,7 @@ from scenarios.common.icl_tables import (claims, inner_table, level_table, match
                                          true_objective_table, verdict_table)
 from scenarios.machinery.registry import RunOptions, ScenarioResult, scenario
 
-__all__ = ["run", "judgements", "closing_notes", "plot_inner", "plot_training"]
+__all__ = ["run", "judgements", "closing_notes", "plot_inner", "plot_base", "plot_training"]
 
 
 def judgements(o, th) -> list:
@@ -79,51 +79,97 @@ def closing_notes(o, js) -> list:
     return notes
 
 
-def plot_inner(path, o) -> None:
-    """L_ctx and the query loss against the applications k: trained layers (median, IQR) against damped GD."""
-    from scenarios.machinery.plots import _pyplot, save_drawing
+def _claim_notes(claims) -> list:
+    return [f"[{c.label}] {c.text}" + (f": {c.seeds.describe()}" if c.seeds is not None else "") for c in claims]
 
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+
+def _levels(o, names: dict, objectives) -> dict:
+    """{series label: {objective: median C}} of the leaves ``names`` ({leaf: label}), for the tail levels."""
+    from scenarios.machinery.api import capability_levels
+
+    caps = capability_levels(o.measurements, {n: o.runs[n] for n in names}, objectives)
+    return {names[n]: c for n, c in caps.items()}
+
+
+def plot_inner(path, o, claims=()) -> None:
+    """inner-run.png (:func:`scenarios.machinery.plots.plot_objectives`): the mesa-optimizer's own run,
+    L_ctx and the query loss against the applications k of the trained layer (median and IQR over
+    copies), against damped gradient descent at lambda eta* on the same tasks; the estimator's
+    tail window and each run's tail mean X(0) - C (Definition 1); the claims under the panels."""
+    from scenarios.machinery.api import objective_descriptions
+    from scenarios.machinery.plots import plot_objectives
+
+    names = {"mesa-optimizer": "trained layer (mesa-optimizer)", "gradient-descent-on-L_ctx": "GD at lambda eta*"}
+    objectives = ["L_ctx", "query_loss"]
+    series = {names[n]: {obj: o.runs[n].trajectory[obj] for obj in objectives} for n in names}
+    est = o.measurements.estimator
+    tail = est.tail if est.kind == "limit" else None
     lay, gd = o.runs["mesa-optimizer"].trajectory, o.runs["gradient-descent-on-L_ctx"].trajectory
-
-    def draw():
-        k = np.arange(lay.T)
-        for ax, name in zip(axes, ("L_ctx", "query_loss")):
-            v = lay[name]
-            ax.fill_between(k, np.percentile(v, 25, 0), np.percentile(v, 75, 0), alpha=0.3, label="trained (IQR)")
-            ax.plot(k, np.median(v, 0), label="trained layer (median)")
-            ax.plot(k, gd[name][0], "k--", label="GD at lambda eta*")
-            ax.set_yscale("log")
-            ax.set_xlabel("k (applications / GD steps)")
-            ax.set_ylabel(name)
-            ax.legend()
-    save_drawing(plt, fig, path, draw, f"icl-gradient-descent: the mesa-optimizer's own run (damping {o.params.damping:g})")
+    k = lay.T - 1
+    notes = [f"step = k, one application of the trained layer / one GD step (damping {o.params.damping:g}); at k = {k}: "
+             f"L_ctx {np.median(lay['L_ctx'][:, k]):.4g} (GD {gd['L_ctx'][0, k]:.4g}), query loss "
+             f"{np.median(lay['query_loss'][:, k]):.4g} (GD {gd['query_loss'][0, k]:.4g})", "claims:"]
+    plot_objectives(path, series, objectives, title="icl-gradient-descent: the mesa-optimizer's own run against "
+                    "gradient descent", log=objectives, descriptions=objective_descriptions(o.graph), tail=tail,
+                    capabilities=_levels(o, names, objectives) if tail is not None else {},
+                    notes=notes + _claim_notes(claims))
 
 
-def plot_training(path, o) -> None:
-    """The match over training: cosine of implied weights and the loss ratio to one GD step, per copy."""
-    from scenarios.machinery.plots import _pyplot, save_drawing
+def plot_base(path, o) -> None:
+    """objectives.png (:func:`scenarios.machinery.plots.plot_objectives`): every objective the base
+    optimizer recorded over training (query loss, its true objectives), median and IQR over copies,
+    the tail window and the tail mean X(0) - C."""
+    from scenarios.machinery.api import objective_descriptions
+    from scenarios.machinery.plots import plot_objectives
 
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
-    steps, cos, ratio = o.over_training
     tr = o.runs["base-optimizer"].trajectory
+    objectives = list(tr.values)
+    est = o.measurements.estimator
+    tail = est.tail if est.kind == "limit" else None
+    caps = _levels(o, {"base-optimizer": "base optimizer"}, objectives) if tail is not None else {}
+    desc = {o_: TRUE_OBJECTIVES[o_] for o_ in objectives if o_ in TRUE_OBJECTIVES} | objective_descriptions(o.graph)
+    plot_objectives(path, {"base optimizer": {obj: tr[obj] for obj in objectives}}, objectives,
+                    title=f"icl-gradient-descent: the base optimizer's run ({tr.meta.get('optimizer', '')})",
+                    descriptions=desc, tail=tail, capabilities=caps)
 
-    def draw():
-        for k in range(cos.shape[1] if cos.ndim == 2 else 0):
-            axes[0].plot(steps, cos[:, k], label=f"copy {k}")
-            axes[1].plot(steps, ratio[:, k], label=f"copy {k}")
-        axes[0].set_ylabel("cosine(w, w_gd)")
-        axes[1].set_ylabel("L / L_gd")
-        axes[1].set_yscale("log")
-        for k in range(tr.K):
-            axes[2].plot(tr["query_loss"][k], lw=0.5)
-        axes[2].set_ylabel("query loss (training batch)")
-        for ax in axes:
+
+def plot_training(path, o, claims=()) -> None:
+    """match-over-training.png (:func:`scenarios.machinery.plots.plot_panels`): the match rule's
+    figures at the snapshots over training, the cosine of the implied weights with one GD step's and
+    the query-loss ratio L / L_gd (median, IQR over copies, each copy thin), with the rule's thresholds."""
+    from scenarios.machinery.plots import _median_band, log_scale_if_positive, plot_panels, spans_decades
+
+    steps, cos, ratio = o.over_training
+    rule = o.params.rule()
+
+    def panel(values, threshold, what, ylabel, relation):
+        def draw(ax):
+            v = np.atleast_2d(np.asarray(values, dtype=float).T)
+            ax.set_title(what, fontsize=9)
             ax.set_xlabel("training step")
-        axes[0].legend()
-    save_drawing(plt, fig, path, draw, "icl-gradient-descent: the match to gradient descent over training")
+            ax.set_ylabel(ylabel)
+            if v.size == 0:
+                return
+            med, q = _median_band(v)
+            for row in v:
+                ax.plot(steps, row, lw=0.5, color="0.6")
+            (line,) = ax.plot(steps, med, marker="o", lw=1.4, label=f"median over {v.shape[0]} copies (grey: each copy)")
+            if q is not None:
+                ax.fill_between(steps, q[0], q[1], color=line.get_color(), alpha=0.2, lw=0,
+                                label="band: IQR over copies (25-75%)")
+            ax.axhline(threshold, color="k", ls="--", lw=1, label=f"match rule: {ylabel} {relation} {threshold:g}")
+            if spans_decades([v, np.array([threshold])]):
+                log_scale_if_positive(ax, [v, np.array([threshold])])
+            ax.legend(fontsize=7)
+        return draw
+
+    panels = [panel(cos, rule.cosine, "cosine of the trained layer's implied weights with one GD step's\n"
+                                      "(1: the same direction)", "cosine", ">="),
+              panel(ratio, 1 + rule.loss, "query loss of the trained layer over one GD step's at eta*\n"
+                                          "(1: as good as GD)", "L / L_gd", "<=")]
+    notes = [f"is it an optimizer (the rule, at the end of training): {rule.describe()}", "claims:"]
+    plot_panels(path, panels, "icl-gradient-descent: the match to gradient descent over training",
+                notes + _claim_notes(claims), columns=2)
 
 
 @scenario("icl-gradient-descent", "a mesa-optimizer gradient descent finds: in-context learning by linear "
@@ -166,5 +212,6 @@ def run(options: RunOptions, p: IclParams) -> ScenarioResult:
         arrays["extra/match-over-training/step"] = steps.astype(float)
         arrays["extra/match-over-training/cosine"] = cos
         arrays["extra/match-over-training/loss_ratio"] = ratio
-    plots = {"inner-run.png": lambda path: plot_inner(path, o), "match-over-training.png": lambda path: plot_training(path, o)}
+    plots = {"inner-run.png": lambda path: plot_inner(path, o, cl), "objectives.png": lambda path: plot_base(path, o),
+             "match-over-training.png": lambda path: plot_training(path, o, cl)}
     return ScenarioResult(report, o.graph, arrays, plots)

@@ -136,7 +136,8 @@ def measure_example(number: int, options: RunOptions, params=None) -> ExampleOut
 def maze_png(outcome: ExampleOutcome):
     """The PNG writer ``path -> None`` of an example: its mazes with the systems' paths (or cells)."""
     title = f"maze-example-{outcome.number}: {TITLES[outcome.number]}"
-    return lambda path: plot_maze_rows(path, outcome.panels, title=title)
+    verdicts = [f"[{c.label}] {c.text}" for c in outcome.claims]
+    return lambda path: plot_maze_rows(path, outcome.panels, title=title, notes=verdicts)
 
 
 def example_result(outcome: ExampleOutcome, options: RunOptions) -> ScenarioResult:
@@ -147,7 +148,8 @@ def example_result(outcome: ExampleOutcome, options: RunOptions) -> ScenarioResu
                           node_attributes=outcome.node_attributes, edge_attributes=outcome.edge_attributes,
                           measurements=outcome.measurements)
     plots = {f"{name}.png": maze_png(outcome)}
-    plots |= objective_plots(outcome.graph, outcome.runs, name)
+    plots |= objective_plots(outcome.graph, outcome.runs, name, outcome.measurements, options.estimator,
+                             notes=[f"[{c.label}] {c.text}" for c in outcome.claims])
     return ScenarioResult(report, outcome.graph, trajectory_arrays(outcome.runs), plots)
 
 

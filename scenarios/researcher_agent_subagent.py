@@ -285,7 +285,11 @@ def run(options: RunOptions, p: ThreeLevelsParams) -> ScenarioResult:
                           node_attributes=node_attrs, edge_attributes=edge_attrs)
     panels = tuple(MazePanel(mazes[j], f"maze {j}: exit reached by {int(dep.success[:, j].sum())}/{K}",
                              paths=dep.positions[:, j]) for j in range(min(4, len(mazes))))
-    plots = objective_plots(graph, runs, "researcher-agent-subagent")
-    plots["mazes.png"] = lambda path: plot_maze_rows(path, [("deployment", panels)],
-                                                     title="researcher -> agent -> planner: the planners' paths")
+    plots = objective_plots(graph, runs, f"researcher-agent-subagent (seed {options.seed}, {K} copies): median and IQR "
+                                         f"over copies", m,
+                            descriptions={"nll": "NLL of the shortest-path expert's moves (L without the weight decay)"})
+    verdicts = ["claims:"] + [f"[{c.label}] {c.text}" for c in claims]
+    plots["mazes.png"] = lambda path: plot_maze_rows(path, [("deployment", panels)], notes=verdicts,
+                                                     title="researcher -> agent -> planner: the planners' paths "
+                                                           "on deployment mazes")
     return ScenarioResult(report, graph, trajectory_arrays(runs), plots)

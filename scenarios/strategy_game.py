@@ -45,7 +45,7 @@ from hierarchy.objective import Objective
 from hierarchy.product import Produced
 from hierarchy.report import Claim, Table, build_report
 
-from scenarios.machinery.api import objective_plots, trajectory_arrays
+from scenarios.machinery.api import capability_levels, objective_descriptions, trajectory_arrays
 from scenarios.machinery.progress import run_graph_with_progress
 from scenarios.machinery.registry import RunOptions, ScenarioResult, scenario
 from hierarchy.seeding import named_seed
@@ -195,4 +195,32 @@ def run(options: RunOptions, p: StrategyParams) -> ScenarioResult:
                                              "and the outer ratio (its error over the games; the system and both "
                                              "optima play the same games) against their thresholds"},
                           claims=claims, tables=tables, notes=notes, measurements=m, node_attributes=node_attrs)
-    return ScenarioResult(report, graph, trajectory_arrays(runs), objective_plots(graph, runs, "strategy-game training"))
+    verdicts = ["claims:"] + [f"[{c.label}] {c.text}" for c in claims]
+    train = [n for n in runs if n.startswith("train-")]
+    deploy = [n for n in runs if n.startswith("deploy-")]
+    plots = {"objectives.png": lambda path: plot_leaves(
+                 path, graph, runs, train, m, f"strategy-game training (seed {options.seed}, {p.population} copies, "
+                                              f"{steps} REINFORCE steps)", verdicts + notes),
+             "deployment.png": lambda path: plot_leaves(
+                 path, graph, runs, deploy, m, f"strategy-game deployment: the trained policies over one game "
+                                               f"(step = one of {turns} turns)", verdicts,
+                 {"L": "minus the base objective the policy was trained on, after each turn (mean over the games)",
+                  "V": "minus the villages destroyed of any alliance, at war or not (mean over the games)"})}
+    return ScenarioResult(report, graph, trajectory_arrays(runs), plots)
+
+
+def plot_leaves(path, graph: DelegationGraph, runs: dict, leaves, measurements, title: str, notes=(),
+                descriptions=None) -> None:
+    """One figure of the runs of ``leaves`` (:func:`scenarios.machinery.plots.plot_objectives`): a panel
+    per objective they recorded, titled with its meaning, median and labelled IQR band over copies,
+    the estimator's tail window and each run's tail mean X(0) - C (Definition 1), ``notes`` (the
+    claims and their verdicts) under the panels; ``descriptions`` override the graph's objectives'."""
+    from scenarios.machinery.plots import plot_objectives
+
+    objectives = list(dict.fromkeys(o for n in leaves for o in runs[n].trajectory.values))
+    series = {n: dict(runs[n].trajectory.values) for n in leaves}
+    est = measurements.estimator
+    tail = est.tail if est.kind == "limit" else None
+    caps = capability_levels(measurements, {n: runs[n] for n in leaves}, objectives) if tail is not None else {}
+    plot_objectives(path, series, objectives, title=title, descriptions=objective_descriptions(graph) | dict(descriptions or {}),
+                    tail=tail, capabilities=caps, notes=notes)

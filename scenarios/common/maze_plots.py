@@ -81,8 +81,25 @@ def draw_maze(ax, panel: MazePanel) -> None:
         ax.set_title(panel.subtitle, fontsize=8)
 
 
-def plot_maze_rows(path, rows: Sequence[tuple], title: str = "") -> None:
-    """Write a PNG with one row of mazes per ``(row label, [MazePanel, ...])`` in ``rows``.
+def maze_key(occupied: bool = False) -> list:
+    """Legend handles saying what the colours of :func:`draw_maze` mean (``occupied``: add the
+    replicator's cells)."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color="#4a7bd0", label="entrance"), Patch(facecolor="#f2c500", edgecolor="#d4a000", label="exit"),
+               Patch(facecolor="none", edgecolor="#d4a000", hatch="////", label="exit, hidden from the agent"),
+               Patch(color="#3cb043", label="green cell"),
+               Line2D([], [], color="0.3", lw=1.6, marker="o", ms=4, markevery=[-1],
+                      label="a copy's path (one colour per copy; dot: where it ended)")]
+    if occupied:
+        handles.append(Patch(color="#c9b3e6", label="cells its copies occupied at the end"))
+    return handles
+
+
+def plot_maze_rows(path, rows: Sequence[tuple], title: str = "", notes: Sequence[str] = ()) -> None:
+    """Write a PNG with one row of mazes per ``(row label, [MazePanel, ...])`` in ``rows``, a key of
+    the colours under them and ``notes`` (the claims with their verdicts, captions) under the key.
 
     Example:
         >>> import tempfile, os
@@ -93,24 +110,37 @@ def plot_maze_rows(path, rows: Sequence[tuple], title: str = "") -> None:
         >>> r = rollout(ShortestPath(), mazes)
         >>> panels = [MazePanel(m, "expert", paths=r.positions[j:j + 1]) for j, m in enumerate(mazes)]
         >>> with tempfile.TemporaryDirectory() as d:
-        ...     plot_maze_rows(os.path.join(d, "m.png"), [("training", panels)], title="t")
+        ...     plot_maze_rows(os.path.join(d, "m.png"), [("training", panels)], title="t", notes=["[holds] x"])
         ...     os.path.getsize(os.path.join(d, "m.png")) > 0
         True
     """
+    import textwrap
+
     plt = _pyplot()
     rows = [(label, list(panels)) for label, panels in rows if panels]
     cols = max(len(p) for _, p in rows)
-    fig, axes = plt.subplots(len(rows), cols, figsize=(2.7 * cols, 2.9 * len(rows)), squeeze=False)
-    for i, (label, panels) in enumerate(rows):
-        for j in range(cols):
-            ax = axes[i][j]
-            if j < len(panels):
-                draw_maze(ax, panels[j])
-            else:
-                ax.axis("off")
-        axes[i][0].set_ylabel(label, fontsize=10)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    width = max(2.7 * cols, 8.0)
+    lines = [w for x in notes for w in textwrap.wrap(x, int(15 * width), subsequent_indent="    ")]
+    occupied = any(pn.occupied is not None for _, panels in rows for pn in panels)
+    footer = (0.7 if occupied else 0.45) + 0.14 * len(lines)  # inches: the key's rows and the notes
+    height = 2.9 * len(rows) + footer
+    fig, axes = plt.subplots(len(rows), cols, figsize=(width, height), squeeze=False)
+    try:
+        for i, (label, panels) in enumerate(rows):
+            for j in range(cols):
+                ax = axes[i][j]
+                if j < len(panels):
+                    draw_maze(ax, panels[j])
+                else:
+                    ax.axis("off")
+            axes[i][0].set_ylabel(label, fontsize=10)
+        fig.legend(handles=maze_key(occupied), loc="lower center", ncol=3 if occupied else 5, fontsize=7,
+                   frameon=False, bbox_to_anchor=(0.5, (0.14 * len(lines) + 0.02) / height))
+        if lines:
+            fig.text(0.01, 0.01, "\n".join(lines), ha="left", va="bottom", fontsize=7, family="monospace")
+        if title:
+            fig.suptitle(title, fontsize=10)
+        fig.tight_layout(rect=(0, footer / height, 1, 1))
+        fig.savefig(path, dpi=100)
+    finally:
+        plt.close(fig)

@@ -79,10 +79,12 @@ def capability_levels(measurements, runs: dict, objectives) -> dict:
 
 
 def objective_plots(graph: DelegationGraph, runs: dict, title: str, measurements=None,
-                    estimator: Optional[Estimator] = None, descriptions: Optional[dict] = None) -> dict:
+                    estimator: Optional[Estimator] = None, descriptions: Optional[dict] = None,
+                    notes=()) -> dict:
     """One PNG with a panel per recorded objective (those the graph's nodes hold and every other one a
     leaf recorded), titled with its meaning, a line (median) and labelled IQR band per chain, the
-    estimator's tail window shaded and, with ``measurements``, each chain's tail mean X(0) - C."""
+    estimator's tail window shaded and, with ``measurements``, each chain's tail mean X(0) - C;
+    ``notes`` (e.g. the claims with their verdicts) are printed under the panels."""
     from scenarios.machinery.plots import plot_objectives
 
     objectives = recorded_objectives(graph, runs)
@@ -92,7 +94,7 @@ def objective_plots(graph: DelegationGraph, runs: dict, title: str, measurements
     tail = est.tail if est is not None and est.kind == "limit" else None
     caps = capability_levels(measurements, runs, objectives) if tail is not None else {}
     return {"objectives.png": lambda path: plot_objectives(path, series, objectives, title=title, descriptions=desc,
-                                                           tail=tail, capabilities=caps)}
+                                                           tail=tail, capabilities=caps, notes=tuple(notes))}
 
 
 def perturbed_graph(graph: DelegationGraph, perturbation, seed: int = 0) -> DelegationGraph:

@@ -191,17 +191,19 @@ def _draw_objective(ax, series, obj, log, reference, envelopes, descriptions, ta
     if finite_values(*shown).size == 0:
         mark_empty(ax)
         return
-    T = max(np.atleast_2d(v).shape[-1] for v in shown)
     handles = []
-    if tail is not None:
+    if tail is not None:  # one window per run length (runs on their own time axes may differ)
         from hierarchy.capability import tail_length
 
-        n = tail_length(T, tail)
-        handles.append(ax.axvspan(T - n, T - 1, color="0.88", lw=0, zorder=0,
-                                  label=f"tail window: the estimator's mean (last {tail:g})"))
+        for j, T_run in enumerate(sorted({np.atleast_2d(v).shape[-1] for v in shown})):
+            n_run = tail_length(T_run, tail)
+            span = ax.axvspan(T_run - n_run, T_run - 1, color="0.88", alpha=0.8, lw=0, zorder=0,
+                              label=f"tail window: the estimator's mean (last {tail:g} of each run)")
+            if j == 0:
+                handles.append(span)
     banded = False
     caps = []
-    for name, values in series.items():
+    for i, (name, values) in enumerate(series.items()):  # colour by position in series: the same in every panel
         if obj not in values:
             continue
         v = np.atleast_2d(np.asarray(values[obj], dtype=float))
@@ -213,13 +215,14 @@ def _draw_objective(ax, series, obj, log, reference, envelopes, descriptions, ta
         label = f"{name} (median over {v.shape[0]} copies)" if v.shape[0] > 1 else name
         if c is not None and np.isfinite(c) and tail is not None:
             label += f"; C({obj}) = {c:.4g}"
-        (line,) = ax.plot(t, med, label=label, lw=1.2)
+        (line,) = ax.plot(t, med, label=label, lw=1.2, color=f"C{i % 10}")
         handles.append(line)
         if q is not None:
             ax.fill_between(t, q[0], q[1], color=line.get_color(), alpha=0.2, lw=0)
             banded = True
         if c is not None and np.isfinite(c) and tail is not None:
             x0 = float(med[0])
+            T, n = v.shape[1], tail_length(v.shape[1], tail)
             ax.hlines(x0 - c, T - n, T - 1, colors=line.get_color(), linestyles="--", lw=1.6)
             ax.plot([0], [x0], marker="o", color=line.get_color(), ms=4)
             caps.append(name)
@@ -236,7 +239,7 @@ def _draw_objective(ax, series, obj, log, reference, envelopes, descriptions, ta
         from matplotlib.lines import Line2D
 
         handles.append(Line2D([], [], color="0.3", ls="--", lw=1.6,
-                              label=f"tail mean = {obj}(0) - C({obj}) (dot: {obj}(0)); C is the drop, not the end"))
+                              label="dashed: tail mean X(0) - C(X); dot: X(0) (C is the drop, not the end)"))
     if obj in log or spans_decades(shown):
         log_scale_if_positive(ax, shown)
     ax.set_xlabel("step")

@@ -135,3 +135,10 @@ def test_paired_claim_is_decided_by_its_margin_against_the_spread():
     assert wide.verdict == "undecided" and wide.resolution == pytest.approx(2 * np.sqrt(2) * 0.1, rel=1e-6)
     one = paired_claim("x > y", [2.0], None, [1.0], None, {}, "x - y")
     assert one.verdict == "undecided"  # one copy: the spread over copies is unknown
+
+
+def test_the_terminal_report_fits_120_columns_and_both_plots_draw(result, tmp_path):
+    assert max(map(len, result.report.render().splitlines())) <= 120
+    result.write(tmp_path)
+    for name in ("objectives.png", "final_L.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG", name

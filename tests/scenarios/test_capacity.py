@@ -176,8 +176,10 @@ def inprocess_run(tmp_path_factory):
 
 def test_cli_run_writes_report_plot_table_and_trials(inprocess_run):
     out, r = inprocess_run
-    for name in ("report.json", "report.txt", "trajectories.npz", "capacity.png", "trials.csv", "graph.graphml"):
+    for name in ("report.json", "report.txt", "trajectories.npz", "capacity.png", "objectives.png", "trials.csv",
+                 "graph.graphml"):
         assert (out / name).stat().st_size > 0, name
+    assert max(map(len, (out / "report.txt").read_text().splitlines())) <= 120  # the terminal report fits 120 columns
     assert len(load_finished(out)) == 15
     assert "shape against log2(width)" in r.stdout and "answer from the data" in r.stdout
     rep = json.loads((out / "report.json").read_text())

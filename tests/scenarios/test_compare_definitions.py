@@ -83,6 +83,7 @@ def test_writes_report_pngs_and_graph(comparison):
     for n in range(1, 7):
         assert (out / f"maze-example-{n}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "inner alignment by each definition" in r.stdout and "agreement with seed 002" in r.stdout
+    assert max(map(len, (out / "report.txt").read_text().splitlines())) <= 120  # the terminal report fits 120 columns
 
 
 def test_verdict_tables_count_every_copy_of_every_seed(comparison):

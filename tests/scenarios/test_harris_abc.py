@@ -27,6 +27,10 @@ def tail_mean(x, frac=0.25):
     return x[..., -n:].mean(axis=-1)
 
 
+def test_the_terminal_report_fits_120_columns(result):
+    assert max(map(len, result[0].report.render().splitlines())) <= 120
+
+
 def test_every_claim_is_three_valued_with_its_seed_counts(result):
     _, rep, _ = result
     assert len(rep["claims"]) == 6

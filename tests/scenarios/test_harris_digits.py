@@ -46,6 +46,7 @@ def test_the_run_writes_its_files_and_prints_table_and_claims(result, capsys):
                  "graph.json"):
         assert (out / name).stat().st_size > 0, name
     text = (out / "report.txt").read_text()
+    assert max(map(len, text.splitlines())) <= 120  # the terminal report fits 120 columns
     assert "optimizers over the seeds" in text and "constant learning rates" in text and "budget:" in text
     assert rep["scenario"] == "harris-digits"
     for leaf in ("A", "C", "Adam", "momentum"):

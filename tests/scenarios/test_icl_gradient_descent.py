@@ -41,7 +41,7 @@ def _table(report, start):
 
 def test_the_run_writes_its_files_tables_and_plots(result):
     out, rep, arrays = result
-    for name in ("report.json", "report.txt", "trajectories.npz", "graph.json", "inner-run.png",
+    for name in ("report.json", "report.txt", "trajectories.npz", "graph.json", "inner-run.png", "objectives.png",
                  "match-over-training.png"):
         assert (out / name).stat().st_size > 0, name
     assert (out / "inner-run.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -50,6 +50,7 @@ def test_the_run_writes_its_files_tables_and_plots(result):
     assert arrays["mesa-optimizer/L_ctx"].shape == (2, 9) and arrays["gradient-descent-on-L_ctx/L_ctx"].shape == (1, 9)
     assert arrays["extra/match-over-training/cosine"].shape == (STEPS // 50 + 1, 2)
     text = (out / "report.txt").read_text()
+    assert max(map(len, text.splitlines())) <= 120  # the terminal report fits 120 columns
     for start in ("is it an optimizer?", "three levels", "the mesa-optimizer's own run", "shift 'input scale'",
                   "shift 'distractors in training'", "robustness of the mesa-optimizer", "inner alignment of the"):
         assert start in text, start

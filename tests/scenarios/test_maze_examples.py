@@ -191,6 +191,7 @@ def test_example_result_exports_verdicts_and_pngs(example3, tmp_path):
     assert set(res.arrays) >= {"planner/exit_share", "planner/mesa_share", "gradient-descent/L", "gradient-descent/G"}
     written = res.write(tmp_path)
     assert (tmp_path / "maze-example-3.png").read_bytes()[:4] == b"\x89PNG"
+    assert max(map(len, res.report.render().splitlines())) <= 120  # the terminal report fits 120 columns
     assert any(p.name == "report.json" for p in written)
     assert res.report.max_discrepancy < 1e-9
 

@@ -3,6 +3,7 @@ orbit), and what a panel shows: the meaning in its title, the labelled band and 
 axis for any objective spanning decades, every recorded objective."""
 
 import numpy as np
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from hierarchy import DelegationGraph, Objective, OptimizerNode, Trajectory
@@ -82,3 +83,25 @@ def test_orbit_caption_finds_the_jump_and_the_period_two_orbit():
     # G first exceeds 10x its running minimum at step 100 (min ~ 1e-4 + 0.5^99), L flips every tail step
     assert "first at step 100" in text and "on 100% of tail steps" in text
     assert "never jumps" in orbit_caption(L, 0.5 ** np.arange(T)[None, :], 0.25)
+
+
+def test_dead_caption_counts_the_dead_copies_and_the_step_the_gradient_vanishes():
+    pytest.importorskip("sklearn")
+    from scenarios.harris_digits import dead_caption
+
+    T, H = 40, float(np.log(2))
+    G = np.stack([np.concatenate([np.full(12, 0.3), np.full(T - 12, 3e-33)]), np.full(T, 0.2)])
+    L = np.stack([np.concatenate([np.full(12, 0.9), np.full(T - 12, H)]), np.linspace(0.9, 0.1, T)])
+    tr = Trajectory({"L": L, "G": G}, copy_meta={"dead_units": [8, 3]})
+    text = dead_caption(tr, "C", H, 8, 0.25)
+    # copy 0 dies: G below 1e-20 of its start from step 12 on, its tail L is the label entropy
+    assert "on 1 of 2 copies" in text and "from step 12 on" in text and f"tail mean {H:.6f}" in text
+    assert "no copy ends" in dead_caption(tr, "C", H, 16, 0.25)
+
+
+def test_maze_key_names_every_colour_and_the_replicator_cells():
+    from scenarios.common.maze_plots import maze_key
+
+    labels = [h.get_label() for h in maze_key()]
+    assert {"entrance", "exit", "exit, hidden from the agent", "green cell"} <= set(labels) and len(labels) == 5
+    assert len(maze_key(occupied=True)) == 6

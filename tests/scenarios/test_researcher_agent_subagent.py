@@ -80,3 +80,10 @@ def test_export_carries_both_edges(default_run):
     assert g.edges["gradient-descent", "planner"]["kind"] == "produces"  # gradient descent produces the planner
     assert g.nodes["planner"]["step_unit"] == "move" and g.nodes["gradient-descent"]["step_unit"] == "gradient step"
     assert set(default_run.plots) == {"objectives.png", "mazes.png"}
+
+
+def test_the_terminal_report_fits_120_columns_and_both_plots_draw(default_run, tmp_path):
+    assert max(map(len, default_run.report.render().splitlines())) <= 120
+    default_run.write(tmp_path)
+    for name in ("objectives.png", "mazes.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG", name

@@ -47,6 +47,10 @@ def per_copy(arrays, name, L):
     return {"C(L)": limit_C(Lv), "C(G)": limit_C(Gv), "alpha": alpha, "normalized": alpha * scale(ref_G) / scale(ref_L)}
 
 
+def test_the_terminal_report_fits_120_columns(result):
+    assert max(map(len, result.report.render().splitlines())) <= 120
+
+
 def test_family_and_batching(result):
     batches = table(result.report, "batched populations").rows
     assert batches[0][3] == "A, resample 1, shift 0.05, shift 0.2, init +0.3, init x0.5, lr x2"

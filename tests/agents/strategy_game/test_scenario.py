@@ -31,3 +31,10 @@ def test_each_trained_policy_is_deployed_as_a_produced_leaf(small):
         assert g.node(f"train-{case}").leaf.step_unit == "gradient step"
     d = small.report.to_dict()
     assert [list(p) for p in d["productions"]] == [list(p) for p in g.productions]
+
+
+def test_the_terminal_report_fits_120_columns_and_both_plots_draw(small, tmp_path):
+    assert max(map(len, small.report.render().splitlines())) <= 120
+    small.write(tmp_path)
+    for name in ("objectives.png", "deployment.png"):  # training against its steps, deployment against the turns
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG", name
