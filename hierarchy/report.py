@@ -466,7 +466,11 @@ def _cell(x: Any) -> str:
 TERMINAL_WIDTH = 120
 """The widest line of a terminal rendering (:meth:`Report.render`); report.json and report.html keep every text whole."""
 
-_MIN_COLUMN = 10  # a column is never wrapped narrower than this (or its natural width, if smaller)
+_MIN_COLUMN = 22  # a wide column is wrapped no narrower than this (when the width allows), else grouped
+
+
+def _min_column(width: int) -> int:
+    return max(4, min(_MIN_COLUMN, (width - _GAP) // 2))
 _GAP = 2  # spaces between columns
 
 
@@ -510,7 +514,7 @@ def _column_widths(natural: list, available: int) -> list:
     wide ones share the rest equally (water filling), never below ``_MIN_COLUMN``."""
     if sum(natural) <= available:
         return list(natural)
-    floor = [min(w, _MIN_COLUMN) for w in natural]
+    floor = [min(w, _min_column(available)) for w in natural]
     lo, hi = 0, max(natural)
     while lo < hi:  # the largest cap c with sum(min(w, max(c, floor))) <= available
         c = (lo + hi + 1) // 2
@@ -532,7 +536,7 @@ def _column_widths(natural: list, available: int) -> list:
 def _column_groups(natural: list, width: int) -> list:
     """Columns split into consecutive groups that fit ``width`` at their minimum widths, the first
     column (the row's key) repeated in each group."""
-    need = lambda cols: sum(min(natural[i], _MIN_COLUMN) for i in cols) + _GAP * (len(cols) - 1)
+    need = lambda cols: sum(min(natural[i], _min_column(width)) for i in cols) + _GAP * (len(cols) - 1)
     if need(range(len(natural))) <= width or len(natural) <= 2:
         return [list(range(len(natural)))]
     groups, cur = [], [0]
