@@ -9,6 +9,7 @@ own objective; negative when its progress makes the base objective worse.
 from __future__ import annotations
 
 import math
+import warnings
 
 import attrs
 import numpy as np
@@ -24,7 +25,9 @@ ZERO_PROGRESS = 1e-12
 
 
 def _no_progress(C_m: np.ndarray, L_m: np.ndarray, zero: float) -> np.ndarray:
-    scale = np.nanmax(np.abs(L_m), axis=-1) if L_m.shape[-1] else np.zeros(C_m.shape)
+    with warnings.catch_warnings():  # a copy diverged at its start is all NaN: its scale is NaN, its ratio undefined
+        warnings.simplefilter("ignore", RuntimeWarning)
+        scale = np.nanmax(np.abs(L_m), axis=-1) if L_m.shape[-1] else np.zeros(C_m.shape)
     return ~np.isfinite(C_m) | (np.abs(C_m) <= zero * np.maximum(scale, np.finfo(float).tiny))
 
 
