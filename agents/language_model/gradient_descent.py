@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from hierarchy.errors import ParameterError
-from hierarchy.memory import check_memory
+from hierarchy.memory import check_memory, total_memory
 from hierarchy.protocol import Progress
 from hierarchy.trajectory import Trajectory
 
@@ -32,7 +32,12 @@ from agents.training import GradientTransformation, sgd, train
 from agents.training.loop import PROGRESS_EVERY, divergence_rule
 from hierarchy.seeding import as_seed, children
 
-__all__ = ["GradientDescent", "descend", "PROGRESS_EVERY"]
+__all__ = ["GradientDescent", "descend", "PROGRESS_EVERY", "CHUNK_MEMORY_FRACTION"]
+
+#: The share of this machine's memory (:func:`hierarchy.memory.total_memory`) a run's
+#: per-copy working memory may take at once; a population needing more runs in chunks of
+#: copies (:meth:`GradientDescent.chunk_size`).
+CHUNK_MEMORY_FRACTION = 0.5
 
 
 def _as_data(value):
@@ -156,19 +161,22 @@ class GradientDescent:
         self.check_memory(0)
 
     # -- memory ------------------------------------------------------------------------
-    def memory(self, steps: int = 0) -> float:
+    def memory(self, steps: int = 0, chunk: Optional[int] = None) -> float:
         """Estimated bytes a run of ``steps`` steps holds at once (a lower bound; float, so huge sizes do not overflow).
 
         Parameters [K, P] (start, trained copy, gradient, |g| scratch, final copy: 6 x 8
         bytes each), the merged data (at most min(N, vocab^order) distinct contexts per
-        dataset, inputs and counts), the layer activations and their gradients [K, M, width]
-        (x 3), and the records: [K, steps + 1] per recorded objective in the run's dtype,
-        in float64 and as the trajectory's arrays (x 3), and the learning rates.
+        dataset, inputs and counts), the layer activations and their gradients [C, M, width]
+        (x 3) of the C copies that run at once (:meth:`copy_memory` each; C = the chunk),
+        and the records: [K, steps + 1] per recorded objective in the run's dtype, in
+        float64 and as the trajectory's arrays (x 3), and the learning rates.
 
         Parameters
         ----------
         steps : int
             The run's steps (0: what building the population alone needs).
+        chunk : int, optional
+            Copies run at once (default :meth:`chunk_size`).
 
         Returns
         -------
@@ -182,18 +190,92 @@ class GradientDescent:
         >>> gd.memory(10) > gd.memory(0) > 0
         True
         """
+        C = float(min(self.population, self.chunk_size(steps) if chunk is None else chunk))
+        return self._fixed_memory(steps) + C * self.copy_memory()
+
+    def _fixed_memory(self, steps: int) -> float:
+        """The part of :meth:`memory` that does not shrink with the chunk (parameters, data, records)."""
         K, P = float(self.population), float(self.parameter_count())
         d = self.datasets[0]
         M = float(min(d.N, d.vocab ** d.order))
         D, V = float(d.order * d.vocab), float(d.vocab)
         params = 6 * 8 * K * P
         data = 2 * 8 * len(self.datasets) * M * (D + V)
-        activations = 3 * 8 * K * M * (sum(float(h) for h in self.hidden) + V)
         records = 3 * 8 * K * (steps + 1.0) * len(self.records) + 2 * 8 * (steps + 1.0)
-        return params + data + activations + records
+        return params + data + records
 
-    def check_memory(self, steps: int = 0) -> None:
+    def copy_memory(self) -> float:
+        """Working bytes one copy needs while it runs: its activations and their gradients, 3 x 8 M (sum hidden + V).
+
+        M = min(N, vocab^order), the most distinct contexts of a dataset.
+
+        Returns
+        -------
+        float
+
+        Examples
+        --------
+        >>> from agents.language_model.markov import TokenDataset
+        >>> d = TokenDataset(np.array([[0, 1]]), np.array([1]), vocab=8)
+        >>> GradientDescent(d, hidden=(3,)).copy_memory()  # 3 * 8 * 1 * (3 + 8)
+        264.0
+        """
+        d = self.datasets[0]
+        M = float(min(d.N, d.vocab ** d.order))
+        return 3 * 8 * M * (sum(float(h) for h in self.hidden) + float(d.vocab))
+
+    def chunk_size(self, steps: int = 0) -> int:
+        """Copies that run at once by default: K, or fewer when K copies' working memory would not fit.
+
+        C = min(K, max(1, floor((f * total - fixed) / copy))) with f = :data:`CHUNK_MEMORY_FRACTION`,
+        total this machine's memory (:func:`hierarchy.memory.total_memory`), fixed the memory
+        that does not shrink with the chunk (parameters, data, records of ``steps`` steps) and
+        copy = :meth:`copy_memory`. K when the memory is unknown, and K for a subclass with
+        its own :meth:`optimizer` (its update may couple copies or draw per-copy noise from
+        the whole population's seeds, so it cannot be cut into chunks here).
+
+        Parameters
+        ----------
+        steps : int
+            The run's steps.
+
+        Returns
+        -------
+        int
+
+        Examples
+        --------
+        >>> from agents.language_model.markov import TokenDataset
+        >>> d = TokenDataset(np.array([[0, 1]]), np.array([1]), vocab=8)
+        >>> GradientDescent(d, population=3).chunk_size(10)  # three tiny copies fit at once
+        3
+        """
+        K = int(self.population)
+        total = total_memory()
+        if total is None or not self.chunkable():
+            return K
+        room = CHUNK_MEMORY_FRACTION * total - self._fixed_memory(steps)
+        return int(min(K, max(1.0, room // self.copy_memory())))
+
+    def chunkable(self) -> bool:
+        """Whether a run may be cut into chunks of copies: True unless a subclass replaces :meth:`optimizer`.
+
+        Returns
+        -------
+        bool
+
+        Examples
+        --------
+        >>> from agents.language_model.markov import TokenDataset
+        >>> GradientDescent(TokenDataset(np.array([[0]]), np.array([1]), 2)).chunkable()
+        True
+        """
+        return type(self).optimizer is GradientDescent.optimizer
+
+    def check_memory(self, steps: int = 0, chunk: Optional[int] = None) -> None:
         """Refuse, in one line, a population (``steps`` 0) or a run that cannot fit in memory (:meth:`memory`).
+
+        ``chunk``: the copies that run at once (default :meth:`chunk_size`).
 
         Raises
         ------
@@ -213,7 +295,7 @@ class GradientDescent:
         else:
             what = f"{K} copies of an MLP of {P} parameters (hidden {self.hidden}) on {self.datasets[0].N} examples"
             fix = "use fewer copies, narrower layers or fewer examples"
-        check_memory(self.memory(steps), what, fix, parameter="steps" if steps else None)
+        check_memory(self.memory(steps, chunk), what, fix, parameter="steps" if steps else None)
 
     # -- shape of the model ------------------------------------------------------------
     @property
@@ -262,28 +344,33 @@ class GradientDescent:
         return init_parameters(self.sizes, children(seed, self.population), self.init_scale)
 
     # -- running -----------------------------------------------------------------------
-    def _network(self) -> PopulationMLP:
-        """The engine on each copy's distinct contexts with their next-token counts.
+    def _network(self, lo: int = 0, hi: Optional[int] = None) -> PopulationMLP:
+        """The engine of copies lo .. hi - 1 (default all) on each copy's distinct contexts with their next-token counts.
 
         Examples sharing a context are merged (``TokenDataset.context_counts``): the same
         L and gradient as the example-by-example sum, with up to N / M times less work.
-        Per-copy datasets are padded to a common number of rows with zero counts.
+        Per-copy datasets are padded to a common number of rows with zero counts (the
+        common number is taken over all K datasets, so a chunk's rows are the full run's).
         """
+        hi = self.population if hi is None else hi
         ds = self.datasets
         V = ds[0].vocab
         parts = [d.context_counts() for d in ds]
         M = max(c.shape[0] for c, _ in parts)
+        shared = len(ds) == 1  # per-copy data stays per copy in a chunk of one
+        if not shared:
+            ds, parts = ds[lo:hi], parts[lo:hi]
         xs = np.zeros((len(ds), M, ds[0].order * V))
         counts = np.zeros((len(ds), M, V))
         for i, (ctx, cnt) in enumerate(parts):  # once per run, not on the step path
             m = ctx.shape[0]
             xs[i, :m] = TokenDataset(ctx, np.zeros(m, dtype=np.int64), V).inputs(np.float64)
             counts[i, :m] = cnt
-        if len(ds) == 1:
+        if shared:
             x, c = torch.from_numpy(xs[0]), torch.from_numpy(counts[0])
         else:
             x, c = torch.from_numpy(xs), torch.from_numpy(counts)
-        return PopulationMLP(self.sizes, x, c, self.population, self.dtype, self.loss, self.label_smoothing)
+        return PopulationMLP(self.sizes, x, c, hi - lo, self.dtype, self.loss, self.label_smoothing)
 
     def optimizer(self, seed: np.random.SeedSequence, steps: int, lrs: np.ndarray) -> GradientTransformation:
         """The update rule: ``sgd(lrs, lr_scale)``, theta <- theta - eps_t * s_k * grad L.
@@ -313,8 +400,16 @@ class GradientDescent:
         """
         return sgd(lrs, self.lr_scale)
 
-    def run(self, steps: int, seed, progress: Progress = None) -> Trajectory:
+    def run(self, steps: int, seed, progress: Progress = None, chunk: Optional[int] = None) -> Trajectory:
         """Run ``steps`` steps of every copy; values [K, steps + 1] of L (and G, G1).
+
+        ``chunk``: the most copies that run at once (None: :meth:`chunk_size`, all K unless
+        their working memory would not fit). Chunks run one after the other, each its own
+        engine of copies lo .. hi - 1 with their own starts, datasets and lr_scale, so every
+        copy computes what it computes in one population; a batched product may round a
+        copy's numbers differently in the last bits with the number of copies beside it
+        (agreement within 1e-12 relative in float64; bitwise for reruns with the same chunk).
+        ``progress`` counts the steps of all chunks, K_chunk / K of a step per step of a chunk.
 
         Index t holds the objectives at the parameters after t updates (index 0: the
         start; the last index needs one more forward and backward pass). Per-copy
@@ -335,7 +430,17 @@ class GradientDescent:
         if not isinstance(steps, (int, np.integer)) or steps < 1:
             raise ParameterError(f"steps={steps!r}; give a positive integer number of steps")
         steps = int(steps)
-        self.check_memory(steps)
+        K = self.population
+        if chunk is None:
+            chunk = self.chunk_size(steps)
+        elif isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
+            raise ParameterError(f"chunk={chunk!r}; give a positive number of copies to run at once, or None (automatic)",
+                                 parameter="chunk")
+        elif chunk < K and not self.chunkable():
+            raise ParameterError(f"chunk={chunk} < population={K}, but {type(self).__name__} has its own optimizer, which "
+                                 f"sees the whole population; run it unchunked (chunk=None)", parameter="chunk")
+        chunk = int(min(chunk, K))
+        self.check_memory(steps, chunk)
         seed = as_seed(seed)
         lrs = schedule_values(self.schedule, steps + 1)  # eps_T too: jump rules may compare with it
         theta0 = self.initial_parameters(seed)
@@ -343,10 +448,12 @@ class GradientDescent:
         if self.threads is not None:
             torch.set_num_threads(int(self.threads))
         try:
-            net = self._network()
-            values, diverged_at, theta_final = descend(
-                net, theta0, lrs[:steps], None, steps, self.record_true, progress, self.optimizer(seed, steps, lrs)
-            )
+            if chunk == K:
+                values, diverged_at, theta_final = descend(
+                    self._network(), theta0, lrs[:steps], None, steps, self.record_true, progress,
+                    self.optimizer(seed, steps, lrs))
+            else:
+                values, diverged_at, theta_final = self._run_chunks(steps, lrs, theta0, chunk, progress)
         finally:
             if self.threads is not None:
                 torch.set_num_threads(before)
@@ -368,6 +475,24 @@ class GradientDescent:
         }
         copy_meta = {"initial_parameters": theta0, "final_parameters": theta_final}
         return Trajectory(values, diverged_at=diverged_at, meta=meta, copy_meta=copy_meta)
+
+    def _run_chunks(self, steps: int, lrs: np.ndarray, theta0: np.ndarray, chunk: int, progress: Progress):
+        """Copies lo .. hi - 1, ``chunk`` at a time, each chunk an engine and an ``sgd`` of its own; results joined."""
+        K = self.population
+        parts = []
+        for lo in range(0, K, chunk):
+            hi = min(K, lo + chunk)
+            scale = None if self.lr_scale is None else self.lr_scale[lo:hi]
+            report = None
+            if progress is not None:
+                def report(t, lo=lo, hi=hi):  # cumulative, in whole steps of the full population
+                    progress(int((lo * steps + (hi - lo) * t) // K))
+            net = self._network(lo, hi)
+            parts.append(descend(net, theta0[lo:hi], lrs[:steps], None, steps, self.record_true, report,
+                                 sgd(lrs, scale)))
+            del net  # free this chunk's buffers before the next one is built
+        values = {n: np.concatenate([p[0][n] for p in parts]) for n in parts[0][0]}
+        return values, np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
 
 
 def descend(
