@@ -200,9 +200,12 @@ class TorchLeaf:
     threads : int or None
         Torch threads for the run, set and restored (``agents.threads.torch_threads``).
         Default 1, by measurement (``benchmarks/torch_leaf.py``, 64 -> 32 -> 2 MLP, 253
-        examples, float64, on this project's shared 2-core machine: two threads were slower
-        at every K = 1, 16, 64, 256, by 2.2 to 3.7 times on the batched engine and 3.9 to 15
-        times on the loop); None leaves torch's setting.
+        examples, float64, 2-core machines): under load (load average 2.5) two threads were
+        slower at every K = 1, 16, 64, 256, by 2.2 to 3.7 times on the batched engine and 3.9
+        to 15 times on the loop; on a quiet machine (load average 1) they were 1.5 to 1.7
+        times faster on the batched engine from K = 16 up and no faster at K = 1. One thread
+        is the choice that never loses badly; give ``threads=2`` (or None: torch's setting)
+        for large K on an idle machine.
     record_update : bool
         Record U = |theta_{t+1} - theta_t|^2 (``train(record_update=True)``).
     engine : str
