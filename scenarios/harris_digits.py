@@ -49,7 +49,7 @@ from hierarchy.seeding import generator, named_seed
 from hierarchy.trajectory import Trajectory
 from scenarios.common.digits_setup import DigitsSetup, torch_leaf, with_dead_units
 from scenarios.machinery.api import objective_descriptions
-from scenarios.harris_abc import TRUE_OBJECTIVES, _subset, seed_claims, tail_fraction, tail_mean
+from scenarios.common.seed_000 import TRUE_OBJECTIVES, seed_claims, subset as _subset, tail_fraction, tail_mean
 from scenarios.machinery.progress import progress_bar, run_graph_with_progress
 from scenarios.machinery.registry import RunOptions, ScenarioResult, check_fields, parameter, scenario
 
@@ -329,7 +329,7 @@ def _fig(m, runs, owners, name, r, T, own, fracs, tail):
 def digits_claims(p: HarrisDigitsParams, T: str, own: dict, f: dict) -> list:
     """The nine claims decided on one replicate's figures ``f``.
 
-    Seed 000's first five (:func:`scenarios.harris_abc.seed_claims`: A and B settle, C_A(T) =
+    Seed 000's first five (:func:`scenarios.common.seed_000.seed_claims`: A and B settle, C_A(T) =
     C_B(T), alpha_B < alpha_A, C capability-limited, C never settles), then: the base
     objective serves the intended goal (alpha(E_test over L) > 0 for A); C stops at a fixed
     point that is no minimum (tail T / T(0) < settle and C_A(L) - C_C(L) > worse_by); Adam and
