@@ -7,7 +7,6 @@ node's numbers. The leaf spawns per copy from the sequence it is given.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Callable, Optional
 
 import attrs

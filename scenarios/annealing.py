@@ -21,7 +21,6 @@ normalized alignment makes the two comparable across that choice.
 
 from __future__ import annotations
 
-import math
 
 import attrs
 import numpy as np

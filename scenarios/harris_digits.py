@@ -384,8 +384,8 @@ def digits_claims(p: HarrisDigitsParams, T: str, own: dict, f: dict) -> list:
                        p.settle - med(f"{n}/frac_own"), se(f"{n}/frac_own"),
                        f"{p.settle:g} - {n}'s tail fraction of {own[n]} against 2 upward se") for n in own],
         rule="both settle")
-    prod = Claim.exact(f"delegation product on the three-level chain: C(E_test) = alpha(E_test over L) * "
-                       f"alpha(L over T) * C(T) for every optimizer",
+    prod = Claim.exact("delegation product on the three-level chain: C(E_test) = alpha(E_test over L) * "
+                       "alpha(L over T) * C(T) for every optimizer",
                        {"largest discrepancy": f["discrepancy"], "bound": p.max_discrepancy},
                        p.max_discrepancy - f["discrepancy"], f"relative discrepancy < {p.max_discrepancy:g}")
     return first + [goal, dead, side, prod]
