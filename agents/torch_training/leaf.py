@@ -152,6 +152,32 @@ def _is_float(t: torch.Tensor) -> bool:
     return t.is_floating_point()
 
 
+def _every_copy(fn):
+    """``fn(outputs, targets) -> scalar`` of one copy, evaluated for every copy: ``outputs`` [K, m, ...] -> [K].
+
+    Batched by ``torch.func.vmap`` when ``fn`` allows it (decided on the first call); a function
+    vmap cannot trace (``float()``, ``.item()``, numpy) is called copy by copy.
+    """
+    batched = torch.func.vmap(lambda out, y: torch.as_tensor(fn(out, y), dtype=out.dtype), in_dims=(0, None))
+    mode = []
+
+    def every_copy(outputs, targets):
+        if not mode:
+            try:
+                value = batched(outputs, targets)
+                if tuple(value.shape) == (outputs.shape[0],):
+                    mode.append("vmap")
+                    return value.to(torch.float64)
+            except Exception:  # vmap cannot trace it: one call per copy
+                pass
+            mode.append("loop")
+        if mode[0] == "vmap":
+            return batched(outputs, targets).to(torch.float64)
+        return torch.tensor([float(fn(outputs[k], targets)) for k in range(outputs.shape[0])], dtype=torch.float64)
+
+    return every_copy
+
+
 @attrs.frozen(eq=False)
 class TorchLeaf:
     """K copies of a user's torch model, trained as one batched run (module docstring).
@@ -189,7 +215,9 @@ class TorchLeaf:
         learning rates for sgd, momentum, Adam and the accepted torch optimizers, whose step
         is proportional to the rate).
     weight_decay : float or array-like, optional
-        Per-copy decoupled weight decay w_k >= 0 per step (module docstring).
+        Per-copy decoupled weight decay w_k >= 0 per step (module docstring). The decayed
+        optimizer stops where its update u - w theta vanishes, not where its own true
+        objective (``G_adam``, ``G_momentum``) does, so that one is not recorded then: U is.
     label_smoothing : float
         s in [0, 1) for cross_entropy and brier.
     dtype : str
@@ -610,7 +638,11 @@ class TorchLeaf:
             parts += [scale(-1.0), add_decayed_weights(w), scale(-1.0)]  # u - w theta
         if self.lr_scale is not None:
             parts.append(scale_per_copy(self.lr_scale))
-        return opt if len(parts) == 1 else chain(*parts)
+        if len(parts) == 1:
+            return opt
+        out = chain(*parts)
+        # with a decay the fixed points are those of u - w theta: the optimizer's own quantity is not its true objective
+        return attrs.evolve(out, true_objective=None) if self.weight_decay is not None else out
 
     def _engines(self):
         module = self._template_on_device()
@@ -653,8 +685,11 @@ class TorchLeaf:
         want_test = any(n in HELDOUT_OBJECTIVES or fn is not None for n, fn in objectives)
         y_train = engine.y
         on_cpu = self.device == "cpu"
+        custom = {name: _every_copy(fn) for name, fn in objectives if fn is not None}
+        flat_y = None  # held-out targets repeated for the K copies, made once
 
         def step(params, t):
+            nonlocal flat_y
             theta = params if on_cpu else params.to(self.device)
             L, grad, out = engine.loss_and_grad(theta)
             records = {}
@@ -665,14 +700,14 @@ class TorchLeaf:
                         records[name] = zero_one_error(out, y_train)
                     elif name == "L_test":
                         K, m = test.shape[:2]
-                        flat_y = y_test.repeat(K, *([1] * (y_test.dim() - 1)))
+                        if flat_y is None:
+                            flat_y = y_test.repeat(K, *([1] * (y_test.dim() - 1)))
                         records[name] = loss(test.reshape(K * m, *test.shape[2:]), flat_y).reshape(K, m).mean(1)
                     elif name in ("E_test", "A_test"):
                         e = zero_one_error(test, y_test)
                         records[name] = e if name == "E_test" else 1.0 - e
                     else:
-                        records[name] = torch.tensor([float(fn(test[k], y_test)) for k in range(test.shape[0])],
-                                                     dtype=torch.float64)
+                        records[name] = custom[name](test, y_test)
                 records = {n: v.detach().to("cpu", torch.float64) for n, v in records.items()}
             if not on_cpu:
                 L, grad = L.detach().to("cpu", params.dtype), grad.to("cpu", params.dtype)

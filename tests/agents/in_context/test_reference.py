@@ -80,8 +80,9 @@ def test_eta_star_is_the_minimum_of_a_grid_line_search():
 
 def test_losses_of_known_weights():
     t = sample_tasks(TaskDistribution(d=3, N=4), torch_generator(0), 6)
-    assert float(in_context_loss(t.w, t).abs().max()) == 0.0
-    assert float(query_loss_at(t.w, t).abs().max()) == 0.0
+    # the true w fits noiseless labels: zero up to the rounding of two einsum paths (squared: <= 1e-24)
+    assert float(in_context_loss(t.w, t).abs().max()) <= 1e-24
+    assert float(query_loss_at(t.w, t).abs().max()) <= 1e-24
 
 
 def test_bad_inputs():

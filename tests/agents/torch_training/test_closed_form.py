@@ -94,3 +94,30 @@ def test_a_user_objective_and_label_smoothing_by_hand():
     q = (1 - s) + s / 2  # target mass on the right class
     assert tr["L"][0, 0] == pytest.approx(-(q * math.log(p) + (1 - q) * math.log(1 - p)), rel=1e-12)
     assert tr["margin"][0, 0] == pytest.approx(2.0)
+
+
+def test_a_users_objective_is_batched_when_vmap_can_trace_it_and_looped_when_not():
+    """The same per-copy numbers either way: the mean output of copy k, [K] = 3 copies with known weights."""
+    x_test = torch.tensor([[1.0], [2.0], [-1.0]], dtype=F64)
+    y_test = torch.tensor([0, 1, 1])
+    init = np.array([[1.0, -1.0, 0.0, 0.0], [2.0, 0.0, 1.0, 0.0], [0.0, 3.0, 0.0, -1.0]])
+    traced = lambda z, t: z.mean()
+    untraced = lambda z, t: float(z.mean().item())  # .item(): vmap cannot batch it
+    for fn in (traced, untraced):
+        leaf = TorchLeaf(lambda: nn.Linear(1, 2), (x_test, y_test), heldout=(x_test, y_test), init=init,
+                         objectives={"mean_out": fn}, optimizer=sgd(1e-12), population=3)
+        tr = leaf.run(1, 0)
+        # z = x W^T + b; mean over the 3 inputs (mean x = 2/3) and the 2 outputs
+        expected = [(w1 + w2) / 2 * (2 / 3) + (b1 + b2) / 2 for w1, w2, b1, b2 in init]
+        np.testing.assert_allclose(tr["mean_out"][:, 0], expected, rtol=1e-12)
+
+
+def test_with_weight_decay_the_optimizers_own_quantity_is_not_recorded_as_its_true_objective(line):
+    """Decayed Adam stops where u - w theta vanishes: G_adam is then not its true objective; U is recorded."""
+    from agents.training import adam
+
+    x, y = line
+    plain = TorchLeaf(linear, (x, y), loss="mse", optimizer=adam(0.01), init=np.ones((1, 1)))
+    decayed = TorchLeaf(linear, (x, y), loss="mse", optimizer=adam(0.01), init=np.ones((1, 1)), weight_decay=0.01)
+    assert "G_adam" in plain.records and "G_adam" not in decayed.records and "U" in decayed.records
+    assert "G_adam" not in decayed.run(3, 0).values
