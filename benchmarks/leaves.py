@@ -24,10 +24,9 @@ leaf's own function with K = 1 while :func:`as_copy` redirects that module's ``c
 no randomness (system k is ``positions[k]``). Before a row is printed the two results are
 compared: floats to ``RTOL`` relative (``ATOL`` absolute near 0), integers and booleans
 exactly; a leaf that does not agree is printed as ``DIFFERS`` with its largest relative
-difference (a finding, not tuned away). The strategy game draws every copy's games from
-one shared world stream and one shared sampling stream (``children(seed, K + 2)[K]`` and
-``[K + 1]``), so its copies depend on K and on each other: no per-copy loop can reproduce
-them; its row times the loop with copy k's own initial parameters and those streams.
+difference (a finding, not tuned away). The strategy game seeds copy k the same way
+(parameters from ``child(seed, k)``, its games and sampling noise from ``child(seed, k, 0)``),
+and is redirected and compared like the maze leaves.
 
 Printed: ms per copy-step (per copy for deployment, IRL and the replicator) of the loop and
 of the batched call, the ratio loop / batched, and the load average with every table.
@@ -66,7 +65,7 @@ from agents.maze.reactive import ReactiveSpec, train_reactive  # noqa: E402
 from agents.maze.replicator import Replicator  # noqa: E402
 from agents.strategy_game.training import train_policy  # noqa: E402
 from benchmarks.population import interleaved  # noqa: E402
-from hierarchy.seeding import as_seed, child, children  # noqa: E402
+from hierarchy.seeding import as_seed, child  # noqa: E402
 
 #: float64 agreement of a batched result with its per-copy loop (relative; ATOL absolute near 0)
 RTOL = 1e-9
@@ -106,14 +105,12 @@ def as_copy(module, seed, k: int):
 @attrs.frozen
 class Case:
     """One leaf at one K: ``batched()`` and ``per_copy()`` each return ``{name: array [K, ...]}``;
-    ``units`` copy-steps (or copies) the times are divided by; ``exact``: names compared exactly;
-    ``comparable``: whether the per-copy loop can reproduce the copies at all."""
+    ``units`` copy-steps (or copies) the times are divided by; ``exact``: names compared exactly."""
 
     batched: Callable
     per_copy: Callable
     units: int
     exact: tuple = ()
-    comparable: bool = True
 
 
 def stack(outs: list) -> dict:
@@ -274,32 +271,26 @@ def replicator(K: int, quick: bool) -> Case:
 
 
 def strategy_training(K: int, quick: bool) -> Case:
-    """train_policy with population K against K calls with population 1, each with copy k's initial
-    parameters (``children(seed, K + 2)[k]``) and the batched run's world and sampling streams
-    (``[K]``, ``[K + 1]``): not the same games (the streams are shared by the K copies), so not comparable."""
+    """train_policy: K copies batched against K calls with population 1 (copy k's seeds via :func:`as_copy`:
+    its parameters from ``child(seed, k)``, its games and sampling noise from ``child(seed, k, 0)``)."""
     steps = 3 if quick else 20
     episodes = 128
 
     def result(out):
         pol, tr = out
-        return {"L": tr["L"], "G": tr["G"]}
+        return {"L": tr["L"], "G": tr["G"], **{n: p.double().numpy() for n, p in pol.params.items()}}
 
     def batched():
         return result(train_policy("troops", ("Aurora",), steps, SEED, K, episodes))
 
     def per_copy():
-        seeds = children(SEED, K + 2)
         outs = []
         for k in range(K):
-            saved = strategy_training_module.children
-            strategy_training_module.children = lambda s, n, k=k: [seeds[k], seeds[K], seeds[K + 1]]
-            try:
+            with as_copy(strategy_training_module, SEED, k):
                 outs.append(result(train_policy("troops", ("Aurora",), steps, SEED, 1, episodes)))
-            finally:
-                strategy_training_module.children = saved
         return stack(outs)
 
-    return Case(batched, per_copy, K * steps, comparable=K == 1)
+    return Case(batched, per_copy, K * steps)
 
 
 LEAVES = {
@@ -339,15 +330,13 @@ def main(argv=None) -> list:
             # a case of a few milliseconds gets more repeats: the median of 2 is noise at that scale
             t = interleaved({"loop": case.per_copy, "batched": case.batched}, repeats if first > 0.05 else 5 * repeats)
             ms = {e: t[e] / case.units * 1e3 for e in t}
-            if not case.comparable:
-                check = f"not comparable (shared streams; differs by {worst:.1e})"
-            elif agree:
+            if agree:
                 check = f"yes ({worst:.1e})"
             else:
                 check = f"DIFFERS ({worst:.1e} > {RTOL:g})"
                 findings.append(f"{name} K={K}: batched and per-copy loop differ by {worst:.2e} relative")
             for e in ("loop", "batched"):
-                rows.append(dict(leaf=name, K=K, engine=e, ms=ms[e], unit=unit, same_numbers=bool(agree and case.comparable),
+                rows.append(dict(leaf=name, K=K, engine=e, ms=ms[e], unit=unit, same_numbers=bool(agree),
                                  worst_rel_diff=worst))
             print(f"{name:19s} {K:4d} {ms['loop']:10.4f} {ms['batched']:11.4f} {ms['loop'] / ms['batched']:7.2f} "
                   f"{unit:>10s}  {check}", flush=True)

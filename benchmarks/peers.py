@@ -6,6 +6,12 @@ recording L and G (and G1 where the engine has it) + the SGD update, timed for
 
   mesastack   ``agents.language_model.gradient_descent.descend`` on one PopulationMLP (the
               one training loop ``agents.training.train``; it also records G1)
+  compiled    the same through ``engine="compiled"``: blocks of ``--block`` steps (default 16)
+              compiled into one program by ``torch.compile`` (``agents.language_model.compiled``;
+              the compile, 10 to 60 s per shape, happens in the untimed first call and is
+              printed; "no C++ compiler" without one)
+  cuda        mesastack's eager engine on the GPU (``device="cuda"``), printed under the row
+              where torch sees a GPU (none here: "no GPU")
   torch.func  the PyTorch model-ensembling recipe: ``stack_module_state`` +
               ``functional_call`` + ``vmap(grad_and_value)`` over K stacked nn.Modules
   jax         ``jit(vmap(value_and_grad))`` with the step loop inside ``lax.scan``
@@ -49,11 +55,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from agents.language_model.compiled import compiler_available  # noqa: E402
 from agents.language_model.gradient_descent import descend  # noqa: E402
 from agents.language_model.mlp import PopulationMLP, init_parameters, split_parameters  # noqa: E402
 from benchmarks.population import LR, MODELS, interleaved, matmul_flops_per_step, peak_stepper, problem  # noqa: E402
 
-ENGINES = ("mesastack", "torch.func", "jax", "naive")
+ENGINES = ("mesastack", "compiled", "cuda", "torch.func", "jax", "naive")
 KS = (1, 16, 64, 256, 1024, 4096)
 #: float32 agreement of L after the timed steps across engines (relative)
 RTOL = 2e-4
@@ -115,6 +122,44 @@ def mesastack_engine(x, y, sizes, theta0, steps, chunk=None):
         return np.concatenate(out, axis=1)
 
     return run_chunks
+
+
+#: Steps per compiled call of the "compiled" rows (``--block``; the engine's own default is ``BLOCK``).
+COMPILED_BLOCK = 16
+
+
+def compiled_engine(x, y, sizes, theta0, steps):
+    """mesastack's compiled engine (``GradientDescent(engine="compiled", block=COMPILED_BLOCK)``): ``descend`` in blocks.
+
+    The first call compiles the block (untimed: the agreement check makes it); its time is
+    printed with the row as "compile".
+    """
+    K = theta0.shape[0]
+    lrs = np.full(steps, LR)
+    net = PopulationMLP(sizes, x, y, K, "float32")
+    block = min(COMPILED_BLOCK, steps + 1)  # a call of few steps (the mid-size model) runs one block, not a padded one
+
+    def run():
+        values = descend(net, theta0, lrs, None, steps, True, block=block)[0]
+        return np.stack([values["L"], values["G"]])
+
+    return run
+
+
+def cuda_engine(x, y, sizes, theta0, steps):
+    """mesastack's eager engine on the GPU (``GradientDescent(device="cuda")``); rows only where torch sees one.
+
+    The records come back to the CPU at the end of each call (that copy is timed).
+    """
+    K = theta0.shape[0]
+    lrs = np.full(steps, LR)
+    net = PopulationMLP(sizes, x, y, K, "float32", device="cuda")
+
+    def run():
+        values = descend(net, theta0, lrs, None, steps, True)[0]
+        return np.stack([values["L"], values["G"]])
+
+    return run
 
 
 def torchfunc_engine(x, y, sizes, theta0, steps):
@@ -214,7 +259,7 @@ def jax_engine(x, y, sizes, theta0, steps):
     return run
 
 
-ENGINE_FNS = {"mesastack": mesastack_engine, "torch.func": torchfunc_engine, "jax": jax_engine, "naive": naive_engine}
+ENGINE_FNS = {"mesastack": mesastack_engine, "compiled": compiled_engine, "cuda": cuda_engine, "torch.func": torchfunc_engine, "jax": jax_engine, "naive": naive_engine}
 
 
 def jax_available() -> bool:
@@ -235,7 +280,7 @@ def memory_bytes(engine: str, sizes, M: int, K: int) -> float:
     """
     per_copy = 4.0 * M * sum(sizes[1:])
     copies = 1 if engine == "naive" else K
-    return (6 if engine == "torch.func" else 4) * per_copy * copies
+    return (6 if engine in ("torch.func", "compiled") else 4) * per_copy * copies
 
 
 def case_steps(model: str, K: int, quick: bool) -> int:
@@ -254,8 +299,8 @@ def child(args) -> list:
     rows = []
     print(f"\n== torch {torch.__version__} on {torch.get_num_threads()} thread(s); XLA {'1 thread' if args.threads == 1 else 'default pool'}; "
           f"jax {'available' if have_jax else 'not installed'}; {load()}", flush=True)
-    hdr = (f"{'model':5s} {'K':>5s} {'mesastack':>10s} {'torch.func':>11s} {'jax':>10s} {'naive':>10s}"
-           f" {'limit':>9s} {'x limit':>8s}  (ms per step; mm GFLOP/s)")
+    hdr = (f"{'model':5s} {'K':>5s} {'mesastack':>10s} {'compiled':>9s} {'torch.func':>11s} {'jax':>10s} {'naive':>10s}"
+           f" {'limit':>9s} {'x limit':>8s} {'best x':>8s}  (ms per step; mm GFLOP/s; best x: the faster mesastack engine over the limit)")
     print(hdr, flush=True)
     est_per_copy = {}  # (model, engine) -> seconds per copy-step at the largest K measured so far
     for model in args.models:
@@ -273,10 +318,19 @@ def child(args) -> list:
                 if e == "jax" and not have_jax:
                     why[e] = "not installed"
                     continue
+                if e == "cuda" and not torch.cuda.is_available():
+                    why[e] = "no GPU"
+                    continue
+                if e == "compiled" and not compiler_available():
+                    why[e] = "no C++ compiler"
+                    continue
+                if e == "compiled" and K > args.compiled_max_k:
+                    why[e] = f"skipped (K > --compiled-max-k {args.compiled_max_k})"
+                    continue
                 need = memory_bytes(e, sizes, M, K)
                 chunk = None
                 if need > args.mem_budget * 2**30:
-                    if e != "mesastack":
+                    if e != "mesastack":  # the compiled engine too: it has no chunks
                         why[e] = f"skipped (memory: est. {need / 2**30:.0f} GiB)"
                         continue
                     chunk = max(1, int(K * args.mem_budget * 2**30 / need))
@@ -288,8 +342,12 @@ def child(args) -> list:
                         why[e] = f"skipped (too slow: est. {est:.0f} s)"
                         continue
                 fns[e] = ENGINE_FNS[e](x, y, sizes, theta0, steps, chunk) if chunk else ENGINE_FNS[e](x, y, sizes, theta0, steps)
-            # agreement: one untimed call each (also the warm-up: JAX compiles here)
-            finals = {e: f() for e, f in fns.items()}
+            # agreement: one untimed call each (also the warm-up: JAX and the compiled engine compile here)
+            finals, warm = {}, {}
+            for e, f in fns.items():
+                t0 = time.perf_counter()
+                finals[e] = f()
+                warm[e] = time.perf_counter() - t0
             ref = finals.get("mesastack")
             for e, out in finals.items():
                 if ref is None:
@@ -308,7 +366,8 @@ def child(args) -> list:
             # under-counted by 1 / (steps + 1) of itself), as benchmarks/population.py counts it
             ms = {e: t[e] / (steps + 1) * 1e3 for e in fns}
             for e, v in ms.items():
-                rows.append(dict(model=model, K=K, threads=args.threads, engine=e, ms_per_step=v))
+                rows.append(dict(model=model, K=K, threads=args.threads, engine=e, ms_per_step=v,
+                                 **({"first_call_s": warm[e]} if e == "compiled" else {})))
                 est_per_copy[(model, e)] = v / 1e3 / K  # from the largest K so far: the cost per copy falls with K
             rows.append(dict(model=model, K=K, threads=args.threads, engine="limit", ms_per_step=limit * 1e3,
                              matmul_gflops=rate / 1e9))
@@ -321,8 +380,15 @@ def child(args) -> list:
                 return f"{tag:>{w}s}"
 
             dist = f"{ms['mesastack'] / (limit * 1e3):8.1f}" if "mesastack" in ms else f"{'-':>8s}"
-            print(f"{model:5s} {K:5d} {cell('mesastack', 10)} {cell('torch.func', 11)} {cell('jax', 10)} {cell('naive', 10)}"
-                  f" {limit * 1e3:9.4g} {dist}  ({rate / 1e9:.0f})", flush=True)
+            best = min(v for e, v in ms.items() if e in ("mesastack", "compiled")) if "mesastack" in ms else None
+            dist_best = f"{best / (limit * 1e3):8.1f}" if best is not None else f"{'-':>8s}"
+            print(f"{model:5s} {K:5d} {cell('mesastack', 10)} {cell('compiled', 9)} {cell('torch.func', 11)} {cell('jax', 10)}"
+                  f" {cell('naive', 10)} {limit * 1e3:9.4g} {dist} {dist_best}  ({rate / 1e9:.0f})", flush=True)
+            if "cuda" in ms:
+                print(f"      cuda ({torch.cuda.get_device_name()}): {ms['cuda']:.4g} ms per step, "
+                      f"{ms['mesastack'] / ms['cuda']:.2f}x the CPU engine" if "mesastack" in ms else "")
+            if "compiled" in ms:
+                print(f"      compiled: first call (compiling, or loading torch's cache) {warm['compiled']:.1f} s")
             for e, w in why.items():
                 if len(w) > 10 or e in ms:
                     print(f"      {e}: {w}")
@@ -366,6 +432,7 @@ def large(K: int, steps: int, threads: int) -> dict:
 
 
 def main(argv=None) -> list:
+    global COMPILED_BLOCK
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="K 1,16,64,256 (mid: up to 64), fewer steps and repeats")
     ap.add_argument("--threads", default="1,2", help="comma-separated torch thread counts, one process each")
@@ -375,6 +442,9 @@ def main(argv=None) -> list:
     ap.add_argument("--max-case-s", type=float, default=60.0, help="skip naive / torch.func cases estimated to take longer")
     ap.add_argument("--mem-budget", type=float, default=10.0,
                     help="GiB: an engine whose working memory is estimated above it is skipped (mesastack: chunked)")
+    ap.add_argument("--block", type=int, default=COMPILED_BLOCK, help="steps per compiled call of the compiled rows")
+    ap.add_argument("--compiled-max-k", type=int, default=4096,
+                    help="largest K timed with the compiled engine (each K compiles for 10 to 25 s)")
     ap.add_argument("--json", type=Path, default=None, help="write rows {model, K, threads, engine, ms_per_step} as JSON")
     ap.add_argument("--large", type=int, default=None, metavar="K",
                     help="instead: one K-copy mid-size run through GradientDescent.run (chunked), its time and peak memory")
@@ -402,6 +472,7 @@ def main(argv=None) -> list:
         args.K = [1, 16, 64, 256] if args.quick else list(KS)
     else:
         args.K = [int(k) for k in args.K.split(",")]
+    COMPILED_BLOCK = args.block
     if args.child:
         args.threads = threads[0]
         if args.threads == 1:
@@ -417,7 +488,7 @@ def main(argv=None) -> list:
             out = Path(tmp) / f"rows{n}.json"
             cmd = [sys.executable, __file__, "--child", "--threads", str(n), "--models", ",".join(args.models),
                    "--K", ",".join(map(str, args.K)), "--repeats", str(args.repeats), "--max-case-s", str(args.max_case_s),
-                   "--mem-budget", str(args.mem_budget), "--json", str(out)] + (["--quick"] if args.quick else [])
+                   "--mem-budget", str(args.mem_budget), "--compiled-max-k", str(args.compiled_max_k), "--block", str(args.block), "--json", str(out)] + (["--quick"] if args.quick else [])
             rc = subprocess.call(cmd)
             if rc != 0:
                 raise SystemExit(rc)
@@ -439,14 +510,18 @@ def summary(rows: list) -> None:
     for r in rows:
         by[(r["model"], r["K"], r["threads"], r["engine"])] = r["ms_per_step"]
     print(f"\nratios peer / mesastack (> 1: mesastack faster); {load()}")
-    print(f"{'model':5s} {'K':>5s} {'thr':>3s} {'torch.func':>11s} {'jax':>8s} {'naive':>8s} {'limit/ms':>9s}")
+    print(f"{'model':5s} {'K':>5s} {'thr':>3s} {'compiled':>9s} {'torch.func':>11s} {'jax':>8s} {'naive':>8s} {'limit/ms':>9s}"
+          f" {'jax/best':>9s}")
     for (m, K, n, e), v in sorted(by.items()):
         if e != "mesastack":
             continue
 
         def ratio(p):
             return f"{by[(m, K, n, p)] / v:.2f}" if (m, K, n, p) in by else "-"
-        print(f"{m:5s} {K:5d} {n:3d} {ratio('torch.func'):>11s} {ratio('jax'):>8s} {ratio('naive'):>8s} {ratio('limit'):>9s}")
+        best = min(v, by.get((m, K, n, "compiled"), v))
+        jb = f"{by[(m, K, n, 'jax')] / best:.2f}" if (m, K, n, "jax") in by else "-"
+        print(f"{m:5s} {K:5d} {n:3d} {ratio('compiled'):>9s} {ratio('torch.func'):>11s} {ratio('jax'):>8s} {ratio('naive'):>8s}"
+              f" {ratio('limit'):>9s} {jb:>9s}")
 
 
 if __name__ == "__main__":

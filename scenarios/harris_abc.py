@@ -23,7 +23,6 @@ estimator's own error and the spread over B's copies combined) and pooled over t
 from __future__ import annotations
 
 import math
-import warnings
 
 import attrs
 import numpy as np
@@ -430,7 +429,7 @@ def plot_abc(path, runs, m, claims, estimator, T: str, descriptions: dict, title
     :func:`~scenarios.machinery.plots.running_alignment`, ending at the report's alpha), and the
     claims with their pooled verdicts and the explanation of C's jump under the panels."""
     from scenarios.machinery.api import capability_levels
-    from scenarios.machinery.plots import plot_objectives, running_alignment
+    from scenarios.machinery.plots import nan_quantiles, plot_objectives, running_alignment
 
     objectives = list(dict.fromkeys(["L", T] + [o for r in runs.values() for o in r.trajectory.values]))
     series = {name: {o: r.trajectory[o] for o in objectives if o in r.trajectory.values} for name, r in runs.items()}
@@ -441,10 +440,7 @@ def plot_abc(path, runs, m, claims, estimator, T: str, descriptions: dict, title
         handles = []
         for name, r in runs.items():
             a = running_alignment(r.trajectory["L"], r.trajectory[T], estimator.tail)
-            with np.errstate(all="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                med = np.nanmedian(a, axis=0)
-                q = np.nanpercentile(a, [25, 75], axis=0)
+            med, q = nan_quantiles(a, [0.5])[0], nan_quantiles(a, [0.25, 0.75])
             t = np.arange(med.size)
             (line,) = ax.plot(t, med, lw=1.2, label=f"{name}: alpha(t), median over {a.shape[0]} copies")
             ax.fill_between(t, q[0], q[1], color=line.get_color(), alpha=0.15, lw=0)

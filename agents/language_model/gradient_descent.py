@@ -28,11 +28,16 @@ from agents.language_model.markov import TokenDataset
 from agents.language_model.mlp import (PopulationMLP, check_loss, describe_loss, init_parameters, layer_sizes, parameter_count,
                   parameter_layout, torch_dtype)
 from agents.language_model.schedules import Decay, Schedule, describe, schedule_values
+from agents.devices import check_device
+from agents.language_model.compiled import BLOCK, CompiledSteps
 from agents.training import GradientTransformation, sgd, train
-from agents.training.loop import PROGRESS_EVERY, divergence_rule
+from agents.training.loop import PROGRESS_EVERY, divergence_rule, train_blocks
 from hierarchy.seeding import as_seed, children
 
-__all__ = ["GradientDescent", "descend", "PROGRESS_EVERY", "CHUNK_MEMORY_FRACTION"]
+__all__ = ["GradientDescent", "descend", "PROGRESS_EVERY", "CHUNK_MEMORY_FRACTION", "ENGINES"]
+
+#: The engines a run can use (:class:`GradientDescent` ``engine``).
+ENGINES = ("eager", "compiled")
 
 #: The share of this machine's memory (:func:`hierarchy.memory.total_memory`) a run's
 #: per-copy working memory may take at once; a population needing more runs in chunks of
@@ -85,6 +90,17 @@ class GradientDescent:
             1: the per-step work of these models is small, and on a busy 2-core machine
             two threads made the default workload 10 to 30 times slower. Give 2 (or
             None) for wide models on an idle machine.
+        engine: "eager" (default): the hand-written engine through the one loop, a few tensor
+            operations a step; "compiled": blocks of ``block`` steps compiled into one program
+            by ``torch.compile`` (:mod:`agents.language_model.compiled`; needs a C++ compiler;
+            the first run of a shape compiles for 10 to 25 s), which removes the per-step fixed
+            cost and pays for long runs of small models; the same numbers to float rounding.
+            Plain gradient descent only (a subclass with its own :meth:`optimizer` runs eager).
+        block: steps per compiled call with engine="compiled".
+        device: where the copies train: "cpu" (default), "cuda" or "cuda:N" (the engine's
+            buffers, the parameters, the optimizer's state and the records all stay on it; the
+            trajectory comes back to the CPU). A GPU pays for wide models and large K; the
+            numbers equal the CPU's to float rounding.
 
     Examples sharing a context are merged before the run (``TokenDataset.context_counts``):
     the same L and gradient, with up to N / M times less work for M distinct contexts.
@@ -118,9 +134,21 @@ class GradientDescent:
     loss: str = "cross_entropy"
     label_smoothing: float = 0.0
     threads: Optional[int] = 1
+    engine: str = "eager"
+    block: int = BLOCK
+    device: str = "cpu"
 
     def __attrs_post_init__(self):
         check_loss(self.loss, self.label_smoothing)
+        check_device(self.device)
+        if self.engine not in ENGINES:
+            raise ParameterError(f"engine={self.engine!r}; choose one of {', '.join(ENGINES)}", parameter="engine")
+        if self.engine == "compiled" and not self.chunkable():
+            raise ParameterError(f"engine='compiled' runs plain gradient descent, but {type(self).__name__} has its own "
+                                 f"optimizer; use engine='eager'", parameter="engine")
+        if isinstance(self.block, bool) or not isinstance(self.block, (int, np.integer)) or self.block < 1:
+            raise ParameterError(f"block={self.block!r}; give a positive number of steps per compiled call, such as {BLOCK}",
+                                 parameter="block")
         if self.threads is not None and (not isinstance(self.threads, (int, np.integer)) or self.threads < 1):
             raise ParameterError(f"threads={self.threads!r}; give a positive number of torch threads, or None for torch's setting")
         K = self.population
@@ -370,7 +398,7 @@ class GradientDescent:
             x, c = torch.from_numpy(xs[0]), torch.from_numpy(counts[0])
         else:
             x, c = torch.from_numpy(xs), torch.from_numpy(counts)
-        return PopulationMLP(self.sizes, x, c, hi - lo, self.dtype, self.loss, self.label_smoothing)
+        return PopulationMLP(self.sizes, x, c, hi - lo, self.dtype, self.loss, self.label_smoothing, self.device)
 
     def optimizer(self, seed: np.random.SeedSequence, steps: int, lrs: np.ndarray) -> GradientTransformation:
         """The update rule: ``sgd(lrs, lr_scale)``, theta <- theta - eps_t * s_k * grad L.
@@ -416,7 +444,7 @@ class GradientDescent:
         metadata (``copy_meta``, sliced by ``select``): initial_parameters and
         final_parameters [K, P]. Meta (the run's): schedule (its description),
         learning_rates (eps_0 .. eps_steps), hidden, layout, population, lr_scale,
-        init_scale, dtype, loss, conditional_entropy (per dataset) and optimum (the
+        init_scale, dtype, device, engine, loss, conditional_entropy (per dataset) and optimum (the
         same: the lowest L any model of the context can reach, when L is the plain
         cross-entropy; None otherwise), seed.
 
@@ -450,8 +478,8 @@ class GradientDescent:
         try:
             if chunk == K:
                 values, diverged_at, theta_final = descend(
-                    self._network(), theta0, lrs[:steps], None, steps, self.record_true, progress,
-                    self.optimizer(seed, steps, lrs))
+                    self._network(), theta0, lrs[:steps], self.lr_scale, steps, self.record_true, progress,
+                    self.optimizer(seed, steps, lrs), self._block())
             else:
                 values, diverged_at, theta_final = self._run_chunks(steps, lrs, theta0, chunk, progress)
         finally:
@@ -467,6 +495,8 @@ class GradientDescent:
             "lr_scale": None if self.lr_scale is None else self.lr_scale.copy(),
             "init_scale": self.init_scale,
             "dtype": self.dtype,
+            "device": self.device,
+            "engine": self.engine,
             "loss": describe_loss(self.loss, self.label_smoothing),
             "conditional_entropy": entropy,
             "optimum": entropy if (self.loss == "cross_entropy" and self.label_smoothing == 0) else None,
@@ -475,6 +505,10 @@ class GradientDescent:
         }
         copy_meta = {"initial_parameters": theta0, "final_parameters": theta_final}
         return Trajectory(values, diverged_at=diverged_at, meta=meta, copy_meta=copy_meta)
+
+    def _block(self) -> Optional[int]:
+        """Steps per compiled call (engine="compiled"), None for the eager engine."""
+        return self.block if self.engine == "compiled" else None
 
     def _run_chunks(self, steps: int, lrs: np.ndarray, theta0: np.ndarray, chunk: int, progress: Progress):
         """Copies lo .. hi - 1, ``chunk`` at a time, each chunk an engine and an ``sgd`` of its own; results joined."""
@@ -488,8 +522,8 @@ class GradientDescent:
                 def report(t, lo=lo, hi=hi):  # cumulative, in whole steps of the full population
                     progress(int((lo * steps + (hi - lo) * t) // K))
             net = self._network(lo, hi)
-            parts.append(descend(net, theta0[lo:hi], lrs[:steps], None, steps, self.record_true, report,
-                                 sgd(lrs, scale)))
+            parts.append(descend(net, theta0[lo:hi], lrs[:steps], scale, steps, self.record_true, report,
+                                 sgd(lrs, scale), self._block()))
             del net  # free this chunk's buffers before the next one is built
         values = {n: np.concatenate([p[0][n] for p in parts]) for n in parts[0][0]}
         return values, np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
@@ -504,6 +538,7 @@ def descend(
     record_true: bool = True,
     progress: Progress = None,
     optimizer: Optional[GradientTransformation] = None,
+    block: Optional[int] = None,
 ):
     """Train the engine's K copies through the one loop (:func:`agents.training.train`).
 
@@ -529,6 +564,11 @@ def descend(
         Called with the number of steps done, every ``PROGRESS_EVERY`` steps and after the last.
     optimizer : GradientTransformation, optional
         Replaces ``sgd(lrs, lr_scale)`` (e.g. with annealing's jumps chained after it).
+    block : int, optional
+        Run ``sgd(lrs, lr_scale)`` in compiled blocks of this many steps
+        (:class:`~agents.language_model.compiled.CompiledSteps` through
+        :func:`agents.training.loop.train_blocks`; ``optimizer`` is then not used: it must be
+        that same sgd). None: the eager engine, step by step.
 
     Returns
     -------
@@ -554,6 +594,10 @@ def descend(
     theta0 = np.asarray(theta0, dtype=np.float64)
     if theta0.shape != (K, P):
         raise ParameterError(f"starting parameters have shape {theta0.shape}; the engine needs [{K}, {P}]")
+    if block is not None:
+        result = train_blocks(CompiledSteps(net, block, record_true), torch.from_numpy(theta0).to(net.device, net.theta.dtype),
+                              lrs, steps, scale=lr_scale, record_true=record_true, progress=progress)
+        return result.values, result.diverged_at, result.params
     net.theta.copy_(torch.from_numpy(theta0))
     grad = net.grad
 

@@ -205,7 +205,8 @@ class PopulationMLP:
     merging examples with the same input this way gives the same L and gradient with
     less work). N = the total count (the number of examples), equal for every copy.
     ``theta`` and ``grad`` are the engine's own [K, P] tensors; :meth:`loss_and_gradient`
-    writes dL/dtheta into ``grad`` and returns L [K].
+    writes dL/dtheta into ``grad`` and returns L [K]. ``device``: where the buffers live and
+    the passes run ("cpu", "cuda", "cuda:N"; inputs and targets are checked on the CPU first).
 
     Layout: activations are kept feature-major, [K, width, M], so the softmax reduces
     over a short middle axis. Each layer input carries a row of ones, so a layer is one
@@ -236,8 +237,9 @@ class PopulationMLP:
     """
 
     def __init__(self, sizes, inputs: torch.Tensor, targets: torch.Tensor, population: int, dtype="float64",
-                 loss: str = "cross_entropy", label_smoothing: float = 0.0):
+                 loss: str = "cross_entropy", label_smoothing: float = 0.0, device: str = "cpu"):
         dt = torch_dtype(dtype)
+        self.device = torch.device(device)
         self.loss, self.label_smoothing = check_loss(loss, label_smoothing)
         self.sizes = tuple(int(s) for s in sizes)
         K = self.K = int(population)
@@ -245,7 +247,7 @@ class PopulationMLP:
             raise ParameterError(f"population={population!r}; give a positive number of copies")
         self.P = parameter_count(self.sizes)
         D, V = self.sizes[0], self.sizes[-1]
-        inputs = torch.as_tensor(inputs)
+        inputs = torch.as_tensor(inputs).cpu()  # checked on the CPU, moved with the buffers below
         if inputs.dim() == 2:
             M = inputs.shape[0]
             self._shared = True
@@ -258,7 +260,7 @@ class PopulationMLP:
             raise ParameterError(f"inputs have {inputs.shape[-1]} features but the first layer expects {D}")
         self.M = M
 
-        targets = torch.as_tensor(targets)
+        targets = torch.as_tensor(targets).cpu()
         counts = target_counts(targets, V) if not targets.is_floating_point() else targets.to(torch.float64)
         if counts.dim() == 2:
             counts = counts.unsqueeze(0)
@@ -275,45 +277,46 @@ class PopulationMLP:
         n = counts.sum(2, keepdim=True)  # [Kq, M, 1] examples per row
         s = self.label_smoothing
         q = (1.0 - s) * counts + (s / V) * n  # summed targets Q_m
-        self._n = n.transpose(1, 2).contiguous().to(dt)  # [Kq, 1, M]
-        self._q = q.transpose(1, 2).contiguous().to(dt)  # [Kq, V, M]
+        self._n = n.transpose(1, 2).contiguous().to(self.device, dt)  # [Kq, 1, M]
+        self._q = q.transpose(1, 2).contiguous().to(self.device, dt)  # [Kq, V, M]
         self._q_sq = (1.0 - s + s / V) ** 2 + (V - 1) * (s / V) ** 2  # |q|^2 of one example
         self._n_total = float(n.sum()) / n.shape[0]
 
-        self.theta = torch.zeros(K, self.P, dtype=dt)
-        self.grad = torch.zeros(K, self.P, dtype=dt)
-        self._layers = split_parameters(self.theta, self.sizes)
-        self._glayers = split_parameters(self.grad, self.sizes)
-        # inputs of every layer, feature-major, with a row of ones after the features that
-        # multiplies the bias (then zero rows up to _augmented(n): matrix products run
-        # markedly faster on multiples of 8 than on 129): [aug(D), M] shared (or
-        # [K, aug(D), M]), then [K, aug(n_l), M] for the hidden layers
-        xt = inputs.to(dt).transpose(-1, -2)
-        a0 = torch.zeros(*xt.shape[:-2], _augmented(D), M, dtype=dt)
-        a0[..., :D, :] = xt
-        a0[..., D, :] = 1.0
-        self._a0 = a0
-        self._a = [a0]
-        for w in self.sizes[1:-1]:
-            a = torch.zeros(K, _augmented(w), M, dtype=dt)
-            a[:, w].fill_(1.0)
-            self._a.append(a)
-        # pre-activations z_l (reused as delta_l going back), logits, and the augmented
-        # weights [W_l^T | b_l | 0] [K, n_l, aug(n_{l-1})] with their gradients
-        self._z = [torch.empty(K, w, M, dtype=dt) for w in self.sizes[1:]]
-        self._wb = [torch.zeros(K, self.sizes[l + 1], _augmented(self.sizes[l]), dtype=dt) for l in range(len(self.sizes) - 1)]
-        self._gwb = [torch.empty_like(w) for w in self._wb]
-        self._e = torch.empty(K, V, M, dtype=dt)
-        self._col = [torch.empty(K, 1, M, dtype=dt) for _ in range(4)]
-        self._r = torch.empty(K, V, M, dtype=dt) if self.loss == "brier" else None
-        self._parts = torch.empty(2, K, dtype=dt)
-        self._loss = torch.empty(K, dtype=dt)
-        # scalars as 0-dim tensors of the run's dtype (a Python float is wrapped into a new
-        # tensor, and cast for float32, on every call: the same numbers, several us dearer)
-        self._one = torch.ones((), dtype=dt)
-        self._two = torch.full((), 2.0, dtype=dt)
-        self._inv_n = torch.full((), 1.0 / self.N, dtype=dt)
-        self._q_const = torch.full((), self._q_sq * self._n_total, dtype=dt)
+        with self.device:  # every buffer below on the run's device
+            self.theta = torch.zeros(K, self.P, dtype=dt)
+            self.grad = torch.zeros(K, self.P, dtype=dt)
+            self._layers = split_parameters(self.theta, self.sizes)
+            self._glayers = split_parameters(self.grad, self.sizes)
+            # inputs of every layer, feature-major, with a row of ones after the features that
+            # multiplies the bias (then zero rows up to _augmented(n): matrix products run
+            # markedly faster on multiples of 8 than on 129): [aug(D), M] shared (or
+            # [K, aug(D), M]), then [K, aug(n_l), M] for the hidden layers
+            xt = inputs.to(dt).transpose(-1, -2)
+            a0 = torch.zeros(*xt.shape[:-2], _augmented(D), M, dtype=dt)
+            a0[..., :D, :] = xt
+            a0[..., D, :] = 1.0
+            self._a0 = a0
+            self._a = [a0]
+            for w in self.sizes[1:-1]:
+                a = torch.zeros(K, _augmented(w), M, dtype=dt)
+                a[:, w].fill_(1.0)
+                self._a.append(a)
+            # pre-activations z_l (reused as delta_l going back), logits, and the augmented
+            # weights [W_l^T | b_l | 0] [K, n_l, aug(n_{l-1})] with their gradients
+            self._z = [torch.empty(K, w, M, dtype=dt) for w in self.sizes[1:]]
+            self._wb = [torch.zeros(K, self.sizes[l + 1], _augmented(self.sizes[l]), dtype=dt) for l in range(len(self.sizes) - 1)]
+            self._gwb = [torch.empty_like(w) for w in self._wb]
+            self._e = torch.empty(K, V, M, dtype=dt)
+            self._col = [torch.empty(K, 1, M, dtype=dt) for _ in range(4)]
+            self._r = torch.empty(K, V, M, dtype=dt) if self.loss == "brier" else None
+            self._parts = torch.empty(2, K, dtype=dt)
+            self._loss = torch.empty(K, dtype=dt)
+            # scalars as 0-dim tensors of the run's dtype (a Python float is wrapped into a new
+            # tensor, and cast for float32, on every call: the same numbers, several us dearer)
+            self._one = torch.ones((), dtype=dt)
+            self._two = torch.full((), 2.0, dtype=dt)
+            self._inv_n = torch.full((), 1.0 / self.N, dtype=dt)
+            self._q_const = torch.full((), self._q_sq * self._n_total, dtype=dt)
         self._plan()
 
     def _plan(self) -> None:

@@ -2,6 +2,7 @@
 
 Modules, one idea each: :mod:`~agents.strategy_game.game` (rules, troops, alliances,
 villages), :mod:`~agents.strategy_game.episodes` (playing batched games),
+:mod:`~agents.strategy_game.copy_noise` (each copy's own games and sampling noise),
 :mod:`~agents.strategy_game.policy` (the population of MLP policies),
 :mod:`~agents.strategy_game.training` (REINFORCE; the training leaf),
 :mod:`~agents.strategy_game.evaluation` (behaviour over common games),

@@ -16,7 +16,7 @@ import torch
 
 from hierarchy.errors import ParameterError
 from hierarchy.trajectory import Trajectory
-from agents.strategy_game.episodes import one_thread, play
+from agents.strategy_game.episodes import one_thread, play_drawn
 from agents.strategy_game.evaluation import evaluation_games
 from agents.strategy_game.game import StrategyGame
 from agents.strategy_game.policy import StrategyPolicy
@@ -35,8 +35,9 @@ class StrategyDeployment:
     - ``V`` = -(mean over the games of the villages destroyed, any alliance, after t turns).
 
     Every copy plays the same games (:func:`~agents.strategy_game.evaluation.evaluation_games`
-    of the run's seed), sampling its actions. One step is one turn; a run of ``steps`` turns
-    keeps the first ``steps`` turns of the games (at most the rules' ``turns``).
+    of the run's seed), sampling its actions from its own noise (so copy k does not depend on
+    K). One step is one turn; a run of ``steps`` turns keeps the first ``steps`` turns of the
+    games (at most the rules' ``turns``).
 
     Examples
     --------
@@ -67,9 +68,8 @@ class StrategyDeployment:
         game = StrategyGame(self.policy.rules)
         K, n = self.policy.K, self.episodes
         with one_thread(), torch.no_grad():
-            start, world, actor = evaluation_games(game, self.opponent, n, seed)
-            ep = play(game, start, self.policy.actor(game), world, actor, copies=K,
-                      record=(self.policy.objective, "razed"))
+            start, raid, u = evaluation_games(game, self.opponent, n, seed, K)
+            ep = play_drawn(game, start, self.policy.actor(game), raid, u, record=(self.policy.objective, "razed"))
 
         def per_turn(values: torch.Tensor) -> np.ndarray:  # [T + 1, K * n] -> [K, steps + 1]
             return -values.reshape(-1, K, n).double().mean(-1).T[:, : steps + 1].numpy()

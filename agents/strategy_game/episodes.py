@@ -7,10 +7,11 @@ from typing import Callable, Sequence
 import attrs
 import torch
 
+from hierarchy.errors import ParameterError
 from agents.threads import torch_threads
 from agents.strategy_game.game import OBJECTIVES, GameState, StrategyGame
 
-__all__ = ["Actor", "one_thread", "tile_state", "Episodes", "play"]
+__all__ = ["Actor", "one_thread", "tile_state", "Episodes", "play", "play_drawn"]
 
 Actor = Callable[[GameState, torch.Tensor], tuple]
 
@@ -59,12 +60,47 @@ def play(game: StrategyGame, start: GameState, act: Actor, world: torch.Generato
         (torch.Size([11, 8]), [60, 60, 60, 60, 60, 60, 60, 60])
     """
     n = len(start.gold)
-    s = tile_state(start, copies)
+    E = game.rules.enemy_villages
+
+    def noise():  # drawn turn by turn, raids before the actor's noise (the generators' order)
+        for _ in range(game.rules.turns):
+            raid_u = torch.rand(n, E, generator=world).repeat(copies, 1)
+            yield raid_u, torch.rand(copies * n, generator=actor)
+
+    return _play(game, tile_state(start, copies), act, noise(), record)
+
+
+def play_drawn(game: StrategyGame, start: GameState, act: Actor, raid_u: torch.Tensor, u: torch.Tensor,
+               record: Sequence[str] = OBJECTIVES) -> Episodes:
+    """Play the N games of ``start`` to the end with noise drawn beforehand: turn t uses raid
+    noise ``raid_u[t]`` [N, E] and actor noise ``u[t]`` [N] (what :func:`play` draws turn by turn).
+
+    Raises
+    ------
+    ParameterError
+        If the noise is not [T, N, E] and [T, N] for the rules' T turns and E enemy villages.
+
+    Example:
+        >>> import torch
+        >>> game = StrategyGame()
+        >>> idle = lambda s, u: (torch.zeros_like(s.gold), torch.zeros(len(u)), torch.zeros(len(u)))
+        >>> start = game.start(torch.full((2, 5), 9), "Aurora", "Concord")
+        >>> ep = play_drawn(game, start, idle, torch.zeros(10, 2, 3), torch.rand(10, 2))   # every village raids
+        >>> ep.final.own.tolist()                                   # 3 raids in turn 1 leave no own village
+        [0, 0]
+    """
+    T, E, N = game.rules.turns, game.rules.enemy_villages, len(start.gold)
+    if tuple(raid_u.shape) != (T, N, E) or tuple(u.shape) != (T, N):
+        raise ParameterError(f"noise of shapes {tuple(raid_u.shape)} and {tuple(u.shape)}; give raid noise "
+                             f"[{T}, {N}, {E}] and actor noise [{T}, {N}] (turns, games, enemy villages)")
+    return _play(game, start, act, zip(raid_u, u), record)
+
+
+def _play(game: StrategyGame, s: GameState, act: Actor, noise, record: Sequence[str]) -> Episodes:
+    """The turns of :func:`play` and :func:`play_drawn`: ``noise`` yields (raid_u, u) once per turn."""
     logps, ents = [], []
     values = {o: [game.objective(s, o)] for o in record}
-    for _ in range(game.rules.turns):
-        raid_u = torch.rand(n, game.rules.enemy_villages, generator=world).repeat(copies, 1)
-        u = torch.rand(copies * n, generator=actor)
+    for raid_u, u in noise:
         a, logp, ent = act(s, u)
         s = game.step(s, a, raid_u)
         logps.append(logp)

@@ -8,7 +8,8 @@ import torch
 
 from hierarchy.seeding import children
 from agents.torch_random import torch_generator
-from agents.strategy_game.episodes import Episodes, one_thread, play
+from agents.strategy_game.copy_noise import actor_noise
+from agents.strategy_game.episodes import Episodes, one_thread, play_drawn, tile_state
 from agents.strategy_game.game import OBJECTIVES, SeedLike, StrategyGame, check_objective
 from agents.strategy_game.policy import StrategyPolicy
 from agents.strategy_game.training import check_counts
@@ -88,19 +89,31 @@ def measure_episodes(game: StrategyGame, ep: Episodes, K: int, opponent: str, ep
     )
 
 
-def evaluation_games(game: StrategyGame, opponent: str, episodes: int, seed: SeedLike):
-    """(start states, world generator, actor generator) of the common games against ``opponent``:
-    the world and the actor draw from the two children of ``seed``."""
+def evaluation_games(game: StrategyGame, opponent: str, episodes: int, seed: SeedLike, copies: int = 1):
+    """(start states, raid noise, actor noise) of ``copies`` actors on the common games against ``opponent``.
+
+    The world (the ``episodes`` start states, then each turn's raid noise [episodes, E]) draws
+    from a torch generator of the first child of ``seed``, common to every copy (tiled,
+    copy-major: row k * episodes + i is copy k's game i); copy k's sampling noise from its own
+    generator, ``child(second child, k)`` (:func:`~agents.strategy_game.copy_noise.actor_noise`).
+    Returns the start [copies * episodes], raid noise [T, copies * episodes, E] and actor noise
+    [T, copies * episodes], the arguments of :func:`~agents.strategy_game.episodes.play_drawn`.
+    """
     world_seed, actor_seed = children(seed, 2)
-    world, actor = torch_generator(world_seed), torch_generator(actor_seed)
-    return game.sample_start((opponent,), episodes, world), world, actor
+    world = torch_generator(world_seed)
+    start = game.sample_start((opponent,), episodes, world)
+    r = game.rules
+    raid = torch.stack([torch.rand(episodes, r.enemy_villages, generator=world) for _ in range(r.turns)])
+    return (tile_state(start, copies), raid.repeat(1, copies, 1),
+            actor_noise(actor_seed, copies, r.turns, episodes))
 
 
 def evaluate(policy: StrategyPolicy, opponent: str, episodes: int = 512, seed: SeedLike = 0, greedy: bool = False) -> Evaluation:
     """Play ``episodes`` games against ``opponent`` with every copy of ``policy`` and measure them.
 
     All copies (and :func:`plan_search` with the same seed) face the same games and raids
-    (common random numbers); the policies sample their actions (``greedy``: argmax).
+    (common random numbers); the policies sample their actions (``greedy``: argmax), copy k
+    from its own noise (:func:`evaluation_games`), so copy k's evaluation does not depend on K.
 
     Example:
         >>> from agents.strategy_game.training import train_policy
@@ -112,6 +125,6 @@ def evaluate(policy: StrategyPolicy, opponent: str, episodes: int = 512, seed: S
     check_counts(episodes=episodes)
     game = StrategyGame(policy.rules)
     with one_thread(), torch.no_grad():
-        start, world, actor = evaluation_games(game, opponent, episodes, seed)
-        ep = play(game, start, policy.actor(game, greedy), world, actor, copies=policy.K)
+        start, raid, u = evaluation_games(game, opponent, episodes, seed, policy.K)
+        ep = play_drawn(game, start, policy.actor(game, greedy), raid, u)
     return measure_episodes(game, ep, policy.K, opponent, episodes, policy.objective)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from hierarchy.errors import ParameterError
-from agents.strategy_game.episodes import Actor, one_thread, play
+from agents.strategy_game.episodes import Actor, one_thread, play_drawn
 from agents.strategy_game.evaluation import Evaluation, evaluation_games, measure_episodes
 from agents.strategy_game.game import GameRules, GameState, SeedLike, StrategyGame, check_objective
 from agents.strategy_game.training import check_counts
@@ -102,8 +102,8 @@ def plan_search(
         raise ParameterError("no plans to search; give at least one Plan or leave plans=None")
     game = StrategyGame(rules)
     with one_thread(), torch.no_grad():
-        start, world, actor = evaluation_games(game, opponent, episodes, seed)
-        ep = play(game, start, plan_actor(game, plans, episodes), world, actor, copies=len(plans))
+        start, raid, u = evaluation_games(game, opponent, episodes, seed, len(plans))
+        ep = play_drawn(game, start, plan_actor(game, plans, episodes), raid, u)
     ev = measure_episodes(game, ep, len(plans), opponent, episodes, "")
     best = int(np.argmax(ev.score[objective]))
     pick = lambda x: x[best : best + 1]  # noqa: E731

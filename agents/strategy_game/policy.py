@@ -63,7 +63,10 @@ class StrategyPolicy:
         base = torch.baddbmm(p["bg2"][:, None, :], h, p["Wg2"])
         x = torch.cat([g[:, :, None, :].expand(K, B, V, g.shape[-1]), v], dim=-1).reshape(K, B * V, -1)
         hv = torch.tanh(torch.baddbmm(p["bv1"][:, None, :], x, p["Wv1"]))
-        att = torch.baddbmm(p["bv2"][:, None, :], hv, p["Wv2"]).reshape(K, B, V)
+        # the one-column output layer as a product and a sum over the hidden units, not a batched matrix
+        # product: MKL's matrix-vector path for one copy rounds differently from the batched one, and copy
+        # k must compute the same numbers whatever K is (tests/agents/strategy_game/test_training.py)
+        att = ((hv * p["Wv2"][:, None, :, 0]).sum(-1) + p["bv2"]).reshape(K, B, V)
         return torch.cat([base, att], dim=-1).masked_fill(~mask, float("-inf"))
 
     def actor(self, game: StrategyGame, greedy: bool = False) -> Actor:

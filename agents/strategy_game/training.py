@@ -11,10 +11,10 @@ import torch
 
 from agents.training import adam, train
 from hierarchy.errors import ParameterError
-from hierarchy.seeding import children
+from hierarchy.seeding import child, children, generator
 from hierarchy.trajectory import Trajectory
-from agents.torch_random import torch_generator
-from agents.strategy_game.episodes import one_thread, play
+from agents.strategy_game.copy_noise import step_noise
+from agents.strategy_game.episodes import one_thread, play_drawn
 from agents.strategy_game.game import GameRules, SeedLike, StrategyGame, check_objective
 from agents.strategy_game.policy import StrategyPolicy, init_params
 
@@ -76,8 +76,10 @@ def train_policy(
     gradient of the training loss at the same parameters (definitions.md, "The true
     objective of gradient descent"; the REINFORCE estimate, entropy term included).
 
-    Randomness: copy k's initial parameters come from the k-th child of ``seed``'s spawn;
-    games and sampling noise from two more children. Runs on one torch thread (:func:`one_thread`).
+    Randomness, per copy (so copy k's numbers do not depend on ``population`` nor on the other
+    copies): copy k's initial parameters come from ``child(seed, k)``, its games and sampling
+    noise from a numpy Generator of ``child(seed, k, 0)``, one block per step
+    (:func:`~agents.strategy_game.copy_noise.step_noise`). Runs on one torch thread (:func:`one_thread`).
 
     Example:
         >>> pol, tr = train_policy("troops", ("Aurora",), steps=2, seed=0, population=2, episodes=8)
@@ -90,10 +92,9 @@ def train_policy(
     game = StrategyGame(rules)
     for o in opponents:
         rules.alliance_index(o)
-    seeds = children(seed, population + 2)
-    world, sampler = torch_generator(seeds[-2]), torch_generator(seeds[-1])
     K = population
-    init = init_params(rules, hidden, seeds[:K])
+    init = init_params(rules, hidden, [child(seed, k) for k in range(K)])
+    streams = [generator(child(seed, k, 0)) for k in range(K)]  # copy k's games and sampling noise
     shapes = {n: tuple(t.shape[1:]) for n, t in init.items()}
     theta = torch.cat([t.reshape(K, -1) for t in init.values()], dim=1)  # flat [K, P] (float32)
 
@@ -110,7 +111,8 @@ def train_policy(
         with torch.enable_grad():
             leaf = params.detach().requires_grad_()
             act = StrategyPolicy(unflatten(leaf), rules, objective, opponents).actor(game)
-            ep = play(game, game.sample_start(opponents, K * episodes, world), act, world, sampler)
+            noise = step_noise(game, opponents, streams, episodes)
+            ep = play_drawn(game, noise.start, act, noise.raid_u, noise.u)
             loss = reinforce_loss(ep.values[objective], ep.logp, ep.entropy, K, entropy_coef)
             (grad,) = torch.autograd.grad(loss.sum(), leaf)
         return -ep.values[objective][-1].reshape(K, episodes).double().mean(-1).to(params.dtype), grad

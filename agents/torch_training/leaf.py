@@ -35,6 +35,7 @@ from hierarchy.protocol import Progress
 from hierarchy.seeding import as_seed, children, named_seed
 from hierarchy.trajectory import Trajectory
 
+from agents.devices import check_device
 from agents.language_model.mlp import torch_dtype
 from agents.threads import torch_threads
 from agents.torch_training.batched import BatchedEngine
@@ -368,16 +369,7 @@ class TorchLeaf:
                                          parameter="heldout")
 
     def _check_device(self) -> None:
-        dev = self.device
-        if not isinstance(dev, str) or not (dev == "cpu" or dev == "cuda" or (dev.startswith("cuda:") and dev[5:].isdigit())):
-            raise ParameterError(f"device={dev!r}; give 'cpu' or 'cuda' (or 'cuda:N')", parameter="device")
-        if dev.startswith("cuda"):
-            if not torch.cuda.is_available():
-                raise ParameterError(f"device={dev!r} but torch sees no CUDA GPU here; use device='cpu'", parameter="device")
-            index = int(dev[5:]) if ":" in dev else 0
-            if index >= torch.cuda.device_count():
-                raise ParameterError(f"device={dev!r} but there are {torch.cuda.device_count()} GPUs; give cuda:0 .. "
-                                     f"cuda:{torch.cuda.device_count() - 1}", parameter="device")
+        check_device(self.device)
 
     def _probe(self) -> None:
         """One forward of the template on a few training examples (its buffers untouched), refusing a misfit in one line."""

@@ -80,7 +80,8 @@ def annealing_jumps(jump: float, jump_tau: float, seeds, steps: int, noise_chunk
             raise ParameterError(f"{len(seeds)} jump seeds for {K} copies; give one seed per copy")
         chunk = int(max(1, min(int(steps), int(noise_chunk) // max(1, K * P))))
         return {"rngs": [np.random.default_rng(children(s, 1)[0]) for s in seeds], "chunk": chunk,
-                "noise": torch.empty(chunk, K, P, dtype=params.dtype), "coef": torch.empty(K, 1, dtype=params.dtype)}
+                "noise": torch.empty(chunk, K, P, dtype=params.dtype, device=params.device),
+                "coef": torch.empty(K, 1, dtype=params.dtype, device=params.device)}
 
     def update(updates, state, params, info):
         t = info.t

@@ -47,7 +47,7 @@ from hierarchy.trajectory import Trajectory
 
 from agents.training.transform import GradientTransformation, StepInfo, mask_updates, materialize
 
-__all__ = ["train", "TrainResult", "PROGRESS_EVERY", "RUNAWAY", "divergence_rule"]
+__all__ = ["train", "train_blocks", "TrainResult", "PROGRESS_EVERY", "RUNAWAY", "divergence_rule"]
 
 #: ``progress`` is called after every this many steps (and after the last one).
 PROGRESS_EVERY = 100
@@ -283,14 +283,14 @@ def train(
     steps = int(steps)
     theta = _as_params(params)
     K, P = theta.shape
-    dt = theta.dtype
+    dt, dev = theta.dtype, theta.device
     inactive = None
     if active is not None:
         a = np.asarray(active)
         if a.shape != (K,) or a.dtype != np.bool_:
             raise ParameterError(f"active has shape {a.shape} and dtype {a.dtype}; give {K} booleans, one per copy")
         if not a.all():
-            inactive = torch.from_numpy(~a)
+            inactive = torch.from_numpy(~a).to(dev)
     true = optimizer.true_objective if record_true else None
     opt_names = ((true.name,) if true is not None else ()) + (("U",) if record_update else ())
     names = (base,) + (TRUE_OBJECTIVES if record_true else ()) + opt_names
@@ -303,11 +303,11 @@ def train(
     check_memory((steps + 1.0) * K * n_rec * (theta.element_size() + 16),
                  f"the records of {steps + 1} steps x {K} copies x {n_rec} objectives", "run fewer steps or fewer copies",
                  parameter="steps")
-    rec = torch.empty(steps + 1, n_rec, K, dtype=dt)
+    rec = torch.empty(steps + 1, n_rec, K, dtype=dt, device=dev)
     L_rows, watched_rows = rec[:, 0].unbind(0), rec[:, :2].unbind(0)
     G_rows = rec[:, 1].unbind(0) if record_true else None
     G1_rows = rec[:, 2].unbind(0) if record_true else None
-    scratch = torch.empty(K, P, dtype=dt) if record_true and not donate_grad else None
+    scratch = torch.empty(K, P, dtype=dt, device=dev) if record_true and not donate_grad else None
     g1_in_place = record_true and scratch is None
     limit, excess = None, None  # the runaway bound L(0) + R max(|L(0)|, 1) [K], set after step 0
     extra_names, extra = None, None
@@ -315,8 +315,8 @@ def train(
     state = optimizer.init(theta)
     update = optimizer.update
     # the optimizer's own true objective and U: rows [steps + 1, n, K], filled after each update
-    opt_rec = torch.empty(steps + 1, len(opt_names), K, dtype=dt) if opt_names else None
-    u_buf = torch.empty(K, P, dtype=dt) if record_update else None
+    opt_rec = torch.empty(steps + 1, len(opt_names), K, dtype=dt, device=dev) if opt_names else None
+    u_buf = torch.empty(K, P, dtype=dt, device=dev) if record_update else None
 
     def record_optimizer(t, updates, st, g):
         row = opt_rec[t]
@@ -349,16 +349,16 @@ def train(
                     clash = [n for n in extra_names if n in names]
                     if clash:
                         raise LeafError(f"the step function records {clash[0]!r}, a name the loop keeps; rename that record")
-                    extra = torch.empty(steps + 1, len(extra_names), K, dtype=torch.float64)
+                    extra = torch.empty(steps + 1, len(extra_names), K, dtype=torch.float64, device=dev)
                 row = extra[t]
                 for i, n in enumerate(extra_names):
                     row[i].copy_(torch.as_tensor(out[2][n]))
             if stop is not None:
-                halt = np.asarray(stop(t, L, None if extra is None else dict(zip(extra_names, extra[t]))), dtype=bool)
+                halt = _host_bools(stop(t, L, None if extra is None else dict(zip(extra_names, extra[t]))))
                 newly = halt & (stopped_at < 0)
                 if newly.any():
                     stopped_at[newly] = t
-                    h = torch.from_numpy(newly)
+                    h = torch.from_numpy(newly).to(dev)
                     inactive = h if inactive is None else inactive | h
             if t == steps:
                 if opt_rec is not None:  # the step the optimizer would take next, on a copy of its state
@@ -399,28 +399,142 @@ def train(
             if progress is not None and ((t + 1) % progress_every == 0 or t + 1 == steps):
                 progress(t + 1)
 
-    out = rec.to(torch.float64).numpy()
+    return _finish(rec, base, record_true, limit, theta, stopped_at, state, runaway, opt_rec, opt_names,
+                   extra, extra_names)
+
+
+def _finish(rec, base, record_true, limit, theta, stopped_at, state, runaway, opt_rec=None, opt_names=(),
+            extra=None, extra_names=None) -> TrainResult:
+    """The records [steps + 1, rows, K] as a TrainResult: G squared from |g|_2, diverged copies NaN from their step on."""
+    out = rec.to(torch.float64).cpu().numpy()
     values = {base: out[:, 0].T.copy()}
     if record_true:
         values["G"] = np.square(out[:, 1].T)
         values["G1"] = out[:, 2].T.copy()
     if opt_rec is not None:
-        orec = opt_rec.to(torch.float64).numpy()
+        orec = opt_rec.to(torch.float64).cpu().numpy()
         for i, n in enumerate(opt_names):
             values[n] = orec[:, i].T.copy()
     if extra is not None:
-        ex = extra.numpy()
+        ex = extra.cpu().numpy()
         for i, n in enumerate(extra_names):
             values[n] = ex[:, i].T.copy()
     bad = ~np.isfinite(values[base] + (values["G"] if record_true else 0.0))
     if limit is not None:
-        bad |= (rec[:, 0] > limit).numpy().T  # the same comparison, in the run's dtype, as in the loop
+        bad |= (rec[:, 0] > limit).cpu().numpy().T  # the same comparison, in the run's dtype, as in the loop
     diverged_at = np.where(bad.any(axis=1), bad.argmax(axis=1), -1).astype(np.int64)
     for k in np.flatnonzero(diverged_at >= 0):
         for v in values.values():
             v[k, diverged_at[k]:] = np.nan
-    return TrainResult(values, diverged_at, stopped_at, theta.to(torch.float64).numpy().copy(), state,
+    return TrainResult(values, diverged_at, stopped_at, theta.to(torch.float64).cpu().numpy().copy(), state,
                        divergence_rule(runaway, base, record_true))
+
+
+def train_blocks(block: Callable, params, learning_rates, steps: int, *, scale=None, record_true: bool = True,
+                 base: str = "L", progress: Optional[Callable[[int], None]] = None,
+                 runaway: Optional[float] = RUNAWAY) -> TrainResult:
+    """Gradient descent run ``block.block`` steps a call by a fused step function: the loop's rules, in blocks.
+
+    The same run as :func:`train` with ``sgd(learning_rates, scale)`` (same records, same
+    divergence and runaway rules, same :class:`TrainResult`), for a step function that
+    runs a whole block of steps in one call without returning to Python
+    (:class:`agents.language_model.compiled.CompiledSteps`): per step it evaluates L and
+    g, records L, |g|_2 and |g|_1, freezes a copy whose L or |g|_2 is not finite or whose L
+    passes the runaway limit, and moves the others by -eps_t s_k g. Steps past ``steps``
+    run with eps = 0 (nothing moves) and are dropped; index ``steps`` is the evaluation
+    after the last update, as in :func:`train`.
+
+    Parameters
+    ----------
+    block : callable
+        ``block(theta, lrs [S], scale [K, 1], inactive [K], limit [K], runaway) -> (theta,
+        inactive, limit, records [S, 3, K])`` with an attribute ``block`` = S (see
+        :class:`~agents.language_model.compiled.CompiledSteps`).
+    params : torch.Tensor or array-like
+        Starting parameters [K, P] (not written: the block returns new ones).
+    learning_rates : array-like
+        eps_0 .. eps_{steps - 1}.
+    steps : int
+        Number of updates.
+    scale : array-like, optional
+        Per-copy multipliers s_k [K] of the rates (default ones).
+    record_true : bool
+        Keep G and G1 and watch G for overflow (False: L only).
+    base : str
+        The name L is recorded under.
+    progress : callable, optional
+        Called with the steps done after each block (and after the last step).
+    runaway : float or None
+        The runaway factor R (module docstring); None: overflow only.
+
+    Returns
+    -------
+    TrainResult
+        As :func:`train`'s (``state`` None: plain gradient descent keeps none).
+
+    Raises
+    ------
+    ParameterError
+        When ``steps`` is not a positive integer, ``params`` is not [K, P], the rates are
+        not ``steps`` positive numbers, or ``runaway`` is not a positive factor.
+
+    Examples
+    --------
+    A block of two steps of L = |theta|^2 / 2 (gradient theta), written by hand:
+
+    >>> def two(theta, lrs, scale, inactive, limit, runaway):
+    ...     rows = []
+    ...     for s in range(2):
+    ...         L, g = 0.5 * (theta ** 2).sum(1), theta
+    ...         rows.append(torch.stack((L, g.norm(dim=1), g.abs().sum(1))))
+    ...         theta = theta - lrs[s] * g * scale
+    ...     return theta, inactive, limit, torch.stack(rows)
+    >>> two.block = 2
+    >>> r = train_blocks(two, np.array([[1.0], [2.0]]), [0.5, 0.5], 2)
+    >>> r.values["L"].tolist(), r.params.tolist()
+    ([[0.5, 0.125, 0.03125], [2.0, 0.5, 0.125]], [[0.25], [0.5]])
+    """
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ParameterError(f"steps={steps!r}; give a positive integer number of steps")
+    runaway = _check_runaway(runaway)
+    steps = int(steps)
+    theta = _as_params(params).detach()
+    K, P = theta.shape
+    dt, dev = theta.dtype, theta.device
+    lrs = np.asarray(learning_rates, dtype=np.float64)
+    if lrs.shape != (steps,) or not np.all(np.isfinite(lrs) & (lrs > 0)):
+        raise ParameterError(f"learning_rates of shape {lrs.shape}; give {steps} positive finite rates, one per step")
+    S = int(block.block)
+    n_blocks = -(-(steps + 1) // S)
+    padded = np.zeros(n_blocks * S)
+    padded[:steps] = lrs
+    lr_rows = torch.from_numpy(padded).to(dev, dt).view(n_blocks, S)
+    col = (torch.ones(K, 1, dtype=dt, device=dev) if scale is None
+           else torch.from_numpy(np.asarray(scale, dtype=np.float64)).to(dev, dt).view(K, 1))
+    n_rec = 3 if record_true else 1
+    check_memory((steps + 1.0) * K * n_rec * (theta.element_size() + 16),
+                 f"the records of {steps + 1} steps x {K} copies x {n_rec} objectives", "run fewer steps or fewer copies",
+                 parameter="steps")
+    rec = torch.empty(n_blocks * S, 3, K, dtype=dt, device=dev)
+    inactive = torch.zeros(K, dtype=torch.bool, device=dev)
+    limit = torch.full((K,), math.nan if runaway is not None else math.inf, dtype=dt, device=dev)
+    R = torch.tensor(runaway if runaway is not None else 0.0, dtype=dt, device=dev)
+    with torch.no_grad():
+        for b in range(n_blocks):
+            theta, inactive, limit, rows = block(theta, lr_rows[b], col, inactive, limit, R)
+            rec[b * S:(b + 1) * S] = rows
+            if progress is not None:
+                progress(min(steps, (b + 1) * S))
+    rec = rec[:steps + 1, :n_rec]
+    return _finish(rec, base, record_true, limit if runaway is not None else None, theta, np.full(K, -1, dtype=np.int64),
+                   None, runaway)
+
+
+def _host_bools(values) -> np.ndarray:
+    """A stop rule's answer [K] as numpy booleans, wherever it was computed."""
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().numpy()
+    return np.asarray(values, dtype=bool)
 
 
 def _check_step(out, K: int, P: int) -> None:

@@ -151,11 +151,11 @@ def scale_by_learning_rate(learning_rate, flip_sign: bool = True) -> GradientTra
 def _column(values, params: torch.Tensor, what: str) -> torch.Tensor:
     K = params.shape[0]
     if values is None:
-        return torch.ones(K, 1, dtype=params.dtype)
+        return torch.ones(K, 1, dtype=params.dtype, device=params.device)
     arr = np.asarray(values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else values, dtype=np.float64)
     if arr.shape != (K,) or not np.all(np.isfinite(arr)):
         raise ParameterError(f"{what} has shape {arr.shape} or a non-finite entry; give {K} finite numbers, one per copy")
-    return torch.from_numpy(arr).to(params.dtype).unsqueeze(1)
+    return torch.from_numpy(arr).to(params.device, params.dtype).unsqueeze(1)
 
 
 def scale_per_copy(scale_k) -> GradientTransformation:
@@ -354,7 +354,7 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Grad
 
 def _adam_init(params):
     z = torch.zeros_like
-    return {"m": z(params), "v": z(params), "n": torch.zeros(params.shape[0], 1, dtype=params.dtype),
+    return {"m": z(params), "v": z(params), "n": torch.zeros(params.shape[0], 1, dtype=params.dtype, device=params.device),
             "g": torch.empty_like(params), "out": torch.empty_like(params), "den": torch.empty_like(params)}
 
 

@@ -226,7 +226,7 @@ def mask_updates(updates: tuple, inactive: Optional[torch.Tensor]) -> tuple:
     col = inactive.unsqueeze(1)
     out = []
     for d, v, c in updates:
-        c = torch.ones(d.shape[0], 1, dtype=d.dtype) if c is None else c
+        c = torch.ones(d.shape[0], 1, dtype=d.dtype, device=d.device) if c is None else c
         out.append((d.masked_fill(col, 0.0), v, c.masked_fill(col, 0.0)))
     return tuple(out)
 

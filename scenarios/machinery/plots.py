@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Mapping, Optional, Sequence
 
-import warnings
 
 import numpy as np
 
@@ -175,12 +174,55 @@ def panel_title(name: str, description: Optional[str], width: int = 48) -> str:
     return "\n".join(lines[:2]) + (" ..." if len(lines) > 2 else "")
 
 
+def nan_quantiles(v, qs: Sequence[float]) -> np.ndarray:
+    """Quantiles over the first axis ignoring NaN, for every column at once: ``[len(qs), ...]``.
+
+    The rule of ``numpy.nanpercentile(v, 100 * qs, axis=0)`` (its default "linear" method):
+    with x_0 <= ... <= x_{n-1} the n non-NaN values of a column, the q-quantile is
+    x_j + (h - j) (x_{j+1} - x_j) at h = q (n - 1), j = floor(h); NaN for a column with no
+    value. numpy computes it one column at a time (``apply_along_axis``), about 60 us a column;
+    this sorts the whole array once (NaN sorts last), so a [K, T] band of 10^4 steps costs one sort.
+
+    Parameters
+    ----------
+    v : array_like
+        [n, ...] values (NaN: missing).
+    qs : sequence of float
+        Quantiles in [0, 1].
+
+    Returns
+    -------
+    numpy.ndarray
+        [len(qs), ...] float64.
+
+    Examples
+    --------
+    >>> nan_quantiles(np.array([[1.0, np.nan], [3.0, 2.0], [np.nan, 4.0]]), [0.5, 0.25]).tolist()
+    [[2.0, 3.0], [1.5, 2.5]]
+    """
+    x = np.sort(np.asarray(v, dtype=np.float64), axis=0)
+    n = np.sum(~np.isnan(x), axis=0)
+    out = np.full((len(qs),) + x.shape[1:], np.nan)
+    has = n > 0
+    for i, q in enumerate(qs):
+        h = q * (n - 1)
+        j = np.floor(h).astype(np.int64)
+        j1 = np.minimum(j + 1, np.maximum(n - 1, 0))
+        j = np.clip(j, 0, None)
+        a = np.take_along_axis(x, j[None], axis=0)[0]
+        b = np.take_along_axis(x, j1[None], axis=0)[0]
+        t = h - j
+        with np.errstate(invalid="ignore"):
+            d = b - a
+            val = np.where(t >= 0.5, b - d * (1.0 - t), a + d * t)  # numpy's own interpolation
+        out[i] = np.where(has, val, np.nan)
+    return out
+
+
 def _median_band(v):
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        med = np.nanmedian(v, axis=0)
-        q = np.nanpercentile(v, [25, 75], axis=0) if v.shape[0] > 1 else None
-    return med, q
+    """The median and the 25-75% band over copies (axis 0), NaN ignored."""
+    q = nan_quantiles(v, [0.5, 0.25, 0.75])
+    return q[0], (q[1:] if np.shape(v)[0] > 1 else None)
 
 
 def _draw_objective(ax, series, obj, log, reference, envelopes, descriptions, tail, capabilities) -> None:

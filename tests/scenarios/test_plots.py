@@ -11,7 +11,22 @@ from hierarchy.alignment import alignment
 from hierarchy.estimator import Estimator
 from scenarios.harris_abc import orbit_caption
 from scenarios.machinery.api import objective_plots, recorded_objectives
-from scenarios.machinery.plots import _draw_objective, _pyplot, running_alignment, spans_decades
+from scenarios.machinery.plots import _draw_objective, _pyplot, nan_quantiles, running_alignment, spans_decades
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 2 ** 32 - 1), st.integers(1, 9), st.integers(1, 6), st.floats(0.0, 0.9))
+def test_nan_quantiles_are_numpys_nanpercentile(seed, n, T, nan_share):
+    """The one-sort band equals numpy's column-by-column nanpercentile (its linear rule), NaN columns included."""
+    rng = np.random.default_rng(seed)
+    v = rng.normal(size=(n, T)) * 10.0 ** rng.integers(-3, 4, size=(n, T))
+    v[rng.random((n, T)) < nan_share] = np.nan
+    v[:, 0] = np.nan  # one column with no value at all
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+        expected = np.nanpercentile(v, [50, 25, 75, 0, 100], axis=0)
+    got = nan_quantiles(v, [0.5, 0.25, 0.75, 0.0, 1.0])
+    assert got.shape == expected.shape
+    assert np.allclose(got, expected, rtol=1e-14, atol=0, equal_nan=True)
 
 
 @settings(max_examples=25, deadline=None)

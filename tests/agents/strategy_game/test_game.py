@@ -150,6 +150,6 @@ def test_razed_counts_every_destroyed_village():
     assert game.objective(s, "razed").tolist() == [2.0] and game.objective(s, "destroyed").tolist() == [1.0]
 
 
-@pytest.mark.parametrize("module", ["game", "episodes", "policy", "training", "evaluation", "plans", "deployment", "cases"])
+@pytest.mark.parametrize("module", ["game", "episodes", "copy_noise", "policy", "training", "evaluation", "plans", "deployment", "cases"])
 def test_docstring_examples(module):
     assert doctest.testmod(importlib.import_module(f"agents.strategy_game.{module}")).failed == 0

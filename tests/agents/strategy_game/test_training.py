@@ -50,6 +50,19 @@ def test_training_is_deterministic_and_copies_do_not_depend_on_population():
     assert all(torch.equal(a.params[n][0], b.params[n][0]) for n in a.params)
 
 
+def test_a_trained_copy_is_the_same_whatever_the_population():
+    """Copy k draws its games and sampling noise from its own seed: training it with 1, 2 or 4
+    copies gives it the same L, G and final parameters, bit for bit."""
+    runs = {K: train_policy("destroyed", ("Aurora", "Brotherhood"), steps=4, seed=3, population=K, episodes=16)
+            for K in (1, 2, 4)}
+    pol4, tr4 = runs[4]
+    for K in (1, 2):
+        pol, tr = runs[K]
+        assert np.array_equal(tr["L"], tr4["L"][:K]) and np.array_equal(tr["G"], tr4["G"][:K])
+        assert all(torch.equal(pol.params[n], pol4.params[n][:K]) for n in pol.params)
+    assert len({tuple(row) for row in tr4["L"]}) == 4  # and the copies play different games
+
+
 def test_trajectory_records_L_and_G():
     pol, tr = train_policy("troops", ("Aurora",), steps=30, seed=0, population=2, episodes=32)
     assert tr["L"].shape == tr["G"].shape == (2, 31)

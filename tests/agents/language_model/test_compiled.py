@@ -1,0 +1,93 @@
+"""The compiled engine (blocks of steps in one torch.compile'd program) against the eager engine.
+
+The eager engine (the hand-written PopulationMLP through the one loop) is the plain
+computation; the compiled one must give the same records and final parameters to float
+rounding (the fused loops sum in another order), the same divergence and runaway steps,
+and the same refusals. The first compile of a shape takes 10 to 25 s: the tests share a
+few shapes (torch caches a compiled shape).
+"""
+
+import numpy as np
+import pytest
+
+import agents.language_model.compiled as compiled_module
+from agents.language_model.annealing import Annealing
+from agents.language_model.compiled import compiler_available
+from agents.language_model.gradient_descent import GradientDescent
+from agents.language_model.markov import MarkovChain
+from agents.language_model.schedules import Constant, Decay
+from hierarchy.errors import ParameterError
+
+needs_compiler = pytest.mark.skipif(not compiler_available(), reason="no C++ compiler for torch.compile")
+
+
+@pytest.fixture(scope="module")
+def data():
+    return MarkovChain.random(8, 2, 0.3, seed=0).sample(64, seed=1)
+
+
+def _both(steps, **kw):
+    eager = GradientDescent(**kw).run(steps, 3)
+    fused = GradientDescent(engine="compiled", block=4, **kw).run(steps, 3)
+    return eager, fused
+
+
+def _assert_close(eager, fused, rtol):
+    assert sorted(eager.values) == sorted(fused.values)
+    for name in eager.values:
+        a, b = eager[name], fused[name]
+        assert np.array_equal(np.isnan(a), np.isnan(b)), name
+        ok = ~np.isnan(a)
+        assert np.allclose(b[ok], a[ok], rtol=rtol, atol=0), (name, np.max(np.abs(b[ok] - a[ok]) / np.abs(a[ok])))
+    assert np.allclose(fused.copy_meta["final_parameters"], eager.copy_meta["final_parameters"], rtol=rtol, atol=1e-14)
+    assert np.array_equal(fused.diverged_at, eager.diverged_at)
+
+
+@needs_compiler
+def test_compiled_equals_eager_with_rates_per_copy_and_a_last_partial_block(data):
+    """21 steps in blocks of 4 (the last block padded), per-copy rate multipliers, a decaying schedule."""
+    eager, fused = _both(21, data=data, hidden=(3,), population=3, schedule=Decay(0.5, 10.0), lr_scale=[1.0, 0.5, 2.0])
+    _assert_close(eager, fused, 1e-12)
+    assert eager.T == fused.T == 22
+    assert fused.meta["divergence"] == eager.meta["divergence"]
+
+
+@needs_compiler
+def test_compiled_freezes_diverging_copies_at_the_same_step(data):
+    """A huge rate for copy 1 sends its L up without overflow: the runaway rule freezes it at the same step."""
+    eager, fused = _both(21, data=data, hidden=(3,), population=3, schedule=Constant(0.5), lr_scale=[1.0, 1e6, 1.0])
+    assert eager.diverged_at[1] >= 0 and eager.diverged_at[0] == eager.diverged_at[2] == -1
+    _assert_close(eager, fused, 1e-12)
+    frozen = eager.diverged_at[1]
+    assert np.isnan(fused["L"][1, frozen:]).all()
+
+
+@needs_compiler
+def test_compiled_brier_smoothing_two_layers_and_data_per_copy():
+    chains = [MarkovChain.random(6, 1, 0.5, seed=s) for s in range(2)]
+    per_copy = tuple(c.sample(40, seed=10 + i) for i, c in enumerate(chains))
+    eager, fused = _both(8, data=per_copy, hidden=(4, 3), population=2, loss="brier", label_smoothing=0.1,
+                         schedule=Constant(0.3))
+    _assert_close(eager, fused, 1e-12)
+
+
+@needs_compiler
+def test_compiled_progress_counts_every_step(data):
+    seen = []
+    GradientDescent(data, hidden=(3,), population=3, engine="compiled", block=4).run(10, 0, progress=seen.append)
+    assert seen == [4, 8, 10]
+
+
+def test_engine_choice_is_checked_in_one_line(data):
+    with pytest.raises(ParameterError, match="engine='fast'; choose one of eager, compiled"):
+        GradientDescent(data, engine="fast")
+    with pytest.raises(ParameterError, match="block=0"):
+        GradientDescent(data, engine="compiled", block=0)
+    with pytest.raises(ParameterError, match="has its own optimizer; use engine='eager'"):
+        Annealing(data, engine="compiled")
+
+
+def test_a_missing_compiler_is_one_line(data, monkeypatch):
+    monkeypatch.setattr(compiled_module.shutil, "which", lambda name: None)
+    with pytest.raises(ParameterError, match=r"needs a C\+\+ compiler .* install g\+\+ \(or clang\+\+\), or use engine='eager'"):
+        GradientDescent(data, hidden=(3,), engine="compiled").run(4, 0)
