@@ -224,8 +224,9 @@ class TorchLeaf:
     dtype : str
         "float64" (default: a dead ReLU network's G ~ 1e-33 stays visible) or "float32".
     device : str
-        "cpu", or "cuda" / "cuda:N" when a GPU is there: the forward and backward passes run
-        there; parameters, the optimizer and the records stay on the CPU (the one loop's).
+        "cpu", or "cuda" / "cuda:N" when a GPU is there: the passes, the parameters, the
+        optimizer's state and the records all stay there (the one loop keeps its buffers on the
+        parameters' device); the trajectory comes back to the CPU.
     threads : int or None
         Torch threads for the run, set and restored (``agents.threads.torch_threads``).
         Default 1, by measurement (``benchmarks/torch_leaf.py``, 64 -> 32 -> 2 MLP, 253
@@ -676,13 +677,12 @@ class TorchLeaf:
         objectives = self.objectives
         want_test = any(n in HELDOUT_OBJECTIVES or fn is not None for n, fn in objectives)
         y_train = engine.y
-        on_cpu = self.device == "cpu"
         custom = {name: _every_copy(fn) for name, fn in objectives if fn is not None}
         flat_y = None  # held-out targets repeated for the K copies, made once
 
         def step(params, t):
             nonlocal flat_y
-            theta = params if on_cpu else params.to(self.device)
+            theta = params  # on the run's device: the loop keeps parameters, state and records there
             L, grad, out = engine.loss_and_grad(theta)
             records = {}
             if objectives:
@@ -700,9 +700,7 @@ class TorchLeaf:
                         records[name] = e if name == "E_test" else 1.0 - e
                     else:
                         records[name] = custom[name](test, y_test)
-                records = {n: v.detach().to("cpu", torch.float64) for n, v in records.items()}
-            if not on_cpu:
-                L, grad = L.detach().to("cpu", params.dtype), grad.to("cpu", params.dtype)
+                records = {n: v.detach().to(torch.float64) for n, v in records.items()}
             return L.detach(), grad, records
 
         return step
@@ -751,9 +749,8 @@ class TorchLeaf:
         optimizer = self._optimizer()
         with torch_threads(self.threads):
             module, _, x, y = self._engines()
-            theta = torch.from_numpy(theta0.copy()).to(dt)
-            engine = self._choose_engine(module, loss_function(self.loss, self.label_smoothing), x, y,
-                                         theta if self.device == "cpu" else theta.to(self.device))
+            theta = torch.from_numpy(theta0.copy()).to(self.device, dt)
+            engine = self._choose_engine(module, loss_function(self.loss, self.label_smoothing), x, y, theta)
             x_test, y_test = self._prepared(self.heldout) if self.heldout is not None else (None, None)
             step = self._step_function(engine, x_test, y_test)
             result = train(step, theta, optimizer, steps, progress=progress, record_update=self.record_update)
