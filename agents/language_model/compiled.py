@@ -34,7 +34,7 @@ afterwards), so it pays for long runs of small models, not for short ones.
 from __future__ import annotations
 
 import shutil
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -50,7 +50,11 @@ BLOCK = 8
 
 
 def compiler_available() -> bool:
-    """Whether a C++ compiler TorchInductor can use is on the PATH.
+    """Whether TorchInductor can compile here: a C++ compiler on the PATH that builds a one-line program.
+
+    The probe (a compiled ``x + 1``, a few seconds once per process, then cached) catches
+    what a look at the PATH cannot: a compiler without Python's headers, or an unsupported
+    platform.
 
     Returns
     -------
@@ -61,7 +65,21 @@ def compiler_available() -> bool:
     >>> isinstance(compiler_available(), bool)
     True
     """
-    return any(shutil.which(c) for c in ("g++", "c++", "clang++"))
+    global _PROBE
+    if _PROBE is None:
+        _PROBE = bool(any(shutil.which(c) for c in ("g++", "c++", "clang++"))) and _probe()
+    return _PROBE
+
+
+_PROBE: Optional[bool] = None
+
+
+def _probe() -> bool:
+    try:
+        f = torch.compile(lambda x: x + 1.0, fullgraph=True, dynamic=False, options={"cpp_wrapper": True})
+        return bool(f(torch.zeros(3, dtype=torch.float64)).sum() == 3.0)
+    except Exception:  # any failure of the toolchain: the compiled engine is not offered here
+        return False
 
 
 def _step_function(sizes: tuple, shared: bool, loss: str, N: float, q_const: float) -> Callable:
@@ -188,8 +206,8 @@ class CompiledSteps:
         if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
             raise ParameterError(f"block={block!r}; give a positive number of steps per compiled call, such as {BLOCK}")
         if not compiler_available():
-            raise ParameterError("engine='compiled' needs a C++ compiler for torch.compile and none is on the PATH; "
-                                 "install g++ (or clang++), or use engine='eager'")
+            raise ParameterError("engine='compiled' needs a C++ compiler for torch.compile and none works here; "
+                                 "install g++ (or clang++) and Python's headers, or use engine='eager'")
         self.block = int(block)
         self.K, self.P, self.dtype = net.K, net.P, net.theta.dtype
         D = net.sizes[0]

@@ -18,7 +18,17 @@ from agents.language_model.markov import MarkovChain
 from agents.language_model.schedules import Constant, Decay
 from hierarchy.errors import ParameterError
 
-needs_compiler = pytest.mark.skipif(not compiler_available(), reason="no C++ compiler for torch.compile")
+needs_compiler = pytest.mark.skipif(not compiler_available(), reason="no working C++ compiler for torch.compile here")
+
+
+def test_a_broken_toolchain_is_caught_by_the_probe(monkeypatch):
+    """A compiler on the PATH that cannot build (here: torch.compile raising) means the engine is not offered."""
+    def broken(*args, **kwargs):
+        raise RuntimeError("cannot find Python.h")
+
+    monkeypatch.setattr(compiled_module, "_PROBE", None)
+    monkeypatch.setattr(compiled_module.torch, "compile", broken)
+    assert compiler_available() is False
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +98,8 @@ def test_engine_choice_is_checked_in_one_line(data):
 
 
 def test_a_missing_compiler_is_one_line(data, monkeypatch):
+    monkeypatch.setattr(compiled_module, "_PROBE", None)
     monkeypatch.setattr(compiled_module.shutil, "which", lambda name: None)
-    with pytest.raises(ParameterError, match=r"needs a C\+\+ compiler .* install g\+\+ \(or clang\+\+\), or use engine='eager'"):
+    with pytest.raises(ParameterError, match=r"needs a C\+\+ compiler .* install g\+\+ \(or clang\+\+\) and Python's headers, "
+                                             r"or use engine='eager'"):
         GradientDescent(data, hidden=(3,), engine="compiled").run(4, 0)
