@@ -9,13 +9,16 @@ and G (figures). Trials share one ``batch_key``, so ``run_sweep`` cuts them into
 (``GradientDescent`` with per-copy ``init`` and ``lr_scale``): the cluster's start-up and
 each worker's import of torch are paid once per sweep and once per worker, the Python and
 dispatch cost of a step once per chunk, not per trial. Every finished chunk is written
-into the trial store ``<out>/trials`` as it completes (``--no-store``: kept in memory).
+into the trial store ``<out>/trials`` as it completes, one file pair per chunk
+(``--no-store``: kept in memory).
 
 Reported per executor: the start-up (a LocalCluster started and every worker warmed:
 torch and mesastack imported, a one-trial batch run; in-process, a one-trial sweep),
 the sweep's wall time on the warm cluster (the sweep joins it by address, as it joins a
 SLURM cluster of dask-jobqueue), trials per second and milliseconds per trial of the
-sweep, and the all-in time; then the scaling of 2 workers over 1.
+sweep, and the all-in time; then the scaling of 2 workers over 1, and (with the store) the
+store's own cost per trial: the results written chunk by chunk into a fresh store, as the
+client writes them, and read back whole, as a resume reads them.
 The executors run one after the other (a cluster cannot share the cores with an
 interleaved in-process run without measuring both at once), so the load average is
 printed before and after each.
@@ -121,6 +124,24 @@ def on_cluster(ts: list, run_batch, workers: int, chunk: int, store: bool) -> tu
     return startup, wall, res
 
 
+def store_cost(results: list, chunk: int) -> tuple:
+    """(write, read) seconds per trial of the trial store alone: ``results`` written chunk by chunk
+    (``write_trials``, as the client does when a task completes) into a fresh store, then read back
+    whole (``load_finished``, as a resume does); the read-back is checked against ``results``."""
+    from hierarchy.sweep import load_finished, write_trials
+
+    with tempfile.TemporaryDirectory(prefix="mesastack-store-") as tmp:
+        t0 = time.perf_counter()
+        for i in range(0, len(results), chunk):
+            write_trials(tmp, results[i:i + chunk])
+        t1 = time.perf_counter()
+        back = load_finished(tmp)
+        t2 = time.perf_counter()
+    if len(back) != len(results) or not all(back[r.trial_id].same(r) for r in results):
+        raise SystemExit("the trial store read back other results than it was given")
+    return (t1 - t0) / len(results), (t2 - t1) / len(results)
+
+
 def main(argv=None) -> list:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="1,000 trials")
@@ -162,6 +183,12 @@ def main(argv=None) -> list:
         rows.append(row)
         print(f"{name:10s} {fixed:8.2f} {wall:8.2f} {n / wall:9.1f} {wall / n * 1e3:9.3f} {fixed + wall:9.2f}  "
               f"{before} -> {load()}", flush=True)
+    if store and ref is not None:
+        w, r_ = store_cost(res, args.chunk)
+        print(f"trial store alone (the client's part): write {w * 1e3:.4f} ms/trial, read back (load_finished) "
+              f"{r_ * 1e3:.4f} ms/trial, chunks of {args.chunk}; {load()}")
+        rows.append(dict(executor="store", trials=n, chunk=args.chunk, write_ms_per_trial=w * 1e3,
+                         read_ms_per_trial=r_ * 1e3))
     by = {r["executor"]: r for r in rows}
     if "dask1" in by and "dask2" in by:
         print(f"scaling 2 workers / 1 worker (sweep on a warm cluster): "

@@ -14,7 +14,7 @@ class holding its configuration.
   share the cores (measured: width 256, 5 copies, 9 ms a step on one thread against 43
   to 130 ms on two on a loaded 2-core machine).
 * **dask**: each chunk is one task on a ``distributed`` cluster and returns its arrays;
-  the client writes each chunk's trials as the tasks complete (``as_completed``). By
+  the client writes each chunk (one file pair) as the tasks complete (``as_completed``). By
   default a ``LocalCluster`` on this machine: ``workers`` processes (default one per
   core) with one thread each, and each task sets torch to one thread. With
   ``scheduler`` (``--scheduler ADDRESS``) the client joins an existing cluster instead;
@@ -22,12 +22,14 @@ class holding its configuration.
   ``scheduler_address``) is used this way. Its workers need mesastack installed. Dask is
   an optional extra: ``pip install "mesastack[sweeps]"``.
 
-Both write every finished chunk at once into ``<out>/trials`` (:mod:`hierarchy.sweep`),
-so an interrupted sweep resumes with ``resume=True`` (``--resume``) and repeats no
-finished trial; the chunks are planned from the full trial list, so the resumed result
-equals an uninterrupted one. Without ``resume`` a store that already holds finished
-trials is an error. A corrupt trial file met on ``resume`` (truncated, bit-flipped, edited
-by hand, ...) is named in one line on stderr, moved into ``<out>/trials/corrupt/`` and rerun
+Both write every finished chunk at once into ``<out>/trials`` as one file pair (its npz,
+then its json manifest: :func:`hierarchy.sweep.write_trials`), so an interrupted sweep
+resumes with ``resume=True`` (``--resume``) and repeats no finished trial; the chunks are
+planned from the full trial list, so the resumed result equals an uninterrupted one. A
+store of the older per-trial format (``<id>.npz`` + ``<id>.json``) resumes the same way.
+Without ``resume`` a store that already holds finished trials is an error. A corrupt chunk
+or trial file met on ``resume`` (truncated, bit-flipped, edited by hand, ...) is named in
+one line on stderr, moved into ``<out>/trials/corrupt/`` and its trials rerun
 (:func:`hierarchy.sweep.reusable`). While a sweep runs, SIGTERM is turned into KeyboardInterrupt so
 that a terminated sweep shuts its cluster down as cleanly as an interrupted one.
 """

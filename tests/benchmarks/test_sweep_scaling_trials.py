@@ -22,3 +22,11 @@ def test_a_trial_is_the_same_whatever_its_chunk(tmp_path):
 def test_trials_are_named_and_batched_together():
     ts = trials(3)
     assert [t.id for t in ts] == ["t000000", "t000001", "t000002"] and {t.batch_key for t in ts} == {"tiny"}
+
+
+def test_the_store_cost_reads_back_what_it_wrote():
+    from benchmarks.sweep_scaling import store_cost
+
+    res = run_sweep(trials(7), TinyTrials(steps=3), progress=False, chunk=3)
+    write, read = store_cost(res, 3)  # raises SystemExit when the store reads back other results
+    assert write > 0 and read > 0

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hierarchy.errors import FormatError, OutputError, ParameterError
-from hierarchy.sweep import Trial, TrialResult, finished_ids, load_finished, load_trial, plan_batches, remove_leftovers, results_frame, reusable, signals_held, trials_dir, write_trial, write_trials
+from hierarchy.sweep import Trial, TrialResult, finished_chunks, finished_ids, load_finished, load_trial, plan_batches, remove_leftovers, results_frame, reusable, signals_held, trials_dir, write_trial, write_trials
 from hierarchy.seeding import named_seed
 
 
@@ -71,7 +71,7 @@ def test_plan_batches_is_a_partition_respecting_keys(keys, chunk):
 
 # -- the store ---------------------------------------------------------------------------
 
-def test_write_and_load_round_trip(tmp_path):
+def test_write_and_load_round_trip_per_trial_format(tmp_path):
     r = TrialResult("w4-s1", {"width": 4, "nested": {"a": [1, 2]}},
                     {"L": np.random.default_rng(0).standard_normal((3, 7)), "d": np.array(-1)},
                     {"C": 0.125, "alpha": float("nan"), "n": 3})
@@ -84,13 +84,35 @@ def test_write_and_load_round_trip(tmp_path):
     assert sorted(p.name for p in trials_dir(tmp_path).iterdir()) == ["w4-s1.json", "w4-s1.npz"]
 
 
+def test_write_and_load_round_trip_chunk_format(tmp_path):
+    r = TrialResult("w4-s1", {"width": 4, "nested": {"a": [1, 2]}},
+                    {"L": np.random.default_rng(0).standard_normal((3, 7)), "d": np.array(-1)},
+                    {"C": 0.125, "alpha": float("nan"), "n": 3})
+    path = write_trials(tmp_path, [r, result("b")])
+    assert sorted(p.name for p in trials_dir(tmp_path).iterdir()) == [path.stem + ".json", path.stem + ".npz"]
+    back = load_trial(tmp_path, "w4-s1")
+    assert back.same(r) and back.arrays["L"].dtype == np.float64 and math.isnan(back.figures["alpha"])
+    doc = json.loads(path.read_text())
+    assert doc["trial_ids"] == ["w4-s1", "b"] and doc["trials"][0]["figures"]["alpha"] is None
+    assert finished_chunks(tmp_path) == {path.stem: ["w4-s1", "b"]}
+
+
 def test_a_trial_without_its_json_marker_is_not_finished(tmp_path):
-    write_trials(tmp_path, [result("a"), result("b")])
+    write_trial(tmp_path, result("a"))
+    write_trial(tmp_path, result("b"))
     (trials_dir(tmp_path) / "b.json").unlink()  # as if killed between the two files
     (trials_dir(tmp_path) / ".tmp-123-c.npz").write_bytes(b"partial")
     assert finished_ids(tmp_path) == ["a"] and list(load_finished(tmp_path)) == ["a"]
     assert remove_leftovers(tmp_path) == 1
     assert not list(trials_dir(tmp_path).glob(".tmp-*"))
+
+
+def test_a_chunk_without_its_manifest_is_not_finished(tmp_path):
+    write_trials(tmp_path, [result("a"), result("b")])
+    lost = write_trials(tmp_path, [result("c"), result("d")])
+    lost.unlink()  # as if killed between the npz and the manifest
+    assert finished_ids(tmp_path) == ["a", "b"] and list(load_finished(tmp_path)) == ["a", "b"]
+    assert (trials_dir(tmp_path) / f"{lost.stem}.npz").is_file()  # the orphan npz counts for nothing
 
 
 def test_malformed_trial_files_are_a_format_error(tmp_path):
@@ -133,6 +155,22 @@ def test_signals_are_held_until_a_chunk_is_written(tmp_path):
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_a_signal_during_a_chunk_write_lands_after_its_manifest(tmp_path, monkeypatch):
+    import hierarchy.sweep as sweep
+
+    real = sweep._savez
+
+    def savez_then_signal(path, arrays):
+        real(path, arrays)
+        os.kill(os.getpid(), signal.SIGINT)  # between the npz and the manifest
+
+    monkeypatch.setattr(sweep, "_savez", savez_then_signal)
+    with pytest.raises(KeyboardInterrupt):
+        write_trials(tmp_path, [result("a"), result("b")])
+    assert finished_ids(tmp_path) == ["a", "b"] and load_finished(tmp_path)["b"].same(result("b"))
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 # -- the table ---------------------------------------------------------------------------
 
 def test_results_frame_has_one_row_per_trial_and_figure():
@@ -168,10 +206,36 @@ def test_the_store_records_shapes_and_a_checksum_and_refuses_any_change(tmp_path
                                                                                      "a.json", "a.npz"]
 
 
+def test_a_chunk_records_shapes_and_checksums_and_refuses_any_change(tmp_path):
+    from hierarchy.sweep import move_aside
+
+    path = write_trials(tmp_path, [TrialResult("a", {"x": 1}, {"L": np.arange(4.0)}, {"C": 0.5, "u": float("nan")}),
+                                   TrialResult("b", {"x": 2}, {"L": np.arange(4.0) + 1}, {"C": 0.25, "u": 1.0})])
+    doc = json.loads(path.read_text())
+    assert doc["trials"][0]["shapes"] == {"L": {"dtype": "<f8", "shape": [4]}} and len(doc["trials"][1]["digest"]) == 64
+    assert load_trial(tmp_path, "b").figures["C"] == 0.25
+    doc["trials"][1]["figures"]["C"] = 1e9
+    path.write_text(json.dumps(doc))
+    with pytest.raises(FormatError, match="checksum differs"):
+        load_trial(tmp_path, "a")  # a flaw anywhere in its chunk is the trial's
+    assert move_aside(tmp_path, path.stem).name == "corrupt" and finished_ids(tmp_path) == []
+
+
 def test_reusable_moves_a_corrupt_trial_aside_and_names_it(tmp_path):
-    write_trials(tmp_path, [TrialResult("a", {"i": 0}), TrialResult("b", {"i": 1})])
+    write_trial(tmp_path, TrialResult("a", {"i": 0}))
+    write_trial(tmp_path, TrialResult("b", {"i": 1}))
     (trials_dir(tmp_path) / "b.npz").write_bytes(b"")
     said = []
     got = reusable(tmp_path, [Trial("a", {"i": 0}), Trial("b", {"i": 1})], resume=True, on_corrupt=said.append)
     assert list(got) == ["a"] and len(said) == 1 and "'b'" in said[0] and "corrupt" in said[0]
     assert (trials_dir(tmp_path) / "corrupt" / "b.json").is_file() and finished_ids(tmp_path) == ["a"]
+
+
+def test_reusable_moves_a_corrupt_chunk_aside_whole_and_names_it(tmp_path):
+    write_trials(tmp_path, [TrialResult("a", {"i": 0})])
+    bad = write_trials(tmp_path, [TrialResult("b", {"i": 1}, {"L": [1.0]}), TrialResult("c", {"i": 2}, {"L": [2.0]})])
+    (trials_dir(tmp_path) / f"{bad.stem}.npz").write_bytes(b"")
+    said = []
+    got = reusable(tmp_path, [Trial(i, {"i": k}) for k, i in enumerate("abc")], resume=True, on_corrupt=said.append)
+    assert list(got) == ["a"] and len(said) == 1 and "'b', 'c'" in said[0] and bad.stem in said[0]
+    assert (trials_dir(tmp_path) / "corrupt" / bad.name).is_file() and finished_ids(tmp_path) == ["a"]

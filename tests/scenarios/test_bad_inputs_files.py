@@ -27,7 +27,7 @@ import pytest
 
 from hierarchy.errors import FormatError, OutputError
 from hierarchy.exports import read_graph
-from hierarchy.sweep import CORRUPT_DIR, Trial, TrialResult, finished_ids, load_trial, trials_dir
+from hierarchy.sweep import CORRUPT_DIR, Trial, TrialResult, finished_ids, load_trial, trials_dir, write_trial
 from scenarios.machinery.cli import main
 from scenarios.machinery.sweeps import run_sweep
 
@@ -369,7 +369,8 @@ STORE_ROWS = [  # (id, corrupt(trials dir)): each must be named, moved aside and
 def test_a_corrupt_trial_is_named_moved_aside_and_rerun(row, tmp_path, capsys):
     _, corrupt = row
     clean = run_sweep(toy(), Squares(), progress=False)  # the truth: an uninterrupted sweep
-    run_sweep(toy(), Squares(), out=tmp_path, progress=False)
+    for r in clean:  # a store in the per-trial format (sweeps now write chunks: test_sweep_store_corruption.py)
+        write_trial(tmp_path, r)
     d = trials_dir(tmp_path)
     corrupt(d)
     bad = {p.name: (p.read_bytes() if p.is_file() else None) for p in d.iterdir() if p.name.startswith("x1.")}
@@ -386,31 +387,6 @@ def test_a_corrupt_trial_is_named_moved_aside_and_rerun(row, tmp_path, capsys):
         if data is not None:
             assert (kept / name).read_bytes() == data
     assert load_trial(tmp_path, "x1").same(clean[1]) and finished_ids(tmp_path) == ["x0", "x1", "x2", "x3"]
-
-
-def test_corrupt_trials_of_a_real_sweep_resume_through_the_cli(capacity_run, tmp_path):
-    out = tmp_path / "d"
-    shutil.copytree(capacity_run, out)
-    d = trials_dir(out)
-    (d / "w1-s0.npz").write_bytes(b"")  # empty (w1-s0 and w1-s1 form one batch: both rerun, bit for bit)
-    (d / "w2-s0.npz").write_bytes((d / "w2-s0.npz").read_bytes()[:100])  # truncated
-    doc = json.loads((d / "w1-s1.json").read_text())
-    doc["figures"]["C_G"] = 1e9  # edited by hand: must not reach the table
-    (d / "w1-s1.json").write_text(json.dumps(doc))
-    (d / "w2-s1.json").write_text("[1, 2, 3]")
-    r = subprocess.run([sys.executable, "-m", "scenarios", *CAPACITY, "--out", str(out), "--resume"],
-                       capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                       timeout=300)
-    assert r.returncode == 0, r.stderr
-    named = [ln for ln in r.stderr.splitlines() if "corrupt" in ln]
-    assert len(named) == 4 and "Traceback" not in r.stderr
-    assert sorted(p.name for p in (d / CORRUPT_DIR).iterdir()) == sorted(
-        f"w{w}-s{s}.{ext}" for w in (1, 2) for s in (0, 1) for ext in ("json", "npz"))
-    for name in ("report.json", "trials.csv"):  # identical to the clean run
-        assert (out / name).read_bytes() == (capacity_run / name).read_bytes(), name
-    a, b = np.load(out / "trajectories.npz"), np.load(capacity_run / "trajectories.npz")
-    assert sorted(a.files) == sorted(b.files) and all(np.array_equal(a[k], b[k], equal_nan=True) for k in a.files)
-    assert "1e+09" not in r.stdout and "1000000000" not in (out / "trials.csv").read_text()
 
 
 def test_a_store_of_another_sweep_is_refused_in_one_line(tmp_path, capsys):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from hierarchy.errors import OutputError, ParameterError
-from hierarchy.sweep import Trial, TrialResult, finished_ids, load_finished, trials_dir
+from hierarchy.sweep import Trial, TrialResult, chunk_name, finished_chunks, finished_ids, load_finished, trials_dir, write_trial
 from scenarios.machinery.sweeps import run_sweep
 
 HERE = Path(__file__).resolve().parent
@@ -55,13 +55,49 @@ def test_without_resume_a_used_directory_is_refused_and_with_resume_nothing_reru
     assert [r.figures["y"] for r in res] == [i ** 2 for i in range(8)]
 
 
-def test_a_partly_finished_chunk_reruns_only_its_missing_trials(tmp_path):
-    run_sweep(toy_trials(), Recorder(), out=tmp_path, progress=False)
-    for name in ("x2.json", "x2.npz"):
-        (trials_dir(tmp_path) / name).unlink()
+def test_every_chunk_is_one_file_pair(tmp_path):
+    run_sweep(toy_trials(), Recorder(), out=tmp_path, chunk=2, progress=False)
+    names = sorted(p.name for p in trials_dir(tmp_path).iterdir())
+    chunks = [["x0", "x2"], ["x4"], ["x1", "x3"], ["x5"]]
+    assert names == sorted(chunk_name(c) + ext for c in chunks for ext in (".json", ".npz"))
+    assert sorted(finished_chunks(tmp_path).values()) == sorted(chunks)
+
+
+def test_a_lost_chunk_reruns_whole_and_nothing_else(tmp_path):
+    first = run_sweep(toy_trials(), Recorder(), out=tmp_path, chunk=2, progress=False)
+    for ext in (".json", ".npz"):
+        (trials_dir(tmp_path) / (chunk_name(["x1", "x3"]) + ext)).unlink()
     rec = Recorder()
-    run_sweep(toy_trials(), rec, out=tmp_path, resume=True, progress=False)
-    assert rec.chunks == [["x2"]]
+    res = run_sweep(toy_trials(), rec, out=tmp_path, chunk=2, resume=True, progress=False)
+    assert rec.chunks == [["x1", "x3"]] and all(a.same(b) for a, b in zip(res, first))
+
+
+def test_a_resumed_sweep_gives_the_table_of_an_uninterrupted_one(tmp_path):
+    pytest.importorskip("pandas")
+    from hierarchy.sweep import results_frame
+
+    def figures_unsorted(chunk):  # figures in an order that is not alphabetical
+        return [TrialResult(t.id, t.params, {"v": np.arange(3.0) * t.params["x"]},
+                            {"z": t.params["x"] / 3, "a": float("nan"), "m": -t.params["x"]}) for t in chunk]
+
+    clean = results_frame(run_sweep(toy_trials(), figures_unsorted, progress=False))
+    run_sweep(toy_trials(), figures_unsorted, out=tmp_path, chunk=2, progress=False)
+    (trials_dir(tmp_path) / (chunk_name(["x0", "x2"]) + ".json")).unlink()
+    resumed = results_frame(run_sweep(toy_trials(), figures_unsorted, out=tmp_path, chunk=2, resume=True, progress=False))
+    assert resumed.to_csv(index=False) == clean.to_csv(index=False)
+
+
+def test_a_partly_finished_chunk_of_the_per_trial_format_reruns_only_its_missing_trials(tmp_path):
+    """A store written one file pair per trial (before chunk files) resumes as it did."""
+    clean = run_sweep(toy_trials(), Recorder(), progress=False)
+    for r in clean:
+        if r.trial_id != "x2":
+            write_trial(tmp_path, r)
+    rec = Recorder()
+    res = run_sweep(toy_trials(), rec, out=tmp_path, resume=True, progress=False)
+    assert rec.chunks == [["x2"]] and all(a.same(b) for a, b in zip(res, clean))
+    assert finished_ids(tmp_path) == [f"x{i}" for i in range(6)]
+    assert (trials_dir(tmp_path) / "x0.json").is_file() and finished_chunks(tmp_path) == {chunk_name(["x2"]): ["x2"]}
 
 
 def test_malformed_run_batch_results_are_refused(tmp_path):
@@ -126,6 +162,8 @@ def test_sigint_midway_then_resume_equals_an_uninterrupted_sweep(tmp_path):
     assert 2 <= len(done_first) < len(everything), "the interrupt must land midway"
     assert done_first <= set(logged(tmp_path / "first.log"))
     assert not [p for p in trials_dir(out).iterdir() if p.name.startswith(".")]  # nothing half-written
+    names = {p.name for p in trials_dir(out).iterdir()}
+    assert {n[:-5] for n in names if n.endswith(".json")} == {n[:-4] for n in names if n.endswith(".npz")}
 
     proc = helper(out, tmp_path / "second.log", "--resume")
     assert proc.wait(timeout=120) == 0, proc.stderr.read()
