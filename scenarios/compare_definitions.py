@@ -297,10 +297,11 @@ def compare_definitions(options: RunOptions = RunOptions(), params: CompareParam
     seed_runs = []
     cases = [(s, n) for s in range(options.seed, options.seed + int(seeds)) for n in examples]
     by_seed = {}
+    cache = {}  # what two examples compute alike (same parameters and seeds) is computed once
     for s, n in case_progress(cases, "maze examples x seeds", options.progress):
         steps = params.train_steps if n != 5 else None
         by_seed.setdefault(s, []).append(measure_example(n, attrs.evolve(options, seed=s, steps=steps, progress=False),
-                                                         example_params(n, params)))
+                                                         example_params(n, params), cache))
     for s, outcomes in by_seed.items():
         claims = []
         for o in outcomes:

@@ -110,13 +110,16 @@ __all__ = ["measure_example", "example_result", "maze_png", "ExampleOutcome", "D
            "judge"]
 
 
-def measure_example(number: int, options: RunOptions, params=None) -> ExampleOutcome:
+def measure_example(number: int, options: RunOptions, params=None, cache: dict = None) -> ExampleOutcome:
     """Run Example ``number`` (1-6; 6 is the aside on Example 1, a capability failure) of seed 002 and judge it by
     every definition.
 
     ``params`` defaults to the example's own parameter class (:data:`PARAMS`);
     ``options.steps`` is the number of gradient-descent steps for Examples 1-4 and 6 (default
     40) and the largest copy limit the training search tries for Example 5 (default 100).
+    ``cache``: a dict shared by the examples of one run (compare-definitions), so that what two
+    planner examples compute alike is computed once (scenarios.common.planner_example.shared);
+    the numbers are the same with or without it.
 
     Example:
         >>> o = measure_example(3, RunOptions(steps=20, progress=False), Example3Params(
@@ -129,7 +132,8 @@ def measure_example(number: int, options: RunOptions, params=None) -> ExampleOut
                              f"(its capability-failure aside on Example 1)")
     p = PARAMS[number]() if params is None else params
     start = time.perf_counter()
-    out = measure_replicator_example(options, p) if number == 5 else measure_planner_example(number, options, p)
+    out = (measure_replicator_example(options, p) if number == 5
+           else measure_planner_example(number, options, p, cache))
     return attrs.evolve(out, seconds=time.perf_counter() - start)
 
 

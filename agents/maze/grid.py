@@ -122,6 +122,7 @@ class Maze:
     exit_visible: bool = attrs.field(default=True, converter=bool)
     _successors: np.ndarray = attrs.field(init=False, repr=False)
     _features: dict = attrs.field(init=False, repr=False)
+    _distances: dict = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self):
         p = self.passages
@@ -145,6 +146,7 @@ class Maze:
         succ = np.where(p.reshape(n * n, 5), idx[:, None] + delta, idx[:, None])
         object.__setattr__(self, "_successors", _frozen_array(succ))
         object.__setattr__(self, "_features", {})
+        object.__setattr__(self, "_distances", {})
 
     # --- geometry -------------------------------------------------------------------
     @property
@@ -251,6 +253,12 @@ class Maze:
             (0, True)
         """
         target = self.exit if target is None else _cell(target, self.size, "target")
+        if target not in self._distances:  # the maze never changes: one search per target
+            self._distances[target] = _frozen_array(self._search(target))
+        return self._distances[target].copy()
+
+    def _search(self, target: Cell) -> np.ndarray:
+        """Breadth-first distances ``[n, n]`` to ``target`` (a valid cell), -1 where unreachable."""
         dist = np.full(self.n_cells, -1, dtype=np.int64)
         start = self.index(target)
         dist[start] = 0

@@ -286,13 +286,15 @@ def weight_cosine(weights, reference=(0.0, 0.0, 1.0)) -> np.ndarray:
     return np.divide(w @ r, n, out=np.zeros(len(w)), where=n > 0)
 
 
-def mesa_optimum_attained(deployment, tol: float = 1e-6) -> np.ndarray:
+def mesa_optimum_attained(deployment, tol: float = 1e-6, values: Optional[np.ndarray] = None) -> np.ndarray:
     """``[K, M]``: whether each planner's path attains the optimum of its own mesa-objective.
 
     Rule: J(path) >= V(entrance) - tol * (1 + |V(entrance)|), with J the discounted learned
     reward of the path (the last state repeating) and V the optimal values of that reward
     (agents.maze.planning.optimal_values). Reaching the exit ends an episode, so a path that
-    passes the exit on its way to a better cell does not attain it.
+    passes the exit on its way to a better cell does not attain it. V is taken from
+    ``values`` (``[K, M, N]``, e.g. an exact deployment's ``optimal`` on the same mazes), else
+    from ``deployment.optimal`` when it planned exactly, else computed.
 
     Example:
         >>> from agents.maze.grid import MazeDistribution
@@ -304,9 +306,17 @@ def mesa_optimum_attained(deployment, tol: float = 1e-6) -> np.ndarray:
     """
     reward = np.asarray(deployment.reward)
     K, M, N = reward.shape
-    _, succ, _ = stack_mazes(deployment.mazes)
-    succ = np.ascontiguousarray(np.broadcast_to(succ, (K, M, N, 5))).reshape(K * M, N, 5)
-    V = optimal_values(reward.reshape(K * M, N), succ, deployment.gamma).reshape(K, M, N)
+    if values is None:
+        values = getattr(deployment, "optimal", None)
+    if values is not None:
+        V = np.asarray(values, dtype=np.float64)
+        if V.shape != (K, M, N):
+            raise ParameterError(f"values of shape {V.shape} do not fit the deployment's rewards {(K, M, N)}; pass the "
+                                 f"optimal values of the same copies on the same mazes")
+    else:
+        _, succ, _ = stack_mazes(deployment.mazes)
+        succ = np.ascontiguousarray(np.broadcast_to(succ, (K, M, N, 5))).reshape(K * M, N, 5)
+        V = optimal_values(reward.reshape(K * M, N), succ, deployment.gamma).reshape(K, M, N)
     ent = np.array([m.index(m.entrance) for m in deployment.mazes])
     best = V[:, np.arange(M), ent]
     return deployment.mesa_return >= best - tol * (1.0 + np.abs(best))

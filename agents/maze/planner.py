@@ -154,13 +154,17 @@ class PlannerSpec:
 
 
 def deploy_planners(params_np: dict, mazes_per_copy: Sequence[Sequence[Maze]], gamma: float, rngs: Sequence,
-                   budget: Optional[int] = None, horizon: Optional[int] = None) -> dict:
+                   budget: Optional[int] = None, horizon: Optional[int] = None,
+                   values: Optional[np.ndarray] = None) -> dict:
     """The planners' search and walk: K copies, copy k on its own list of M mazes (all of one size).
 
     Copy k's learned reward r_k on every cell, its values V (exact value iteration,
     ``horizon`` None, or a planning budget of ``horizon`` moves), then greedy moves for
-    ``budget`` moves (default 2 x cells), ties broken by ``rngs[k]``. Returns a dict of
-    ``reward``, ``values [K, M, N]``, ``path [K, M, budget + 1]``, ``success``, ``lengths [K, M]``.
+    ``budget`` moves (default 2 x cells), ties broken by ``rngs[k]``. ``values``: the exact
+    values ``[K, M, N]`` of these planners on these mazes when already computed (an earlier
+    deployment's ``optimal``), used instead of planning again (exact planning only). Returns a
+    dict of ``reward``, ``values [K, M, N]``, ``path [K, M, budget + 1]``, ``success``,
+    ``lengths [K, M]``.
     """
     K = len(mazes_per_copy)
     M = len(mazes_per_copy[0])
@@ -170,7 +174,12 @@ def deploy_planners(params_np: dict, mazes_per_copy: Sequence[Sequence[Maze]], g
     valid = np.stack([s[2] for s in stacked]).reshape(K * M, -1, 5)
     r = reward_of(params_np, feats, per_copy=True)  # [K, M, N]
     r = r.reshape(K * M, -1)
-    V = optimal_values(r, succ, gamma) if horizon is None else finite_horizon_values(r, succ, gamma, horizon)
+    if values is not None:
+        if horizon is not None:
+            raise ParameterError("precomputed values are exact optimal values; pass horizon=None with them")
+        V = np.asarray(values, dtype=np.float64).reshape(r.shape)
+    else:
+        V = optimal_values(r, succ, gamma) if horizon is None else finite_horizon_values(r, succ, gamma, horizon)
     q = action_values(r, V, succ, valid, gamma)
     ms = [m for mlist in mazes_per_copy for m in mlist]
     starts = np.array([m.index(m.entrance) for m in ms])
@@ -227,13 +236,17 @@ class Deployment(PopulationRollout):
 
     ``mesa_return [K, M]``: J of the path under the copy's learned reward;
     ``oracle_mesa_return [K, M]``: J of the shortest route to the exit, then staying, under
-    the same learned reward; ``reward [K, M, N]``: the learned reward maps; ``gamma``.
+    the same learned reward; ``reward [K, M, N]``: the learned reward maps; ``gamma``;
+    ``optimal [K, M, N]``: the exact optimal values of the learned rewards when the planners
+    planned exactly (None under a planning budget), so that what reads them (the optimum a
+    path attains, another deployment on the same mazes) need not compute them again.
     """
 
     mesa_return: np.ndarray
     oracle_mesa_return: np.ndarray
     reward: np.ndarray
     gamma: float
+    optimal: Optional[np.ndarray] = None
 
     def trajectory(self, objectives: Sequence[Objective] = ()) -> Trajectory:
         """The deployment as a leaf trajectory: states ``[K, T, M, 2]`` and, per copy, the mean over
@@ -292,11 +305,12 @@ class PlannerPopulation:
         return Planner({name: v[k: k + 1] for name, v in self.params.items()}, self.spec.gamma)
 
     def deploy(self, mazes: Sequence[Maze], seed: SeedLike = 0, budget: Optional[int] = None,
-               horizon: Optional[int] = None) -> Deployment:
+               horizon: Optional[int] = None, values: Optional[np.ndarray] = None) -> Deployment:
         """Deploy every copy on the same ``mazes`` (one size): value iteration, greedy moves; copy k breaks
         ties with ``default_rng(child(seed, k))``. ``budget``: moves (default 2 x cells);
         ``horizon``: the planning budget, moves looked ahead (agents.maze.planning.finite_horizon_values;
-        None: exact planning, optimal_values).
+        None: exact planning, optimal_values). ``values``: these copies' exact optimal values on these
+        mazes ``[K, M, N]`` when known (another exact deployment's ``optimal``), not computed again.
 
         Example:
             >>> from agents.maze.planner_training import train_planners
@@ -310,7 +324,7 @@ class PlannerPopulation:
             raise ParameterError("deploy needs at least one maze; pass MazeDistribution(...).sample(n, seed)")
         ss = as_seed(seed)
         rngs = [np.random.default_rng(child(ss, k)) for k in range(self.K)]
-        out = deploy_planners(self.params, [mazes] * self.K, self.spec.gamma, rngs, budget, horizon)
+        out = deploy_planners(self.params, [mazes] * self.K, self.spec.gamma, rngs, budget, horizon, values)
         oracle = np.zeros_like(out["success"], dtype=np.float64)
         for j, m in enumerate(mazes):
             route = np.array([m.index(c) for c in m.shortest_path()])
@@ -319,7 +333,8 @@ class PlannerPopulation:
         mesa = discounted_return(out["reward"].reshape(self.K * len(mazes), -1), path.reshape(self.K * len(mazes), -1),
                                  self.spec.gamma).reshape(self.K, len(mazes))
         return Deployment.from_paths(mazes, path, out["success"], out["lengths"], mesa_return=mesa,
-                                     oracle_mesa_return=oracle, reward=out["reward"], gamma=self.spec.gamma)
+                                     oracle_mesa_return=oracle, reward=out["reward"], gamma=self.spec.gamma,
+                                     optimal=out["values"] if horizon is None else None)
 
     def select(self, index) -> "PlannerPopulation":
         """The sub-population ``index`` (int, slice or index array)."""

@@ -60,9 +60,15 @@ def optimal_values(reward: np.ndarray, successors: np.ndarray, gamma: float, max
     Computed exactly (to float rounding) and fast by policy iteration: evaluate the current
     greedy policy pi by pointer doubling (after j doublings, acc(s) = sum_{t < 2^j} gamma^t
     r(pi^t(s)); stop once gamma^(2^j) < 1e-18), then switch each state to a better action
-    when one beats the current by more than 1e-12 * (1 + |V|); stop when none does.
-    Walled moves lead back to the cell itself, the same as ``stay``, so no mask is needed.
-    Shapes: reward ``[..., N]``, successors ``[..., N, 5]`` -> ``[..., N]``.
+    (the first maximal one) when it beats the current by more than 1e-12 * (1 + |V|); stop
+    when none does. Walled moves lead back to the cell itself, the same as ``stay``, so no
+    mask is needed. Shapes: reward ``[..., N]``, successors ``[..., N, 5]`` -> ``[..., N]``.
+
+    Each maze (a block of N states) is its own problem: a block in which no state switches
+    keeps its policy, hence its values, so it leaves with the values of that round and later
+    rounds evaluate only the blocks still switching. The numbers are those of evaluating every
+    block every round (:func:`_optimal_values_plain`, used when a reward is not finite): each
+    value comes from the same elementwise operations on its own block.
 
     Example:
         >>> succ = np.array([[0, 0, 0, 0, 1], [1, 1, 1, 0, 1]])
@@ -71,6 +77,56 @@ def optimal_values(reward: np.ndarray, successors: np.ndarray, gamma: float, max
     """
     check_gamma(gamma)
     r = np.asarray(reward, dtype=np.float64)
+    shape = r.shape
+    N = shape[-1]
+    if r.size == 0 or not (np.isfinite(r).all() and np.abs(r).max() < 1e300):
+        return _optimal_values_plain(r, successors, gamma, max_rounds)
+    local = np.asarray(successors, dtype=np.int64).reshape(-1, N, 5).transpose(2, 0, 1)  # [5, B, N], in-block
+    B = local.shape[1]
+    rb = r.reshape(B, N)
+    doublings = int(np.ceil(np.log2(np.log(1e-18) / np.log(gamma)))) + 1
+    out = np.empty((B, N))
+    blocks = np.arange(B)  # the blocks still switching
+    off = np.repeat(np.arange(B) * N, N)  # flat index of each state's block start
+    nxt = local[0].reshape(-1) + off  # the cell each state's action leads to: start from "stay everywhere"
+    succ = None
+    for _ in range(int(max_rounds)):
+        if succ is None:  # the flat arrays of the remaining blocks
+            rf = rb[blocks].reshape(-1)
+            succ = local[:, blocks].reshape(5, -1) + off
+            tmp, hop = np.empty_like(rf), np.empty_like(nxt)
+        acc, jump, disc = rf.copy(), nxt.copy(), gamma
+        for _ in range(doublings):  # acc <- acc + disc * acc[jump]; jump <- jump[jump]
+            np.take(acc, jump, out=tmp)
+            tmp *= disc
+            acc += tmp
+            np.take(jump, jump, out=hop)
+            jump, hop = hop, jump
+            disc = disc * disc
+        V = acc
+        top, best = V.take(succ[0]), succ[0].copy()  # the first maximal Q(s, a) = V(next(s, a)), its cell
+        for a in range(1, 5):
+            qa = V.take(succ[a])
+            g = qa > top
+            top = np.where(g, qa, top)
+            best = np.where(g, succ[a], best)
+        better = top > V.take(nxt) + 1e-12 * (1.0 + np.abs(V))
+        switching = better.reshape(-1, N).any(1)
+        if not switching.all():
+            settled = ~switching
+            out[blocks[settled]] = V.reshape(-1, N)[settled]
+            if not switching.any():
+                return out.reshape(shape)
+            keep = np.repeat(switching, N)
+            new_off = np.repeat(np.arange(int(switching.sum())) * N, N)
+            nxt, best, better = nxt[keep] - off[keep] + new_off, best[keep] - off[keep] + new_off, better[keep]
+            blocks, off, succ = blocks[switching], new_off, None
+        nxt = np.where(better, best, nxt)
+    raise ParameterError(f"policy iteration did not settle in {max_rounds} rounds; check the rewards are finite")
+
+
+def _optimal_values_plain(r: np.ndarray, successors: np.ndarray, gamma: float, max_rounds: int) -> np.ndarray:
+    """:func:`optimal_values` evaluating every block every round (any rewards, NaN and inf included)."""
     shape = r.shape
     N = shape[-1]
     rf = r.reshape(-1)
@@ -136,7 +192,18 @@ def soft_action_values(values: torch.Tensor, successors: torch.Tensor, valid: to
     """
     idx = successors.reshape(*successors.shape[:-2], -1)
     nxt = torch.gather(values, -1, idx).reshape(successors.shape)
-    return torch.where(valid, gamma * nxt, torch.tensor(-torch.inf, dtype=values.dtype))
+    return torch.where(valid, gamma * nxt, _neg_inf(values.dtype))
+
+
+def _neg_inf(dtype) -> torch.Tensor:
+    """A 0-dim -inf of ``dtype`` (made once per dtype)."""
+    t = _NEG_INF.get(dtype)
+    if t is None:
+        t = _NEG_INF[dtype] = torch.tensor(-torch.inf, dtype=dtype)
+    return t
+
+
+_NEG_INF = {}
 
 
 def soft_value_iteration(reward: torch.Tensor, successors: torch.Tensor, valid: torch.Tensor, gamma: float,
@@ -150,6 +217,11 @@ def soft_value_iteration(reward: torch.Tensor, successors: torch.Tensor, valid: 
     ``successors``/``valid [..., N, 5]``. Returns V (``[..., N]``), or with ``trace`` the
     list [V_0, V_1, ..., V_H].
 
+    With V_0 = 0 or V_0 = r and no trace, the sweeps run as one autograd node whose backward
+    is written out (:class:`_SoftSweeps`): the same operations, in the same order, as autograd
+    applies to the sweeps one by one (so the same numbers, bit for bit), without recording a
+    graph of 5 nodes per sweep.
+
     Example:
         >>> succ = torch.tensor([[0, 0, 0, 0, 1], [1, 1, 1, 0, 1]])   # two cells, one passage
         >>> valid = torch.tensor([[1, 0, 0, 0, 1], [1, 0, 0, 1, 0]], dtype=torch.bool)
@@ -157,12 +229,77 @@ def soft_value_iteration(reward: torch.Tensor, successors: torch.Tensor, valid: 
         >>> torch.exp(soft_value_iteration(r, succ, valid, 1.0, 2, initial=r)).tolist()  # 4 paths of 2 moves
         [4.0, 4.0]
     """
+    from_reward = initial is reward
+    if not trace and (initial is None or from_reward):
+        if torch.is_grad_enabled() and reward.requires_grad:
+            return _SoftSweeps.apply(reward, successors, valid, float(gamma), int(iterations), from_reward)
+        with torch.no_grad():
+            return _soft_sweeps(reward, successors, valid, float(gamma), int(iterations), from_reward)[0]
     V = torch.zeros_like(reward) if initial is None else initial
     out = [V]
     for _ in range(int(iterations)):
         V = reward + torch.logsumexp(soft_action_values(V, successors, valid, gamma), dim=-1)
         out.append(V)
     return out if trace else V
+
+
+def _soft_sweeps(reward: torch.Tensor, successors: torch.Tensor, valid: torch.Tensor, gamma: float,
+                 iterations: int, from_reward: bool, keep: bool = False) -> tuple:
+    """The sweeps of :func:`soft_value_iteration` from V_0 = r (``from_reward``) or 0: ``(V_H, X, L)``
+    with, when ``keep``, the lists of each sweep's masked action values X_i and L_i = logsumexp X_i.
+
+    gamma * V is skipped for gamma = 1 (multiplying by 1 is exact)."""
+    V = reward if from_reward else torch.zeros_like(reward)
+    idx = successors.reshape(*successors.shape[:-2], -1)
+    neg = _neg_inf(reward.dtype)
+    xs, ls = [], []
+    for _ in range(iterations):
+        nxt = torch.gather(V, -1, idx).reshape(successors.shape)
+        X = torch.where(valid, nxt if gamma == 1.0 else gamma * nxt, neg)
+        L = torch.logsumexp(X, dim=-1)
+        V = reward + L
+        if keep:
+            xs.append(X)
+            ls.append(L)
+    return V, xs, ls
+
+
+class _SoftSweeps(torch.autograd.Function):
+    """Soft value iteration as one autograd node (:func:`soft_value_iteration`).
+
+    Backward, sweep i from the last: V_{i+1} = r + L_i passes dV_{i+1} to r and to L_i;
+    logsumexp's backward dX = dL * exp(X_i - L_i); the mask's where(valid, dX, 0); gamma's
+    product; the gather's backward, a scatter-add into zeros, gives dV_i. r's gradient sums
+    dV_H, dV_{H-1}, ..., dV_1 (and dV_0 when V_0 = r) in that order, the order in which autograd
+    accumulates them when the sweeps are recorded one by one.
+    """
+
+    @staticmethod
+    def forward(ctx, reward, successors, valid, gamma, iterations, from_reward):
+        V, xs, ls = _soft_sweeps(reward, successors, valid, gamma, iterations, from_reward, keep=True)
+        ctx.save_for_backward(successors, valid, *xs, *ls)
+        ctx.gamma, ctx.from_reward, ctx.n, ctx.shape = gamma, from_reward, iterations, reward.shape
+        return V
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        successors, valid, *saved = ctx.saved_tensors
+        xs, ls = saved[:ctx.n], saved[ctx.n:]
+        idx = successors.reshape(*successors.shape[:-2], -1)
+        dr, dV = None, grad
+        for i in reversed(range(ctx.n)):
+            dr = dV if dr is None else dr + dV
+            dX = dV.unsqueeze(-1) * (xs[i] - ls[i].unsqueeze(-1)).exp()
+            dX = torch.where(valid, dX, 0)
+            if ctx.gamma != 1.0:
+                dX = dX * ctx.gamma
+            dV = grad.new_zeros(ctx.shape).scatter_add_(-1, idx, dX.reshape(idx.shape))
+        if ctx.from_reward:
+            dr = dV if dr is None else dr + dV
+        elif dr is None:
+            dr = torch.zeros_like(grad)
+        return dr, None, None, None, None, None
 
 
 def action_values(reward: np.ndarray, values: np.ndarray, successors: np.ndarray, valid: np.ndarray,

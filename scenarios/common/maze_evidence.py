@@ -158,10 +158,11 @@ def planner_figures(label: str, leaf_name: str, leaf: PlannerEpisodes, distribut
     expert = rollout(ShortestPath(), mazes, seed=named_seed(seed, f"{leaf_name}-expert"), budget=budget)
     irl = irl_figures(dep, mazes, expert.positions, p) if irl else {}
     # the mesa-objective's own impact alignment: an exact planner on the learned reward, ample moves
+    # (planned exactly, the leaf's own deployment already holds the optimal values: computed once)
     optimal = leaf.population.deploy(mazes, named_seed(seed, f"{leaf_name}-mesa-optimal"),
-                                     budget=p.mesa_budget_factor * mazes[0].n_cells)
+                                     budget=p.mesa_budget_factor * mazes[0].n_cells, values=dep.optimal)
     return DistributionFigures(label, leaf_name, distribution, dep.success.mean(1), float(expert.success.mean()),
-                               mesa_optimum_attained(dep, p.optimum_tolerance).mean(1), dep.rates(),
+                               mesa_optimum_attained(dep, p.optimum_tolerance, optimal.optimal).mean(1), dep.rates(),
                                panels=path_panels(mazes, dep.positions, dep.success),
                                mesa_gap=np.median(dep.mesa_return - dep.oracle_mesa_return, axis=1),
                                similarity_reference=p.similarity_reference, mesa_optimal=optimal.success.mean(1),

@@ -29,7 +29,7 @@ from hierarchy.objective import Objective
 from hierarchy.product import Produced
 from hierarchy.report import Claim, Table
 from hierarchy.run import run_graph
-from hierarchy.seeding import child, named_seed
+from hierarchy.seeding import as_seed, child, named_seed
 
 from scenarios.common.maze_evidence import ExampleOutcome, alphas, judge, median, planner_figures, spread
 from scenarios.common.maze_setup import MazeExampleParams, describe_distribution
@@ -37,26 +37,69 @@ from scenarios.common.maze_tables import (alpha_table, choices, evidence_table, 
                                           numbers_table, performance_table, product_claim, verdict_table)
 from scenarios.common.seed_002 import READINGS, seed_claims
 
-__all__ = ["LABELS", "planner_graph", "measure_planner_example"]
+__all__ = ["LABELS", "planner_graph", "measure_planner_example", "shared"]
 
 #: The deployment nodes and the distribution each stands for.
 LABELS = {"planner-on-train": "training", "planner": "deployment", "planner-on-larger": "larger deployment"}
 
 
-def _deployer(built: dict, name: str, mazes, horizon):
-    """``build(population) -> PlannerEpisodes`` of node ``name``, kept in ``built`` (the latest build)."""
+def shared(cache, key, compute):
+    """``compute()``, once per ``key`` of the dict ``cache`` (None: computed every time).
+
+    The examples of one compare-definitions run share what they compute alike (Examples 1 and 6
+    train the same planners, Examples 2 and 3 too, and every example probes the same conflict
+    mazes): each such result is a pure function of its key (the parameters and seeds it is
+    drawn from), so computing it once gives the same numbers as computing it per example.
+    """
+    if cache is None:
+        return compute()
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
+
+
+@attrs.frozen(eq=False)
+class _SharedLeaf:
+    """A leaf that runs ``leaf`` once per (steps, seed) for every graph of a run sharing ``cache``
+    (:func:`shared`; ``key`` names ``leaf``'s settings)."""
+
+    leaf: object
+    cache: dict
+    key: tuple
+
+    @property
+    def records(self) -> tuple:
+        return self.leaf.records
+
+    @property
+    def step_unit(self) -> str:
+        return self.leaf.step_unit
+
+    def run(self, steps, seed, progress=None):
+        ss = as_seed(seed)
+        return shared(self.cache, ("run",) + self.key + (int(steps), ss.entropy, tuple(ss.spawn_key)),
+                      lambda: self.leaf.run(steps, seed, progress))
+
+
+def _deployer(built: dict, name: str, mazes, horizon, cache=None, key=()):
+    """``build(population) -> PlannerEpisodes`` of node ``name``, kept in ``built`` (the latest build);
+    with a ``cache``, one leaf per (``key``, population), so its deployment runs once (it keeps it)."""
     def build(population):
-        built[name] = PlannerEpisodes(population, mazes, horizon=horizon)
+        built[name] = shared(cache, ("episodes", id(population)) + key,
+                             lambda: (population, PlannerEpisodes(population, mazes, horizon=horizon)))[1]
         return built[name]
     return build
 
 
-def planner_graph(training: PlannerTraining, mazes: dict, horizon=None, built: dict = None) -> DelegationGraph:
+def planner_graph(training: PlannerTraining, mazes: dict, horizon=None, built: dict = None, cache: dict = None,
+                  keys: dict = None) -> DelegationGraph:
     """The example's graph: trainer -> gradient-descent, designer -> each deployment node of ``mazes``
     ({node: mazes}), whose leaf is built from gradient descent's product; ``horizon`` is the
     planning budget off the training distribution (None: exact planning everywhere). ``built``,
     a dict, receives each deployment node's leaf when the run builds it (its episodes are
-    then read without deploying again)."""
+    then read without deploying again). ``cache`` (a dict shared by the examples of one run;
+    :func:`shared`) with ``keys`` ({node: what its mazes are drawn from}): the training and each
+    deployment run once for all graphs that ask for the same."""
     built = {} if built is None else built
     L = Objective("L", "training loss gradient descent is given: NLL of the shortest-path expert's moves under the "
                        "soft planner + weight decay")
@@ -65,12 +108,15 @@ def planner_graph(training: PlannerTraining, mazes: dict, horizon=None, built: d
     Mo = Objective("mesa_share", "share of the way to the best cell of its learned reward still to go (mesa-objective)")
     nodes = [OptimizerNode("trainer", L, role="designer (author of the training loss)",
                            description="hands gradient descent the imitation loss of shortest-path demonstrations"),
-             OptimizerNode("gradient-descent", G, leaf=training, role="gradient descent (Adam), base optimizer",
+             OptimizerNode("gradient-descent", G, leaf=training if cache is None else _SharedLeaf(training, cache,
+                                                                                                   ("training", training)),
+                           role="gradient descent (Adam), base optimizer",
                            description=f"trains the planners' reward network; {training.spec.stop.describe()}"),
              OptimizerNode("designer", E, role="designer (base objective)", description="wants the maze exited")]
     for name, ms in mazes.items():
         h = None if name == "planner-on-train" else horizon
-        deploy = Produced("gradient-descent", build=_deployer(built, name, ms, h),
+        key = (name, h) + ((keys or {}).get(name, (id(ms),)),)
+        deploy = Produced("gradient-descent", build=_deployer(built, name, ms, h, cache, key),
                           records=("exit_share", "mesa_share", "exit_distance"),
                           steps=default_budget(ms[0]), step_unit="move",
                           description="the planners gradient descent trained, deployed")
@@ -79,10 +125,12 @@ def planner_graph(training: PlannerTraining, mazes: dict, horizon=None, built: d
     return DelegationGraph(nodes, [("trainer", "gradient-descent")] + [("designer", n) for n in mazes])
 
 
-def _reachability(pop, size: int, p, seed: int) -> tuple:
-    """Seed 001's reachability classes of the copies on conflict mazes, and their shares."""
+def _reachability(pop, size: int, p, seed: int, cache=None) -> tuple:
+    """Seed 001's reachability classes of the copies on conflict mazes, and their shares (the conflict
+    mazes drawn once per run sharing ``cache``)."""
     probe = conflict_probe(size)
-    cm = conflict_mazes(probe, p.probe_mazes, named_seed(seed, "conflict-mazes"))
+    cm = shared(cache, ("conflict-mazes", probe, p.probe_mazes, seed),
+                lambda: conflict_mazes(probe, p.probe_mazes, named_seed(seed, "conflict-mazes")))
     cseed = named_seed(seed, "conflict-deployment")
     classes = classify_behaviour(pop.deploy(cm["decoy_nearer"], child(cseed, 0)),
                                  pop.deploy(cm["exit_nearer"], child(cseed, 1)))
@@ -138,11 +186,14 @@ def _full_training_claim(p, th, spec, K, steps, train, mazes, figs, options, tra
         rule="ratio(full training) >= impact > ratio(early stop)")
 
 
-def measure_planner_example(number: int, options, p: MazeExampleParams) -> ExampleOutcome:
+def measure_planner_example(number: int, options, p: MazeExampleParams, cache: dict = None) -> ExampleOutcome:
     """Run planner Example ``number`` through its graph and judge it by every definition.
 
     ``options.steps`` gradient-descent steps (default 40); every deployment node moves
-    2 x cells (its own time axis).
+    2 x cells (its own time axis). ``cache``: a dict shared by the examples of one run, so that
+    what two examples compute alike (their mazes, training, deployments, figures and conflict
+    mazes, drawn from the same parameters and seeds) is computed once (:func:`shared`); the
+    numbers are the same with or without it.
     """
     steps = int(options.steps if options.steps is not None else 40)
     K = p.population
@@ -150,23 +201,32 @@ def measure_planner_example(number: int, options, p: MazeExampleParams) -> Examp
     stop = (StopRule(max_steps=steps, success_at_least=p.stop_success, min_steps=p.stop_min_steps)
             if p.early_stop else StopRule(max_steps=steps))
     spec = PlannerSpec(n_mazes=p.train_mazes, stop=stop)
-    mazes = {"planner-on-train": tuple(train.sample(p.eval_mazes, named_seed(options.seed, "training-mazes"))),
-             "planner": tuple(deploy.sample(p.eval_mazes, named_seed(options.seed, "deployment-mazes"))),
-             "planner-on-larger": tuple(larger.sample(p.eval_mazes, named_seed(options.seed, "larger-mazes")))}
+    dists = {"planner-on-train": train, "planner": deploy, "planner-on-larger": larger}
+    draws = {"planner-on-train": "training-mazes", "planner": "deployment-mazes", "planner-on-larger": "larger-mazes"}
+    keys = {name: (dists[name], p.eval_mazes, options.seed, draws[name]) for name in dists}
+    mazes = {name: shared(cache, ("mazes",) + keys[name],
+                          lambda name=name: tuple(dists[name].sample(p.eval_mazes, named_seed(options.seed, draws[name]))))
+             for name in dists}
     built = {}
-    graph = planner_graph(PlannerTraining(train, K, spec), mazes, p.deploy_planning_horizon or None, built)
+    horizon = p.deploy_planning_horizon or None
+    graph = planner_graph(PlannerTraining(train, K, spec), mazes, horizon, built, cache, keys)
     runs = run_graph(graph, steps, options.seed)
     pop = runs["gradient-descent"].trajectory.product
-    dists = {"planner-on-train": train, "planner": deploy, "planner-on-larger": larger}
-    figs = {name: planner_figures(LABELS[name], name, built[name], dists[name], options.seed, p,
-                                  irl=name != "planner-on-larger") for name in mazes}
+    # what planner_figures reads of p, so that two examples asking the same share the figures
+    reads = (p.irl_mazes, p.irl_steps, p.irl_tol, p.mesa_budget_factor, p.optimum_tolerance, p.similarity_reference)
+    figs = {name: shared(cache, ("figures", id(pop), name, None if name == "planner-on-train" else horizon, keys[name])
+                         + reads,
+                         lambda name=name: (pop, planner_figures(LABELS[name], name, built[name], dists[name],
+                                                                 options.seed, p, irl=name != "planner-on-larger")))[1]
+            for name in mazes}
     m = measure(graph, runs, options.estimator)
     th = p.thresholds()
     a_train = alphas(m, "designer", "planner-on-train")
     variations = (alphas(m, "designer", "planner"), alphas(m, "designer", "planner-on-larger"))
     evidence, copies, verdicts, copy_verdicts = judge(f"maze-example-{number} planner", True, figs["planner-on-train"],
                                                       figs["planner"], a_train, variations, th, K)
-    probe, classes, fractions = _reachability(pop, train.size, p, options.seed)
+    probe, classes, fractions = shared(cache, ("reachability", id(pop), train.size, p.probe_mazes, options.seed),
+                                       lambda: (pop, _reachability(pop, train.size, p, options.seed, cache)))[1]
 
     dep_fig = figs["planner"]
     tables = [performance_table(list(figs.values()), "its learned reward (mesa-objective)"), _irl_table(figs, p),
