@@ -149,8 +149,11 @@ def _step_function(sizes: tuple, shared: bool, loss: str, N: float, q_const: flo
 _COMPILED: dict = {}
 
 
-def _compile(sizes, shared, loss, N, q_const, block, watch_g) -> Callable:
-    """``block`` steps of the rules of the module docstring, unrolled and compiled (TorchInductor, C++ wrapper)."""
+def _compile(sizes, shared, loss, N, q_const, block, watch_g, compiled=True) -> Callable:
+    """``block`` steps of the rules of the module docstring, unrolled and compiled (TorchInductor, C++ wrapper).
+
+    ``compiled=False``: the same function run by plain torch, op by op (the rules without the compiler).
+    """
     evaluate = _step_function(sizes, shared, loss, N, q_const)
 
     def run_block(theta, lrs, scale, inactive, limit, runaway, x, n, q):
@@ -169,6 +172,8 @@ def _compile(sizes, shared, loss, N, q_const, block, watch_g) -> Callable:
             theta = theta - lrs[s] * step
         return theta, inactive, limit, torch.stack(rows)
 
+    if not compiled:
+        return run_block
     return torch.compile(run_block, fullgraph=True, dynamic=False, options={"cpp_wrapper": True})
 
 
@@ -185,6 +190,9 @@ class CompiledSteps:
     record_true : bool
         Watch |g|_2 for overflow too (the loop's rule with ``record_true``); |g|_2 and |g|_1
         are returned either way.
+    compile : bool
+        False: run the same block function op by op in plain torch, without the compiler (slow:
+        for checking the block's rules where no compiler is).
 
     Raises
     ------
@@ -202,10 +210,10 @@ class CompiledSteps:
     hierarchy.errors.ParameterError: block=0; give a positive number of steps per compiled call, such as 8
     """
 
-    def __init__(self, net: PopulationMLP, block: int = BLOCK, record_true: bool = True):
+    def __init__(self, net: PopulationMLP, block: int = BLOCK, record_true: bool = True, compile: bool = True):
         if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
             raise ParameterError(f"block={block!r}; give a positive number of steps per compiled call, such as {BLOCK}")
-        if not compiler_available():
+        if compile and not compiler_available():
             raise ParameterError("engine='compiled' needs a C++ compiler for torch.compile and none works here; "
                                  "install g++ (or clang++) and Python's headers, or use engine='eager'")
         self.block = int(block)
@@ -215,9 +223,9 @@ class CompiledSteps:
         self.x = net._a0[..., :D, :].contiguous()
         self.n, self.q = net._n.contiguous(), net._q.contiguous()
         key = (net.sizes, net._shared, net.loss, net.N, net._q_sq * net._n_total, self.block, bool(record_true),
-               self.K, str(self.dtype), torch.get_num_threads())  # threads: the fused loops are parallelized at compile time
+               self.K, str(self.dtype), torch.get_num_threads(), bool(compile))  # threads: set at compile time
         if key not in _COMPILED:  # one compiled program per shape, reused by every later run of it
-            _COMPILED[key] = _compile(*key[:7])
+            _COMPILED[key] = _compile(*key[:7], compiled=bool(compile))
         self._run = _COMPILED[key]
 
     def __call__(self, theta: torch.Tensor, lrs: torch.Tensor, scale: torch.Tensor, inactive: torch.Tensor,

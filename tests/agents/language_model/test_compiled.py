@@ -9,13 +9,16 @@ few shapes (torch caches a compiled shape).
 
 import numpy as np
 import pytest
+import torch
 
 import agents.language_model.compiled as compiled_module
 from agents.language_model.annealing import Annealing
-from agents.language_model.compiled import compiler_available
+from agents.language_model.compiled import CompiledSteps, compiler_available
 from agents.language_model.gradient_descent import GradientDescent
 from agents.language_model.markov import MarkovChain
 from agents.language_model.schedules import Constant, Decay
+from agents.language_model.gradient_descent import descend
+from agents.training.loop import train_blocks
 from hierarchy.errors import ParameterError
 
 needs_compiler = pytest.mark.skipif(not compiler_available(), reason="no working C++ compiler for torch.compile here")
@@ -103,3 +106,26 @@ def test_a_missing_compiler_is_one_line(data, monkeypatch):
     with pytest.raises(ParameterError, match=r"needs a C\+\+ compiler .* install g\+\+ \(or clang\+\+\) and Python's headers, "
                                              r"or use engine='eager'"):
         GradientDescent(data, hidden=(3,), engine="compiled").run(4, 0)
+
+
+@pytest.mark.parametrize("runaway", [1e4, None])
+def test_the_block_rules_without_the_compiler_equal_the_eager_loop(data, runaway):
+    """The block function run op by op (no compiler needed) through train_blocks: the eager loop's
+    records, frozen copies and final parameters, with and without the runaway rule."""
+    gd = GradientDescent(data, hidden=(3,), population=3, schedule=Constant(0.5), lr_scale=[1.0, 1e6, 1.0])
+    theta0 = gd.initial_parameters(2)
+    lrs = np.full(13, 0.5)
+    eager = descend(gd._network(), theta0, lrs, gd.lr_scale, 13)
+    net = gd._network()
+    r = train_blocks(CompiledSteps(net, 5, compile=False), torch.from_numpy(theta0), lrs, 13, scale=gd.lr_scale,
+                     runaway=runaway)
+    if runaway is None:  # overflow only: copy 1 runs on (its L grows but stays finite)
+        assert r.diverged_at[1] == -1 and eager[1][1] >= 0
+        np.testing.assert_allclose(r.values["L"][[0, 2]], eager[0]["L"][[0, 2]], rtol=1e-12)
+        return
+    assert np.array_equal(r.diverged_at, eager[1]) and eager[1][1] >= 0
+    for name in ("L", "G", "G1"):
+        a, b = eager[0][name], r.values[name]
+        assert np.array_equal(np.isnan(a), np.isnan(b))
+        np.testing.assert_allclose(b[~np.isnan(a)], a[~np.isnan(a)], rtol=1e-12)
+    np.testing.assert_allclose(r.params, eager[2], rtol=1e-12, atol=1e-14)
