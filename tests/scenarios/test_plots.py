@@ -11,7 +11,30 @@ from hierarchy.alignment import alignment
 from hierarchy.estimator import Estimator
 from scenarios.harris_abc import orbit_caption
 from scenarios.machinery.api import objective_plots, recorded_objectives
-from scenarios.machinery.plots import _draw_objective, _pyplot, nan_quantiles, running_alignment, spans_decades
+from scenarios.machinery.plots import _draw_objective, _pyplot, nan_quantiles, running_alignment, spans_decades, thin
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2 ** 32 - 1), st.integers(5, 3000), st.integers(4, 400))
+def test_thinned_curves_keep_every_extreme_and_bands_contain_the_band(seed, T, points):
+    rng = np.random.default_rng(seed)
+    y = np.cumsum(rng.normal(size=T))
+    y[rng.random(T) < 0.05] = np.nan
+    lo, hi = y - rng.random(T), y + rng.random(T)
+    t = np.arange(T)
+    tt, yy = thin(t, y, points=points)
+    assert tt.size <= max(points, T if T <= points else 0) + 1 and np.all(np.diff(tt) > 0)
+    assert np.array_equal(yy, y[tt], equal_nan=True)  # the kept points are the curve's own
+    if np.isfinite(y).any():
+        assert np.nanmax(yy) == np.nanmax(y) and np.nanmin(yy) == np.nanmin(y)  # no spike or dip lost
+    if T <= points:
+        assert np.array_equal(tt, t)
+    tb, lb, hb = thin(t, lo, hi, points=points, lower=0)
+    width = -(-T // max(1, points // 2)) if T > points else 1
+    for k, step in enumerate(tb):  # the thinned band covers the whole band of its bin
+        b = slice(step // width * width, step // width * width + width)
+        if np.isfinite(lo[b]).any():
+            assert lb[k] <= np.nanmin(lo[b]) and hb[k] >= np.nanmax(hi[b])
 
 
 @settings(max_examples=50, deadline=None)
