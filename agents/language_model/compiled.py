@@ -34,6 +34,7 @@ afterwards), so it pays for long runs of small models, not for short ones.
 from __future__ import annotations
 
 import shutil
+import types
 from typing import Callable, Optional
 
 import numpy as np
@@ -174,7 +175,12 @@ def _compile(sizes, shared, loss, N, q_const, block, watch_g, compiled=True) -> 
 
     if not compiled:
         return run_block
-    return torch.compile(run_block, fullgraph=True, dynamic=False, options={"cpp_wrapper": True})
+    # a code object of its own per shape: torch.compile keeps its compiled programs on the function's
+    # code object and stops at 8 (recompile_limit) per code object, so shared code would fail at the 9th shape
+    code = run_block.__code__
+    own = types.FunctionType(code.replace(co_name=f"run_block_{len(_COMPILED)}", co_qualname=f"run_block_{len(_COMPILED)}"),
+                             run_block.__globals__, None, None, run_block.__closure__)
+    return torch.compile(own, fullgraph=True, dynamic=False, options={"cpp_wrapper": True})
 
 
 class CompiledSteps:

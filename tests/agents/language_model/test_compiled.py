@@ -129,3 +129,15 @@ def test_the_block_rules_without_the_compiler_equal_the_eager_loop(data, runaway
         assert np.array_equal(np.isnan(a), np.isnan(b))
         np.testing.assert_allclose(b[~np.isnan(a)], a[~np.isnan(a)], rtol=1e-12)
     np.testing.assert_allclose(r.params, eager[2], rtol=1e-12, atol=1e-14)
+
+
+def test_every_shape_gets_a_code_object_of_its_own(monkeypatch):
+    """torch.compile stops at 8 programs per code object (recompile_limit): a run of many shapes in one
+    process (a sweep of widths, the peers benchmark) needs one code object per shape."""
+    monkeypatch.setattr(compiled_module, "_COMPILED", {})
+    fns = []
+    for n in range(10):
+        fn = compiled_module._compile((4, 2 + n, 4), True, "cross_entropy", 4.0, 0.0, 2, True)
+        compiled_module._COMPILED[n] = fn
+        fns.append(fn._torchdynamo_orig_callable.__code__)
+    assert len({id(c) for c in fns}) == 10
