@@ -128,7 +128,7 @@ def mesastack_engine(x, y, sizes, theta0, steps, chunk=None):
 COMPILED_BLOCK = 16
 
 
-def compiled_engine(x, y, sizes, theta0, steps):
+def compiled_engine(x, y, sizes, theta0, steps, block=COMPILED_BLOCK):
     """mesastack's compiled engine (``GradientDescent(engine="compiled", block=COMPILED_BLOCK)``): ``descend`` in blocks.
 
     The first call compiles the block (untimed: the agreement check makes it); its time is
@@ -137,7 +137,7 @@ def compiled_engine(x, y, sizes, theta0, steps):
     K = theta0.shape[0]
     lrs = np.full(steps, LR)
     net = PopulationMLP(sizes, x, y, K, "float32")
-    block = min(COMPILED_BLOCK, steps + 1)  # a call of few steps (the mid-size model) runs one block, not a padded one
+    block = min(block, steps + 1)  # a call of few steps (the mid-size model) runs one block, not a padded one
 
     def run():
         values = descend(net, theta0, lrs, None, steps, True, block=block)[0]
@@ -343,7 +343,12 @@ def child(args) -> list:
                     if est > args.max_case_s:
                         why[e] = f"skipped (too slow: est. {est:.0f} s)"
                         continue
-                fns[e] = ENGINE_FNS[e](x, y, sizes, theta0, steps, chunk) if chunk else ENGINE_FNS[e](x, y, sizes, theta0, steps)
+                if e == "compiled":
+                    fns[e] = compiled_engine(x, y, sizes, theta0, steps, block=args.block)
+                elif chunk:
+                    fns[e] = ENGINE_FNS[e](x, y, sizes, theta0, steps, chunk)
+                else:
+                    fns[e] = ENGINE_FNS[e](x, y, sizes, theta0, steps)
             # agreement: one untimed call each (also the warm-up: JAX and the compiled engine compile here)
             finals, warm = {}, {}
             for e, f in fns.items():
@@ -434,7 +439,6 @@ def large(K: int, steps: int, threads: int) -> dict:
 
 
 def main(argv=None) -> list:
-    global COMPILED_BLOCK
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="K 1,16,64,256 (mid: up to 64), fewer steps and repeats")
     ap.add_argument("--threads", default="1,2", help="comma-separated torch thread counts, one process each")
@@ -446,7 +450,7 @@ def main(argv=None) -> list:
                     help="GiB: an engine whose working memory is estimated above it is skipped (mesastack: chunked)")
     ap.add_argument("--block", type=int, default=COMPILED_BLOCK, help="steps per compiled call of the compiled rows")
     ap.add_argument("--compiled-max-k", type=int, default=4096,
-                    help="largest K timed with the compiled engine (each K compiles for 10 to 25 s)")
+                    help="largest K timed with the compiled engine (each K compiles for 10 to 60 s)")
     ap.add_argument("--json", type=Path, default=None, help="write rows {model, K, threads, engine, ms_per_step} as JSON")
     ap.add_argument("--large", type=int, default=None, metavar="K",
                     help="instead: one K-copy mid-size run through GradientDescent.run (chunked), its time and peak memory")
@@ -474,7 +478,6 @@ def main(argv=None) -> list:
         args.K = [1, 16, 64, 256] if args.quick else list(KS)
     else:
         args.K = [int(k) for k in args.K.split(",")]
-    COMPILED_BLOCK = args.block
     if args.child:
         args.threads = threads[0]
         if args.threads == 1:

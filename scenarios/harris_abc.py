@@ -440,7 +440,7 @@ def plot_abc(path, runs, m, claims, estimator, T: str, descriptions: dict, title
         handles = []
         for name, r in runs.items():
             a = running_alignment(r.trajectory["L"], r.trajectory[T], estimator.tail)
-            med, q = nan_quantiles(a, [0.5])[0], nan_quantiles(a, [0.25, 0.75])
+            med, *q = nan_quantiles(a, [0.5, 0.25, 0.75])  # one sort for the median and the band
             t = np.arange(med.size)
             (line,) = ax.plot(t, med, lw=1.2, label=f"{name}: alpha(t), median over {a.shape[0]} copies")
             ax.fill_between(t, q[0], q[1], color=line.get_color(), alpha=0.15, lw=0)

@@ -27,7 +27,7 @@ was 3x slower at K = 16, widths 8 being shorter than a vector); a shared first l
 one product [K n_1, D] @ [D, M] for all copies.
 
 It needs a C++ compiler (``g++``, ``c++`` or ``clang++`` on the PATH) for TorchInductor;
-the first call of a new shape compiles for 10 to 25 s (cached on disk by torch
+the first call of a new shape compiles for 10 to 60 s (cached on disk by torch
 afterwards), so it pays for long runs of small models, not for short ones.
 """
 

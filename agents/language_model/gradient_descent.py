@@ -99,7 +99,7 @@ class GradientDescent:
         engine: "eager" (default): the hand-written engine through the one loop, a few tensor
             operations a step; "compiled": blocks of ``block`` steps compiled into one program
             by ``torch.compile`` (:mod:`agents.language_model.compiled`; needs a C++ compiler;
-            the first run of a shape compiles for 10 to 25 s), which removes the per-step fixed
+            the first run of a shape compiles for 10 to 60 s), which removes the per-step fixed
             cost and pays for long runs of small models; the same numbers to float rounding.
             Plain gradient descent only (a subclass with its own :meth:`optimizer` runs eager).
         block: steps per compiled call with engine="compiled".
@@ -218,7 +218,7 @@ class GradientDescent:
 
         Examples
         --------
-        >>> from agents.language_model.markov import TokenDataset, context_index
+        >>> from agents.language_model.markov import TokenDataset
         >>> d = TokenDataset(np.array([[0, 1]]), np.array([1]), vocab=8)
         >>> gd = GradientDescent(d, hidden=(3,), population=2)
         >>> gd.memory(10) > gd.memory(0) > 0
@@ -249,7 +249,7 @@ class GradientDescent:
 
         Examples
         --------
-        >>> from agents.language_model.markov import TokenDataset, context_index
+        >>> from agents.language_model.markov import TokenDataset
         >>> d = TokenDataset(np.array([[0, 1]]), np.array([1]), vocab=8)
         >>> GradientDescent(d, hidden=(3,)).copy_memory()  # 3 * 8 * 1 * (3 + 8)
         264.0
@@ -279,7 +279,7 @@ class GradientDescent:
 
         Examples
         --------
-        >>> from agents.language_model.markov import TokenDataset, context_index
+        >>> from agents.language_model.markov import TokenDataset
         >>> d = TokenDataset(np.array([[0, 1]]), np.array([1]), vocab=8)
         >>> GradientDescent(d, population=3).chunk_size(10)  # three tiny copies fit at once
         3
@@ -300,7 +300,7 @@ class GradientDescent:
 
         Examples
         --------
-        >>> from agents.language_model.markov import TokenDataset, context_index
+        >>> from agents.language_model.markov import TokenDataset
         >>> GradientDescent(TokenDataset(np.array([[0]]), np.array([1]), 2)).chunkable()
         True
         """
@@ -318,7 +318,7 @@ class GradientDescent:
 
         Examples
         --------
-        >>> from agents.language_model.markov import TokenDataset, context_index
+        >>> from agents.language_model.markov import TokenDataset
         >>> d = TokenDataset(np.array([[0, 1]]), np.array([1]), vocab=8)
         >>> GradientDescent(d).check_memory(100)
         """
@@ -352,7 +352,7 @@ class GradientDescent:
         """P = sum_l (n_{l-1} + 1) n_l, the parameters of one copy (``agents.language_model.mlp.parameter_count``).
 
         Example:
-            >>> from agents.language_model.markov import TokenDataset, context_index
+            >>> from agents.language_model.markov import TokenDataset
             >>> d = TokenDataset(np.array([[0, 1]]), np.array([1]), vocab=8)
             >>> GradientDescent(d, hidden=(3,)).parameter_count()  # (16 + 1) * 3 + (3 + 1) * 8
             83
@@ -444,7 +444,7 @@ class GradientDescent:
 
         Examples
         --------
-        >>> from agents.language_model.markov import TokenDataset, context_index
+        >>> from agents.language_model.markov import TokenDataset
         >>> d = TokenDataset(np.array([[0]]), np.array([1]), 2)
         >>> str(GradientDescent(d).optimizer(np.random.SeedSequence(0), 3, np.ones(3)))
         'sgd'
