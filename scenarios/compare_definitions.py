@@ -54,7 +54,8 @@ from scenarios.common.maze_setup import PARAMS, SHORT, TITLES, ThresholdParams, 
 from scenarios.common.maze_tables import DECIDING, seed_text
 from scenarios.common.seed_002 import READINGS, READINGS_SHORT, seed_002_expectation, seed_claims
 from scenarios.maze_examples import maze_png, measure_example
-from scenarios.machinery.progress import case_progress
+from scenarios.machinery.progress import case_bar
+from scenarios.machinery.side_by_side import side_by_side
 from scenarios.machinery.registry import RunOptions, ScenarioResult
 
 EXAMPLES = (1, 2, 3, 4, 5, 6)
@@ -69,7 +70,10 @@ class CompareParams(ThresholdParams):
     conflict mazes of each kind; the definitions' thresholds. ``icl``: add the in-context
     learner's shift families (scenarios.common.icl_examples; ``icl_steps`` training steps, on
     the first seed). ``--quick`` uses :data:`QUICK` (a smaller population and fewer mazes;
-    the mazes' training is unchanged; the in-context learner trains fewer steps on fewer tasks)."""
+    the mazes' training is unchanged; the in-context learner trains fewer steps on fewer tasks).
+    ``case_threads``: how many cases (an example on a seed, the in-context learner) run at once,
+    side by side on threads (scenarios.machinery.side_by_side; 0: one per core, 1: one after
+    another); the numbers are the same whatever it is."""
 
     population: int = 8
     train_steps: int = 40
@@ -81,10 +85,14 @@ class CompareParams(ThresholdParams):
     icl: bool = True
     icl_steps: int = 1000
     icl_quick: bool = False
+    case_threads: int = 0
 
     def __attrs_post_init__(self):
         check_positive(self, ("population", "train_steps", "eval_mazes", "replicator_eval_mazes", "irl_mazes",
                               "probe_mazes", "icl_steps"))
+        if isinstance(self.case_threads, bool) or not isinstance(self.case_threads, int) or self.case_threads < 0:
+            raise ParameterError(f"case_threads={self.case_threads!r}; give how many cases run at once (0: one per "
+                                 f"core, 1: one after another)", parameter="case_threads")
 
 
 #: The quick settings: a smaller population and fewer evaluation mazes; the same training.
@@ -276,6 +284,11 @@ class Comparison:
         return out
 
 
+#: The examples from the longest to run to the shortest (measured on the default settings), the order in which the
+#: cases are started side by side; Examples 1 and 6, and 2 and 3, share their training (started first by 1 and 2).
+_LONGEST_FIRST = (4, 1, 2, 6, 3, 5)
+
+
 def compare_definitions(options: RunOptions = RunOptions(), params: CompareParams = CompareParams(),
                         examples=EXAMPLES, seeds: int = 1) -> Comparison:
     """Run the maze examples on ``seeds`` scenario seeds (``options.seed`` onwards) and compare the
@@ -298,10 +311,30 @@ def compare_definitions(options: RunOptions = RunOptions(), params: CompareParam
     cases = [(s, n) for s in range(options.seed, options.seed + int(seeds)) for n in examples]
     by_seed = {}
     cache = {}  # what two examples compute alike (same parameters and seeds) is computed once
-    for s, n in case_progress(cases, "maze examples x seeds", options.progress):
+
+    def example(s, n):
         steps = params.train_steps if n != 5 else None
-        by_seed.setdefault(s, []).append(measure_example(n, attrs.evolve(options, seed=s, steps=steps, progress=False),
-                                                         example_params(n, params), cache))
+        return lambda: measure_example(n, attrs.evolve(options, seed=s, steps=steps, progress=False),
+                                       example_params(n, params), cache)
+
+    # the cases side by side, the longest first (the same numbers in any order)
+    order = sorted(range(len(cases)), key=lambda i: (_LONGEST_FIRST.index(cases[i][1]), i))
+    tasks = [example(*cases[i]) for i in order]
+    if params.icl:  # the in-context learner's families: is_mesa_optimizer measured, not a structural fact
+        tasks.insert(0, lambda: icl_examples(options, params, quick=params.icl_quick, steps=params.icl_steps))
+    finished = []
+    with case_bar(len(tasks), "cases (maze examples x seeds" + (", in-context learner)" if params.icl else ")"),
+                  options.progress) as bar:
+        def tick(i, _):
+            finished.append(i)
+            if bar is not None:
+                bar(len(finished))
+
+        done = side_by_side(tasks, params.case_threads, tick)
+    icl = done.pop(0) if params.icl else None
+    outcome = dict(zip(order, done))
+    for i, (s, _) in enumerate(cases):
+        by_seed.setdefault(s, []).append(outcome[i])
     for s, outcomes in by_seed.items():
         claims = []
         for o in outcomes:
@@ -316,9 +349,7 @@ def compare_definitions(options: RunOptions = RunOptions(), params: CompareParam
         edges += e_
         node_attrs |= na
         edge_attrs |= ea
-    icl = None
-    if params.icl:  # the in-context learner's families: is_mesa_optimizer measured, not a structural fact
-        icl = icl_examples(options, params, quick=params.icl_quick, steps=params.icl_steps)
+    if icl is not None:
         n_, e_ = prefixed_graph(icl.outcome.graph, icl.outcome.runs, "icl-")
         nodes += n_
         edges += e_

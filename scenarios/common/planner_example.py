@@ -13,6 +13,7 @@ then read from the same runs (scenarios.common.maze_evidence).
 from __future__ import annotations
 
 import math
+import threading
 
 import attrs
 import numpy as np
@@ -50,12 +51,36 @@ def shared(cache, key, compute):
     train the same planners, Examples 2 and 3 too, and every example probes the same conflict
     mazes): each such result is a pure function of its key (the parameters and seeds it is
     drawn from), so computing it once gives the same numbers as computing it per example.
+    Thread-safe (the cases of compare-definitions run side by side,
+    :mod:`scenarios.machinery.side_by_side`): a key is computed by the first thread that asks
+    for it while the others asking for it wait. Each key has its own lock, so a computation may
+    ask for other keys (the keys nest in one order in every example: no two wait on each other).
     """
     if cache is None:
         return compute()
-    if key not in cache:
-        cache[key] = compute()
-    return cache[key]
+    with _CACHE_LOCK:
+        once = cache.get(key)
+        if once is None:
+            once = cache[key] = _Once()
+    with once.lock:
+        if not once.done:
+            once.value = compute()
+            once.done = True
+    return once.value
+
+
+_CACHE_LOCK = threading.Lock()
+
+
+class _Once:
+    """A cache entry of :func:`shared`: its value once computed, and the lock of its computation."""
+
+    __slots__ = ("lock", "done", "value")
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.done = False
+        self.value = None
 
 
 @attrs.frozen(eq=False)

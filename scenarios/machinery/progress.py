@@ -6,8 +6,8 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def progress_bar(desc: str, total: int, enabled: bool = True):
-    """Yield a callback ``progress(done)`` that moves a tqdm bar to ``done`` of ``total`` steps.
+def progress_bar(desc: str, total: int, enabled: bool = True, unit: str = "step"):
+    """Yield a callback ``progress(done)`` that moves a tqdm bar to ``done`` of ``total`` (counted in ``unit``).
 
     The bar shows only on a terminal (tqdm's ``disable=None``) and when ``enabled``.
     """
@@ -16,7 +16,7 @@ def progress_bar(desc: str, total: int, enabled: bool = True):
         return
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, desc=desc, unit="step", disable=None, leave=False, dynamic_ncols=True)
+    bar = tqdm(total=total, desc=desc, unit=unit, disable=None, leave=False, dynamic_ncols=True)
     state = {"done": 0}
 
     def update(done: int) -> None:
@@ -45,11 +45,6 @@ def run_graph_with_progress(graph, steps: int, options) -> dict:
         return run_graph(graph, steps, options.seed, progress_factory=factory)
 
 
-def case_progress(items, desc: str, enabled: bool = True):
-    """Iterate over ``items`` with a tqdm bar counting whole cases (terminal only)."""
-    items = list(items)
-    if not enabled:
-        return items
-    from tqdm.auto import tqdm
-
-    return tqdm(items, desc=desc, unit="case", disable=None, leave=False)
+def case_bar(total: int, desc: str, enabled: bool = True):
+    """:func:`progress_bar` counting whole cases (``side_by_side``'s ``progress``)."""
+    return progress_bar(desc, total, enabled, unit="case")

@@ -49,21 +49,10 @@ from hierarchy.errors import MesastackError, ParameterError
 from hierarchy.sweep import (Trial, TrialResult, check_trials, plan_batches, remove_leftovers, reusable,
                              write_trials)
 
+from scenarios.machinery.side_by_side import available_cores
+
 RunBatch = Callable[[list], list]
 EXECUTORS = ("inprocess", "dask")
-
-
-def available_cores() -> int:
-    """Cores this process may run on (its CPU affinity where the platform tells, else cpu_count).
-
-    Example:
-        >>> available_cores() >= 1
-        True
-    """
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def run_chunk(run_batch: RunBatch, chunk: list) -> list:

@@ -168,3 +168,20 @@ def test_ctrl_c_leaves_no_file(tmp_path):
     assert p.returncode == 130
     assert "interrupted" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_stops_compare_definitions_cases_side_by_side(tmp_path):
+    """Its cases run on threads: Ctrl-C stops them too (the process ends at once, not when the cases would)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    p = subprocess.Popen([sys.executable, "-m", "scenarios", "compare-definitions", "--set", "case_threads=2",
+                          "--set", "icl_steps=100000", "--out", str(tmp_path), "--no-progress"], cwd=ROOT, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(8)  # past the imports: the cases are running
+    assert p.poll() is None, p.stderr.read()
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err and "Exception in thread" not in err
+    assert time.monotonic() - t0 < 20  # the 100,000-step in-context training would take about 20 minutes
+    assert list(tmp_path.iterdir()) == []

@@ -282,3 +282,24 @@ def test_user_mistakes_are_one_line_errors(tmp_path, args, word):
     r = mesastack("compare-definitions", "--out", str(tmp_path), *args, "--no-progress", timeout=120)
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and word in r.stderr
+
+
+def test_cases_side_by_side_give_the_numbers_of_one_after_another():
+    """case_threads=2 (the cases on two threads, sharing one cache) against 1 (a plain loop): the same
+    arrays bit for bit, the same claims, the same verdicts."""
+    from scenarios.compare_definitions import CompareParams, compare_definitions
+    from scenarios.machinery.registry import RunOptions
+
+    small = dict(population=2, eval_mazes=6, replicator_eval_mazes=4, irl_mazes=3, irl_steps=10, probe_mazes=2,
+                 train_steps=5, icl=True, icl_quick=True, icl_steps=10)
+    runs = [compare_definitions(RunOptions(progress=False), CompareParams(**small, case_threads=k),
+                                examples=(1, 6, 5)) for k in (1, 2)]
+    a, b = (c.result for c in runs)
+    assert a.arrays.keys() == b.arrays.keys()
+    for name in a.arrays:
+        np.testing.assert_array_equal(a.arrays[name], b.arrays[name], err_msg=name)
+    assert [(c.text, c.verdict, c.margin) for c in a.report.claims] == \
+        [(c.text, c.verdict, c.margin) for c in b.report.claims]
+    assert [[v.verdict for v in o.verdicts] for o in runs[0].outcomes] == \
+        [[v.verdict for v in o.verdicts] for o in runs[1].outcomes]
+    assert [o.number for o in runs[1].outcomes] == [1, 6, 5]  # in the order asked, not the order run
