@@ -32,7 +32,12 @@ The physical limit of a case: the FLOPs of the step's matrix products
 (``benchmarks.population.matmul_flops_per_step``: 2 M n_in n_out per layer forward, the
 same for each weight gradient and each back-propagated delta but the input layer's,
 about 3x the forward) x K, divided by the float32 rate of a 2048^3 matrix product timed
-in the same process (median); "x limit" is mesastack's time over that limit.
+in the same process (median); "x limit" is mesastack's time over that limit. A second
+limit adds the step's transcendental functions, which every engine must evaluate and no
+matrix product does: K M (hidden widths) tanh and K M (vocabulary + 1) exp and log, at the
+per-element times of ``torch.tanh`` and ``torch.exp`` on a float32 tensor in cache, timed in
+the same process (:func:`transcendental_stepper`); "x lim+tr" is the faster mesastack engine
+over it. On the tiny model the transcendentals are most of that limit.
 
 Usage:
     python benchmarks/peers.py [--quick] [--threads 1,2] [--K 1,16,...] [--models tiny,mid] [--json PATH]
@@ -290,19 +295,39 @@ def case_steps(model: str, K: int, quick: bool) -> int:
     return 1 if quick or K >= 256 else 4
 
 
+#: Elements of the float32 tensor the transcendental rates are timed on (in cache: the compute rate).
+TRANSCENDENTAL_ELEMENTS = 1 << 16
+
+
+def transcendental_stepper(fn=torch.tanh, n: int = TRANSCENDENTAL_ELEMENTS):
+    """A function evaluating ``fn`` (torch.tanh or torch.exp) on ``n`` float32 elements into an output buffer."""
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(n, generator=gen)
+    out = torch.empty(n)
+    return lambda: fn(a, out=out)
+
+
+def transcendentals_per_step(sizes, M: int) -> tuple:
+    """(tanh, exp-like) evaluations of one step for one copy over M rows: tanh of every hidden
+    unit; exp of every output and one log per row (the backward pass reuses them)."""
+    return int(M * sum(sizes[1:-1])), int(M * (sizes[-1] + 1))
+
+
 def child(args) -> list:
     """One thread count: every case, engines interleaved; returns the rows."""
     torch.set_num_threads(args.threads)
     have_jax = jax_available()
     repeats = 3 if args.quick else args.repeats
     peak = peak_stepper()
+    tanh, exp = transcendental_stepper(torch.tanh), transcendental_stepper(torch.exp)
     rows = []
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"\n== torch {torch.__version__} on {torch.get_num_threads()} thread(s); process on {cores} core(s); "
           f"XLA {'1 thread' if args.threads == 1 else 'default pool'}; "
           f"jax {'available' if have_jax else 'not installed'}; {load()}", flush=True)
     hdr = (f"{'model':5s} {'K':>5s} {'mesastack':>10s} {'compiled':>9s} {'torch.func':>11s} {'jax':>10s} {'naive':>10s}"
-           f" {'limit':>9s} {'x limit':>8s} {'best x':>8s}  (ms per step; mm GFLOP/s; best x: the faster mesastack engine over the limit)")
+           f" {'limit':>9s} {'x limit':>8s} {'best x':>8s} {'lim+tr':>9s} {'x lim+tr':>8s}  (ms per step; mm GFLOP/s; tanh, exp"
+           f" ns/element; best x: the faster mesastack engine over the limit; lim+tr: with the transcendentals)")
     print(hdr, flush=True)
     est_per_copy = {}  # (model, engine) -> seconds per copy-step at the largest K measured so far
     for model in args.models:
@@ -364,10 +389,13 @@ def child(args) -> list:
                     worst = float(np.max(np.abs(L - L_ref) / np.maximum(np.abs(L_ref), 1e-6)))
                     raise SystemExit(f"{e} and mesastack disagree on L after {steps} steps at {model} K={K} "
                                      f"(relative {worst:.2e} > {RTOL}); the engines no longer compute the same thing")
-            timed = dict(fns, peak=peak)
+            timed = dict(fns, peak=peak, tanh=tanh, exp=exp)
             t = interleaved(timed, reps)
             rate = 2 * 2048**3 / t.pop("peak")
+            t_tanh, t_exp = t.pop("tanh") / TRANSCENDENTAL_ELEMENTS, t.pop("exp") / TRANSCENDENTAL_ELEMENTS
+            n_tanh, n_exp = transcendentals_per_step(sizes, M)
             limit = K * flops / rate
+            limit_tr = limit + K * (n_tanh * t_tanh + n_exp * t_exp)
             # every engine runs steps + 1 evaluations (forward + backward + recording) and steps updates:
             # one step = one evaluation and its update (the update, one elementwise pass, is
             # under-counted by 1 / (steps + 1) of itself), as benchmarks/population.py counts it
@@ -378,6 +406,8 @@ def child(args) -> list:
                 est_per_copy[(model, e)] = v / 1e3 / K  # from the largest K so far: the cost per copy falls with K
             rows.append(dict(model=model, K=K, threads=args.threads, engine="limit", ms_per_step=limit * 1e3,
                              matmul_gflops=rate / 1e9))
+            rows.append(dict(model=model, K=K, threads=args.threads, engine="limit+transcendentals",
+                             ms_per_step=limit_tr * 1e3, tanh_ns=t_tanh * 1e9, exp_ns=t_exp * 1e9))
 
             def cell(e, w):
                 if e in ms:
@@ -389,8 +419,10 @@ def child(args) -> list:
             dist = f"{ms['mesastack'] / (limit * 1e3):8.1f}" if "mesastack" in ms else f"{'-':>8s}"
             best = min(v for e, v in ms.items() if e in ("mesastack", "compiled")) if "mesastack" in ms else None
             dist_best = f"{best / (limit * 1e3):8.1f}" if best is not None else f"{'-':>8s}"
+            dist_tr = f"{best / (limit_tr * 1e3):8.1f}" if best is not None else f"{'-':>8s}"
             print(f"{model:5s} {K:5d} {cell('mesastack', 10)} {cell('compiled', 9)} {cell('torch.func', 11)} {cell('jax', 10)}"
-                  f" {cell('naive', 10)} {limit * 1e3:9.4g} {dist} {dist_best}  ({rate / 1e9:.0f})", flush=True)
+                  f" {cell('naive', 10)} {limit * 1e3:9.4g} {dist} {dist_best} {limit_tr * 1e3:9.4g} {dist_tr}"
+                  f"  ({rate / 1e9:.0f}; {t_tanh * 1e9:.2f}, {t_exp * 1e9:.2f})", flush=True)
             if "cuda" in ms:
                 print(f"      cuda ({torch.cuda.get_device_name()}): {ms['cuda']:.4g} ms per step, "
                       f"{ms['mesastack'] / ms['cuda']:.2f}x the CPU engine" if "mesastack" in ms else "")

@@ -41,3 +41,13 @@ def test_jax_agrees_with_mesastack(tiny):
     x, y, sizes, theta0, ref = tiny
     out = jax_engine(x, y, sizes, theta0, STEPS)()
     np.testing.assert_allclose(out, ref, rtol=2e-5, atol=1e-7)
+
+
+def test_the_transcendental_limit_counts_each_hidden_tanh_output_exp_and_row_log():
+    from benchmarks.peers import transcendentals_per_step, transcendental_stepper
+
+    # tiny: 64 rows, one hidden layer of 8 (tanh), 8 outputs (exp) and one log per row
+    assert transcendentals_per_step((16, 8, 8), 64) == (64 * 8, 64 * 8 + 64)
+    assert transcendentals_per_step((128, 128, 128, 64), 2048) == (2048 * 256, 2048 * 65)
+    out = transcendental_stepper(n=1000)()
+    assert out.shape == (1000,) and bool((out.abs() < 1).all())
