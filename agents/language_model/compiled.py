@@ -224,11 +224,9 @@ class CompiledSteps:
                                  "install g++ (or clang++) and Python's headers, or use engine='eager'")
         self.block = int(block)
         self.K, self.P, self.dtype = net.K, net.P, net.theta.dtype
-        D = net.sizes[0]
-        # the engine's inputs without the ones and padding rows (the biases are added separately here)
-        self.x = net._a0[..., :D, :].contiguous()
-        self.n, self.q = net._n.contiguous(), net._q.contiguous()
-        key = (net.sizes, net._shared, net.loss, net.N, net._q_sq * net._n_total, self.block, bool(record_true),
+        data = net.step_data()  # the inputs without the ones and padding rows (the biases are added separately here)
+        self.x, self.n, self.q = data.x, data.n, data.q
+        key = (net.sizes, data.shared, net.loss, net.N, data.brier_constant, self.block, bool(record_true),
                self.K, str(self.dtype), torch.get_num_threads(), bool(compile))  # threads: set at compile time
         if key not in _COMPILED:  # one compiled program per shape, reused by every later run of it
             _COMPILED[key] = _compile(*key[:7], compiled=bool(compile))

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import attrs
 import numpy as np
 import torch
 
@@ -196,6 +197,32 @@ def _augmented(n: int) -> int:
     return n + 1 if n + 1 <= 32 else -(-(n + 1) // 8) * 8
 
 
+@attrs.frozen(eq=False)
+class StepData:
+    """What a :class:`PopulationMLP` trains on, in its feature-major layout, for another engine
+    of the same step (:class:`~agents.language_model.compiled.CompiledSteps`).
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        The inputs without the engine's ones and padding rows: [D, M] shared, [K, D, M] per copy.
+    n : torch.Tensor
+        [Kq, 1, M] examples per row (Kq = 1 for shared targets, else K).
+    q : torch.Tensor
+        [Kq, V, M] the summed targets Q_m (label smoothing applied).
+    shared : bool
+        Whether every copy has the same inputs (``x`` is [D, M]).
+    brier_constant : float
+        N c of the Brier loss (c = |q|^2 of one example).
+    """
+
+    x: torch.Tensor
+    n: torch.Tensor
+    q: torch.Tensor
+    shared: bool
+    brier_constant: float
+
+
 class PopulationMLP:
     """Forward and backward for K copies on one full batch, in preallocated buffers.
 
@@ -318,6 +345,24 @@ class PopulationMLP:
             self._inv_n = torch.full((), 1.0 / self.N, dtype=dt)
             self._q_const = torch.full((), self._q_sq * self._n_total, dtype=dt)
         self._plan()
+
+    def step_data(self) -> StepData:
+        """The engine's data (contiguous copies of its buffers' views) for another engine of the same step.
+
+        Returns
+        -------
+        StepData
+
+        Examples
+        --------
+        >>> net = PopulationMLP((4, 2, 4), torch.eye(4, dtype=torch.float64), torch.tensor([1, 2, 3, 0]), 3)
+        >>> d = net.step_data()
+        >>> tuple(d.x.shape), tuple(d.n.shape), tuple(d.q.shape), d.shared
+        ((4, 4), (1, 1, 4), (1, 4, 4), True)
+        """
+        D = self.sizes[0]
+        return StepData(self._a0[..., :D, :].contiguous(), self._n.contiguous(), self._q.contiguous(),
+                        self._shared, self._q_sq * self._n_total)
 
     def _plan(self) -> None:
         """Every view the passes use, made once (a view costs about as much to make as a tiny product).
