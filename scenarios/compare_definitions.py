@@ -56,7 +56,7 @@ from scenarios.common.seed_002 import READINGS, READINGS_SHORT, seed_002_expecta
 from scenarios.maze_examples import maze_png, measure_example
 from scenarios.machinery.progress import case_bar
 from scenarios.machinery.side_by_side import side_by_side
-from scenarios.machinery.registry import RunOptions, ScenarioResult
+from scenarios.machinery.registry import RunOptions, ScenarioResult, parameter
 
 EXAMPLES = (1, 2, 3, 4, 5, 6)
 
@@ -82,10 +82,11 @@ class CompareParams(ThresholdParams):
     irl_mazes: int = 24
     irl_steps: int = 100
     probe_mazes: int = 40
-    icl: bool = True
-    icl_steps: int = 1000
-    icl_quick: bool = False
-    case_threads: int = 0
+    icl: bool = parameter(True, "add the in-context learner's shift families, with is_mesa_optimizer measured per copy")
+    icl_steps: int = parameter(1000, "training steps of the in-context learner (on the first seed)")
+    icl_quick: bool = parameter(False, "the in-context learner's quick settings (fewer tasks; --quick sets it)")
+    case_threads: int = parameter(0, "cases (an example on a seed, the in-context learner) run at once on threads; "
+                                     "0: one per core, 1: one after another (the same numbers)")
 
     def __attrs_post_init__(self):
         check_positive(self, ("population", "train_steps", "eval_mazes", "replicator_eval_mazes", "irl_mazes",

@@ -155,6 +155,8 @@ def test_describe_lists_every_parameter_with_default_type_and_meaning():
     for s in list_scenarios():  # every parameter of every scenario has a meaning
         missing = [row[0] for row in parameter_rows(s.params) if row[3] == "(no description)"]
         assert not missing, (s.name, missing)
+    from scenarios.compare_definitions import CompareParams  # and of compare-definitions
+    assert not [row[0] for row in parameter_rows(CompareParams) if row[3] == "(no description)"]
 
 
 def test_ctrl_c_leaves_no_file(tmp_path):
