@@ -30,6 +30,7 @@ from hierarchy.exports import read_graph
 from hierarchy.sweep import CORRUPT_DIR, Trial, TrialResult, finished_ids, load_trial, trials_dir, write_trial
 from scenarios.machinery.cli import main
 from scenarios.machinery.sweeps import run_sweep
+from tests.scenarios.trial_file_edits import edit_json, flip_bit, resave_npz, write_file
 
 ROOT = Path(__file__).resolve().parents[2]
 CAPACITY = ["run", "capacity", "--steps", "30", "--no-progress", "--set", "bootstrap=5", "--set", "widths=1,2",
@@ -296,38 +297,6 @@ def toy(n=4):
     return [Trial(f"x{i}", {"x": i}, batch_key=i % 2) for i in range(n)]
 
 
-def _json_doc(path):
-    return json.loads(path.read_text())
-
-
-def _edit_json(change):
-    def corrupt(d):
-        p = d / "x1.json"
-        doc = _json_doc(p)
-        change(doc)
-        p.write_text(json.dumps(doc))
-    return corrupt
-
-
-def _write(name, data):
-    def corrupt(d):
-        (d / name).write_bytes(data(d / name) if callable(data) else data)
-    return corrupt
-
-
-def _flip_bit(path):
-    b = bytearray(path.read_bytes())
-    b[len(b) // 2] ^= 0x10
-    return bytes(b)
-
-
-def _resave(arrays):
-    def corrupt(d):
-        with open(d / "x1.npz", "wb") as fh:
-            np.savez(fh, **arrays)
-    return corrupt
-
-
 def _npz_a_folder(d):
     (d / "x1.npz").unlink()
     (d / "x1.npz").mkdir()
@@ -338,30 +307,30 @@ def _set_figures_string(doc):
 
 
 STORE_ROWS = [  # (id, corrupt(trials dir)): each must be named, moved aside and rerun
-    ("npz-truncated", _write("x1.npz", lambda p: p.read_bytes()[: len(p.read_bytes()) // 2])),
-    ("npz-empty", _write("x1.npz", b"")),
-    ("npz-bit-flipped", _write("x1.npz", _flip_bit)),
-    ("npz-text", _write("x1.npz", b"not a zip at all\n")),
+    ("npz-truncated", write_file("x1.npz", lambda p: p.read_bytes()[: len(p.read_bytes()) // 2])),
+    ("npz-empty", write_file("x1.npz", b"")),
+    ("npz-bit-flipped", write_file("x1.npz", flip_bit)),
+    ("npz-text", write_file("x1.npz", b"not a zip at all\n")),
     ("npz-missing", lambda d: (d / "x1.npz").unlink()),
     ("npz-a-folder", _npz_a_folder),
-    ("npz-L-cut-to-5", _resave({"L": 1 + np.arange(5.0)})),
-    ("npz-L-float32", _resave({"L": (1 + np.arange(10.0)).astype(np.float32)})),
-    ("npz-extra-array", _resave({"L": 1 + np.arange(10.0), "M": np.zeros(3)})),
-    ("npz-pickled-object", _resave({"L": np.array([{"x": 1}], dtype=object)})),
-    ("npz-L-values-changed", _resave({"L": 100 + np.arange(10.0)})),
-    ("json-a-list", _write("x1.json", b"[1, 2, 3]")),
-    ("json-empty", _write("x1.json", b"")),
-    ("json-not-json", _write("x1.json", b"{\"trial_id\": ")),
-    ("json-not-utf8", _write("x1.json", b"\xff\xfe\x00garbage")),
-    ("json-figures-a-string", _edit_json(_set_figures_string)),
-    ("json-figure-a-string", _edit_json(lambda doc: doc["figures"].update(y="big"))),
-    ("json-figure-edited", _edit_json(lambda doc: doc["figures"].update(y=1e9))),
-    ("json-params-a-list", _edit_json(lambda doc: doc.update(params=[1]))),
-    ("json-params-edited", _edit_json(lambda doc: doc["params"].update(x=3))),
-    ("json-other-trial-id", _edit_json(lambda doc: doc.update(trial_id="x0"))),
-    ("json-arrays-renamed", _edit_json(lambda doc: doc.update(arrays=["M"]))),
-    ("json-without-digest", _edit_json(lambda doc: doc.pop("digest"))),
-    ("json-shape-edited", _edit_json(lambda doc: doc["shapes"]["L"].update(shape=[5]))),
+    ("npz-L-cut-to-5", resave_npz({"L": 1 + np.arange(5.0)})),
+    ("npz-L-float32", resave_npz({"L": (1 + np.arange(10.0)).astype(np.float32)})),
+    ("npz-extra-array", resave_npz({"L": 1 + np.arange(10.0), "M": np.zeros(3)})),
+    ("npz-pickled-object", resave_npz({"L": np.array([{"x": 1}], dtype=object)})),
+    ("npz-L-values-changed", resave_npz({"L": 100 + np.arange(10.0)})),
+    ("json-a-list", write_file("x1.json", b"[1, 2, 3]")),
+    ("json-empty", write_file("x1.json", b"")),
+    ("json-not-json", write_file("x1.json", b"{\"trial_id\": ")),
+    ("json-not-utf8", write_file("x1.json", b"\xff\xfe\x00garbage")),
+    ("json-figures-a-string", edit_json(_set_figures_string)),
+    ("json-figure-a-string", edit_json(lambda doc: doc["figures"].update(y="big"))),
+    ("json-figure-edited", edit_json(lambda doc: doc["figures"].update(y=1e9))),
+    ("json-params-a-list", edit_json(lambda doc: doc.update(params=[1]))),
+    ("json-params-edited", edit_json(lambda doc: doc["params"].update(x=3))),
+    ("json-other-trial-id", edit_json(lambda doc: doc.update(trial_id="x0"))),
+    ("json-arrays-renamed", edit_json(lambda doc: doc.update(arrays=["M"]))),
+    ("json-without-digest", edit_json(lambda doc: doc.pop("digest"))),
+    ("json-shape-edited", edit_json(lambda doc: doc["shapes"]["L"].update(shape=[5]))),
 ]
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from hierarchy.sweep import CORRUPT_DIR, Trial, TrialResult, chunk_name, finished_ids, load_chunk, trials_dir, write_trial
 from scenarios.machinery.sweeps import run_sweep
+from tests.scenarios.trial_file_edits import edit_json, flip_bit, resave_npz, write_file
 
 BAD = chunk_name(["x1", "x3"])  # the chunk of batch_key 1 in toy(): x1 and x3
 
@@ -48,12 +49,6 @@ def _write(ext, data):
     return corrupt
 
 
-def _flip_bit(path):
-    b = bytearray(path.read_bytes())
-    b[len(b) // 2] ^= 0x10
-    return bytes(b)
-
-
 def _resave(arrays):
     def corrupt(d, stem):
         with open(d / f"{stem}.npz", "wb") as fh:
@@ -75,7 +70,7 @@ GOOD_L = np.stack([1 + np.arange(10.0), 3 + np.arange(10.0)])
 CHUNK_ROWS = [  # (id, corrupt(trials dir, chunk name))
     ("npz-truncated", _write(".npz", lambda p: p.read_bytes()[: len(p.read_bytes()) // 2])),
     ("npz-empty", _write(".npz", b"")),
-    ("npz-bit-flipped", _write(".npz", _flip_bit)),
+    ("npz-bit-flipped", _write(".npz", flip_bit)),
     ("npz-text", _write(".npz", b"not a zip at all\n")),
     ("npz-missing", lambda d, stem: (d / f"{stem}.npz").unlink()),
     ("npz-a-folder", _npz_a_folder),
@@ -160,38 +155,16 @@ def _old_store(out, results) -> None:
         write_trial(out, r)
 
 
-def _edit_json(change):
-    def corrupt(d):
-        p = d / "x1.json"
-        doc = json.loads(p.read_text())
-        change(doc)
-        p.write_text(json.dumps(doc))
-    return corrupt
-
-
-def _old_write(name, data):
-    def corrupt(d):
-        (d / name).write_bytes(data(d / name) if callable(data) else data)
-    return corrupt
-
-
-def _old_resave(arrays):
-    def corrupt(d):
-        with open(d / "x1.npz", "wb") as fh:
-            np.savez(fh, **arrays)
-    return corrupt
-
-
 TRIAL_ROWS = [  # (id, corrupt(trials dir)): x1's files in a store of the per-trial format
-    ("npz-truncated", _old_write("x1.npz", lambda p: p.read_bytes()[: len(p.read_bytes()) // 2])),
-    ("npz-bit-flipped", _old_write("x1.npz", _flip_bit)),
+    ("npz-truncated", write_file("x1.npz", lambda p: p.read_bytes()[: len(p.read_bytes()) // 2])),
+    ("npz-bit-flipped", write_file("x1.npz", flip_bit)),
     ("npz-missing", lambda d: (d / "x1.npz").unlink()),
-    ("npz-L-float32", _old_resave({"L": (1 + np.arange(10.0)).astype(np.float32)})),
-    ("npz-L-values-changed", _old_resave({"L": 100 + np.arange(10.0)})),
-    ("json-not-utf8", _old_write("x1.json", b"\xff\xfe\x00garbage")),
-    ("json-figure-edited", _edit_json(lambda doc: doc["figures"].update(y=1e9))),
-    ("json-other-trial-id", _edit_json(lambda doc: doc.update(trial_id="x0"))),
-    ("json-without-digest", _edit_json(lambda doc: doc.pop("digest"))),
+    ("npz-L-float32", resave_npz({"L": (1 + np.arange(10.0)).astype(np.float32)})),
+    ("npz-L-values-changed", resave_npz({"L": 100 + np.arange(10.0)})),
+    ("json-not-utf8", write_file("x1.json", b"\xff\xfe\x00garbage")),
+    ("json-figure-edited", edit_json(lambda doc: doc["figures"].update(y=1e9))),
+    ("json-other-trial-id", edit_json(lambda doc: doc.update(trial_id="x0"))),
+    ("json-without-digest", edit_json(lambda doc: doc.pop("digest"))),
 ]
 
 
