@@ -10,6 +10,9 @@ recording L and G (and G1 where the engine has it) + the SGD update, timed for
               compiled into one program by ``torch.compile`` (``agents.language_model.compiled``;
               the compile, 10 to 60 s per shape, happens in the untimed first call and is
               printed; "no C++ compiler" without one)
+  kernel      the same through ``engine="kernel"``: blocks of 128 steps in the hand-written C++
+              kernel (``agents.language_model.kernel``; built once per machine, about 3 s, in the
+              untimed first call; "no C++ compiler" without one)
   cuda        mesastack's eager engine on the GPU (``device="cuda"``), printed under the row
               where torch sees a GPU (none here: "no GPU")
   torch.func  the PyTorch model-ensembling recipe: ``stack_module_state`` +
@@ -32,12 +35,13 @@ The physical limit of a case: the FLOPs of the step's matrix products
 (``benchmarks.population.matmul_flops_per_step``: 2 M n_in n_out per layer forward, the
 same for each weight gradient and each back-propagated delta but the input layer's,
 about 3x the forward) x K, divided by the float32 rate of a 2048^3 matrix product timed
-in the same process (median); "x limit" is mesastack's time over that limit. A second
+in the same process (median); "x limit" is mesastack's eager engine's time over that limit, "best x"
+the fastest mesastack engine's (eager, compiled, kernel). A second
 limit adds the step's transcendental functions, which every engine must evaluate and no
 matrix product does: K M (hidden widths) tanh and K M (vocabulary + 1) exp and log, at the
 per-element times of ``torch.tanh`` and ``torch.exp`` on a float32 tensor in cache (16
-evaluations a timed call), timed in the same process (:func:`transcendental_stepper`); "x lim+tr" is the faster mesastack engine
-over it. On the tiny model the transcendentals are most of that limit.
+evaluations a timed call), timed in the same process (:func:`transcendental_stepper`); "x lim+tr" is the fastest mesastack engine
+over it (the kernel's tanh and exp, glibc's vector math, are faster than torch's: it can pass this limit). On the tiny model the transcendentals are most of that limit.
 
 Usage:
     python benchmarks/peers.py [--quick] [--threads 1,2] [--K 1,16,...] [--models tiny,mid] [--json PATH]
@@ -61,11 +65,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agents.language_model.compiled import compiler_available  # noqa: E402
+from agents.language_model.kernel import KERNEL_BLOCK, kernel_available  # noqa: E402
 from agents.language_model.gradient_descent import descend  # noqa: E402
 from agents.language_model.mlp import PopulationMLP, init_parameters, split_parameters  # noqa: E402
 from benchmarks.population import LR, MODELS, interleaved, matmul_flops_per_step, peak_stepper, problem  # noqa: E402
 
-ENGINES = ("mesastack", "compiled", "cuda", "torch.func", "jax", "naive")
+ENGINES = ("mesastack", "compiled", "kernel", "cuda", "torch.func", "jax", "naive")
+#: mesastack's own engines (the "best" columns take the fastest of them)
+OWN = ("mesastack", "compiled", "kernel")
 KS = (1, 16, 64, 256, 1024, 4096)
 #: float32 agreement of L after the timed steps across engines (relative)
 RTOL = 2e-4
@@ -133,7 +140,7 @@ def mesastack_engine(x, y, sizes, theta0, steps, chunk=None):
 COMPILED_BLOCK = 16
 
 
-def compiled_engine(x, y, sizes, theta0, steps, block=COMPILED_BLOCK):
+def compiled_engine(x, y, sizes, theta0, steps, block=COMPILED_BLOCK, engine="compiled"):
     """mesastack's compiled engine (``GradientDescent(engine="compiled", block=COMPILED_BLOCK)``): ``descend`` in blocks.
 
     The first call compiles the block (untimed: the agreement check makes it); its time is
@@ -145,10 +152,15 @@ def compiled_engine(x, y, sizes, theta0, steps, block=COMPILED_BLOCK):
     block = min(block, steps + 1)  # a call of few steps (the mid-size model) runs one block, not a padded one
 
     def run():
-        values = descend(net, theta0, lrs, None, steps, True, block=block)[0]
+        values = descend(net, theta0, lrs, None, steps, True, block=(engine, block))[0]
         return np.stack([values["L"], values["G"]])
 
     return run
+
+
+def kernel_engine(x, y, sizes, theta0, steps):
+    """mesastack's C++ kernel (``GradientDescent(engine="kernel")``): ``descend`` in blocks of ``KERNEL_BLOCK`` steps."""
+    return compiled_engine(x, y, sizes, theta0, steps, block=KERNEL_BLOCK, engine="kernel")
 
 
 def cuda_engine(x, y, sizes, theta0, steps):
@@ -264,7 +276,7 @@ def jax_engine(x, y, sizes, theta0, steps):
     return run
 
 
-ENGINE_FNS = {"mesastack": mesastack_engine, "compiled": compiled_engine, "cuda": cuda_engine, "torch.func": torchfunc_engine, "jax": jax_engine, "naive": naive_engine}
+ENGINE_FNS = {"mesastack": mesastack_engine, "compiled": compiled_engine, "kernel": kernel_engine, "cuda": cuda_engine, "torch.func": torchfunc_engine, "jax": jax_engine, "naive": naive_engine}
 
 
 def jax_available() -> bool:
@@ -281,8 +293,11 @@ def memory_bytes(engine: str, sizes, M: int, K: int) -> float:
 
     mesastack keeps about 4 such buffers of every width, as XLA's fused program does,
     torch.func about 6 (activations, pre-activations, gradients, and the vmapped
-    intermediates); the naive loop holds one copy's at a time.
+    intermediates); the naive loop holds one copy's at a time; the kernel, one tile of 64
+    rows per thread.
     """
+    if engine == "kernel":
+        return 4.0 * 4 * 64 * sum(sizes[1:]) * 2
     per_copy = 4.0 * M * sum(sizes[1:])
     copies = 1 if engine == "naive" else K
     return (6 if engine in ("torch.func", "compiled") else 4) * per_copy * copies
@@ -334,9 +349,9 @@ def child(args) -> list:
     print(f"\n== torch {torch.__version__} on {torch.get_num_threads()} thread(s); process on {cores} core(s); "
           f"XLA {'1 thread' if args.threads == 1 else 'default pool'}; "
           f"jax {'available' if have_jax else 'not installed'}; {load()}", flush=True)
-    hdr = (f"{'model':5s} {'K':>5s} {'mesastack':>10s} {'compiled':>9s} {'torch.func':>11s} {'jax':>10s} {'naive':>10s}"
+    hdr = (f"{'model':5s} {'K':>5s} {'mesastack':>10s} {'compiled':>9s} {'kernel':>9s} {'torch.func':>11s} {'jax':>10s} {'naive':>10s}"
            f" {'limit':>9s} {'x limit':>8s} {'best x':>8s} {'lim+tr':>9s} {'x lim+tr':>8s}  (ms per step; mm GFLOP/s; tanh, exp"
-           f" ns/element; best x: the faster mesastack engine over the limit; lim+tr: with the transcendentals)")
+           f" ns/element; best x: the fastest mesastack engine over the limit; lim+tr: with the transcendentals)")
     print(hdr, flush=True)
     est_per_copy = {}  # (model, engine) -> seconds per copy-step at the largest K measured so far
     for model in args.models:
@@ -360,6 +375,9 @@ def child(args) -> list:
                 if e == "compiled" and not compiler_available():
                     why[e] = "no C++ compiler"
                     continue
+                if e == "kernel" and not kernel_available():
+                    why[e] = "no C++ compiler"
+                    continue
                 if e == "compiled" and K > args.compiled_max_k:
                     why[e] = f"skipped (K > --compiled-max-k {args.compiled_max_k})"
                     continue
@@ -372,7 +390,7 @@ def child(args) -> list:
                     chunk = max(1, int(K * args.mem_budget * 2**30 / need))
                     why[e] = f"in chunks of {chunk} copies (est. {need / 2**30:.0f} GiB at once)"
                 per = est_per_copy.get((model, e))
-                if per is not None and e in ("naive", "torch.func"):
+                if per is not None and e in ("naive", "torch.func", "kernel"):
                     est = per * K * (steps + 1) * (reps + 2)
                     if est > args.max_case_s:
                         why[e] = f"skipped (too slow: est. {est:.0f} s)"
@@ -427,10 +445,10 @@ def child(args) -> list:
                 return f"{tag:>{w}s}"
 
             dist = f"{ms['mesastack'] / (limit * 1e3):8.1f}" if "mesastack" in ms else f"{'-':>8s}"
-            best = min(v for e, v in ms.items() if e in ("mesastack", "compiled")) if "mesastack" in ms else None
+            best = min(v for e, v in ms.items() if e in OWN) if "mesastack" in ms else None
             dist_best = f"{best / (limit * 1e3):8.1f}" if best is not None else f"{'-':>8s}"
             dist_tr = f"{best / (limit_tr * 1e3):8.1f}" if best is not None else f"{'-':>8s}"
-            print(f"{model:5s} {K:5d} {cell('mesastack', 10)} {cell('compiled', 9)} {cell('torch.func', 11)} {cell('jax', 10)}"
+            print(f"{model:5s} {K:5d} {cell('mesastack', 10)} {cell('compiled', 9)} {cell('kernel', 9)} {cell('torch.func', 11)} {cell('jax', 10)}"
                   f" {cell('naive', 10)} {limit * 1e3:9.4g} {dist} {dist_best} {limit_tr * 1e3:9.4g} {dist_tr}"
                   f"  ({rate / 1e9:.0f}; {t_tanh * 1e9:.2f}, {t_exp * 1e9:.2f})", flush=True)
             if "cuda" in ms:
@@ -487,7 +505,8 @@ def main(argv=None) -> list:
     ap.add_argument("--K", default=None, help="comma-separated population sizes (default 1,16,64,256,1024,4096)")
     ap.add_argument("--models", default="tiny,mid", help="comma-separated subset of tiny,mid")
     ap.add_argument("--repeats", type=int, default=5, help="timed repeats per case (median reported)")
-    ap.add_argument("--max-case-s", type=float, default=60.0, help="skip naive / torch.func cases estimated to take longer")
+    ap.add_argument("--max-case-s", type=float, default=60.0,
+                    help="skip naive, torch.func and kernel cases estimated to take longer")
     ap.add_argument("--mem-budget", type=float, default=10.0,
                     help="GiB: an engine whose working memory is estimated above it is skipped (mesastack: chunked)")
     ap.add_argument("--block", type=int, default=COMPILED_BLOCK, help="steps per compiled call of the compiled rows")
@@ -562,7 +581,7 @@ def summary(rows: list) -> None:
     for r in rows:
         by[(r["model"], r["K"], r["threads"], r["engine"])] = r["ms_per_step"]
     print(f"\nratios peer / mesastack (> 1: mesastack faster); {load()}")
-    print(f"{'model':5s} {'K':>5s} {'thr':>3s} {'compiled':>9s} {'torch.func':>11s} {'jax':>8s} {'naive':>8s} {'limit/ms':>9s}"
+    print(f"{'model':5s} {'K':>5s} {'thr':>3s} {'compiled':>9s} {'kernel':>9s} {'torch.func':>11s} {'jax':>8s} {'naive':>8s} {'limit/ms':>9s}"
           f" {'jax/best':>9s}")
     for (m, K, n, e), v in sorted(by.items()):
         if e != "mesastack":
@@ -570,9 +589,9 @@ def summary(rows: list) -> None:
 
         def ratio(p):
             return f"{by[(m, K, n, p)] / v:.2f}" if (m, K, n, p) in by else "-"
-        best = min(v, by.get((m, K, n, "compiled"), v))
+        best = min(by.get((m, K, n, o), v) for o in OWN)
         jb = f"{by[(m, K, n, 'jax')] / best:.2f}" if (m, K, n, "jax") in by else "-"
-        print(f"{m:5s} {K:5d} {n:3d} {ratio('compiled'):>9s} {ratio('torch.func'):>11s} {ratio('jax'):>8s} {ratio('naive'):>8s}"
+        print(f"{m:5s} {K:5d} {n:3d} {ratio('compiled'):>9s} {ratio('kernel'):>9s} {ratio('torch.func'):>11s} {ratio('jax'):>8s} {ratio('naive'):>8s}"
               f" {ratio('limit'):>9s} {jb:>9s}")
 
 

@@ -30,6 +30,7 @@ from agents.language_model.mlp import (PopulationMLP, check_loss, describe_loss,
 from agents.language_model.schedules import Decay, Schedule, describe, schedule_values
 from agents.devices import check_device
 from agents.language_model.compiled import BLOCK, CompiledSteps
+from agents.language_model.kernel import KERNEL_BLOCK, KernelSteps
 from agents.training import GradientTransformation, sgd, train
 from agents.training.loop import PROGRESS_EVERY, divergence_rule, train_blocks
 from hierarchy.seeding import as_seed, children
@@ -37,7 +38,10 @@ from hierarchy.seeding import as_seed, children
 __all__ = ["GradientDescent", "descend", "PROGRESS_EVERY", "CHUNK_MEMORY_FRACTION", "ENGINES"]
 
 #: The engines a run can use (:class:`GradientDescent` ``engine``).
-ENGINES = ("eager", "compiled")
+ENGINES = ("eager", "compiled", "kernel")
+
+#: The engines that run blocks of steps in one call, with their steps per call by default.
+BLOCK_ENGINES = {"compiled": BLOCK, "kernel": KERNEL_BLOCK}
 
 #: The share of this machine's memory (:func:`hierarchy.memory.total_memory`) a run's
 #: per-copy working memory may take at once; a population needing more runs in chunks of
@@ -101,8 +105,14 @@ class GradientDescent:
             by ``torch.compile`` (:mod:`agents.language_model.compiled`; needs a C++ compiler;
             the first run of a shape compiles for 10 to 60 s), which removes the per-step fixed
             cost and pays for long runs of small models; the same numbers to float rounding.
-            Plain gradient descent only (a subclass with its own :meth:`optimizer` runs eager).
-        block: steps per compiled call with engine="compiled".
+            "kernel": blocks of ``block`` steps in a hand-written C++ kernel, every copy's steps
+            start to end on one thread (:mod:`agents.language_model.kernel`; needs a C++
+            compiler, about 3 s to build once per machine; CPU only), the fastest for small
+            models and few copies (the BLAS wins on wide ones); the same numbers to float
+            rounding. The block engines run plain gradient descent only (a subclass with its
+            own :meth:`optimizer` runs eager).
+        block: steps per call with engine="compiled" or "kernel"; None (default): the
+            engine's own (8 compiled, 128 kernel).
         device: where the copies train: "cpu" (default), "cuda" or "cuda:N" (the engine's
             buffers, the parameters, the optimizer's state and the records all stay on it; the
             trajectory comes back to the CPU). A GPU pays for wide models and large K; the
@@ -141,7 +151,7 @@ class GradientDescent:
     label_smoothing: float = 0.0
     threads: Optional[int] = 1
     engine: str = "eager"
-    block: int = BLOCK
+    block: Optional[int] = None
     device: str = "cpu"
 
     def __attrs_post_init__(self):
@@ -149,12 +159,16 @@ class GradientDescent:
         check_device(self.device)
         if self.engine not in ENGINES:
             raise ParameterError(f"engine={self.engine!r}; choose one of {', '.join(ENGINES)}", parameter="engine")
-        if self.engine == "compiled" and not self.chunkable():
-            raise ParameterError(f"engine='compiled' runs plain gradient descent, but {type(self).__name__} has its own "
+        if self.engine in BLOCK_ENGINES and not self.chunkable():
+            raise ParameterError(f"engine={self.engine!r} runs plain gradient descent, but {type(self).__name__} has its own "
                                  f"optimizer; use engine='eager'", parameter="engine")
-        if isinstance(self.block, bool) or not isinstance(self.block, (int, np.integer)) or self.block < 1:
-            raise ParameterError(f"block={self.block!r}; give a positive number of steps per compiled call, such as {BLOCK}",
-                                 parameter="block")
+        if self.engine == "kernel" and self.device != "cpu":
+            raise ParameterError(f"engine='kernel' runs on the CPU, not on {self.device}; use engine='eager' on a GPU",
+                                 parameter="engine")
+        if self.block is not None and (isinstance(self.block, bool) or not isinstance(self.block, (int, np.integer))
+                                       or self.block < 1):
+            raise ParameterError(f"block={self.block!r}; give a positive number of steps per call, such as "
+                                 f"{BLOCK_ENGINES.get(self.engine, BLOCK)} (or None for the engine's own)", parameter="block")
         if self.threads is not None and (not isinstance(self.threads, (int, np.integer)) or self.threads < 1):
             raise ParameterError(f"threads={self.threads!r}; give a positive number of torch threads, or None for torch's setting")
         K = self.population
@@ -529,9 +543,11 @@ class GradientDescent:
         copy_meta = {"initial_parameters": theta0, "final_parameters": theta_final}
         return Trajectory(values, diverged_at=diverged_at, meta=meta, copy_meta=copy_meta)
 
-    def _block(self) -> Optional[int]:
-        """Steps per compiled call (engine="compiled"), None for the eager engine."""
-        return self.block if self.engine == "compiled" else None
+    def _block(self) -> Optional[tuple]:
+        """(engine, steps per call) of a block engine ("compiled", "kernel"), None for the eager engine."""
+        if self.engine not in BLOCK_ENGINES:
+            return None
+        return self.engine, int(self.block) if self.block is not None else BLOCK_ENGINES[self.engine]
 
     def _run_chunks(self, steps: int, lrs: np.ndarray, theta0: np.ndarray, chunk: int, progress: Progress):
         """Copies lo .. hi - 1, ``chunk`` at a time, each chunk an engine and an ``sgd`` of its own; results joined."""
@@ -561,7 +577,7 @@ def descend(
     record_true: bool = True,
     progress: Progress = None,
     optimizer: Optional[GradientTransformation] = None,
-    block: Optional[int] = None,
+    block: Optional[tuple] = None,
 ):
     """Train the engine's K copies through the one loop (:func:`agents.training.train`).
 
@@ -587,10 +603,11 @@ def descend(
         Called with the number of steps done, every ``PROGRESS_EVERY`` steps and after the last.
     optimizer : GradientTransformation, optional
         Replaces ``sgd(lrs, lr_scale)`` (e.g. with annealing's jumps chained after it).
-    block : int, optional
-        Run ``sgd(lrs, lr_scale)`` in compiled blocks of this many steps
-        (:class:`~agents.language_model.compiled.CompiledSteps` through
-        :func:`agents.training.loop.train_blocks`; ``optimizer`` is then not used: it must be
+    block : tuple, optional
+        (engine, S): run ``sgd(lrs, lr_scale)`` in blocks of S steps a call, ``"compiled"``
+        (:class:`~agents.language_model.compiled.CompiledSteps`) or ``"kernel"``
+        (:class:`~agents.language_model.kernel.KernelSteps`), through
+        :func:`agents.training.loop.train_blocks` (``optimizer`` is then not used: it must be
         that same sgd). None: the eager engine, step by step.
 
     Returns
@@ -618,7 +635,9 @@ def descend(
     if theta0.shape != (K, P):
         raise ParameterError(f"starting parameters have shape {theta0.shape}; the engine needs [{K}, {P}]")
     if block is not None:
-        result = train_blocks(CompiledSteps(net, block, record_true), torch.from_numpy(theta0).to(net.device, net.theta.dtype),
+        engine, S = block
+        steps_fn = (CompiledSteps if engine == "compiled" else KernelSteps)(net, S, record_true)
+        result = train_blocks(steps_fn, torch.from_numpy(theta0).to(net.device, net.theta.dtype),
                               lrs, steps, scale=lr_scale, record_true=record_true, progress=progress)
         return result.values, result.diverged_at, result.params
     net.theta.copy_(torch.from_numpy(theta0))

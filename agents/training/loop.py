@@ -441,15 +441,17 @@ def train_blocks(block: Callable, params, learning_rates, steps: int, *, scale=N
     (:class:`agents.language_model.compiled.CompiledSteps`): per step it evaluates L and
     g, records L, |g|_2 and |g|_1, freezes a copy whose L or |g|_2 is not finite or whose L
     passes the runaway limit, and moves the others by -eps_t s_k g. Steps past ``steps``
-    run with eps = 0 (nothing moves) and are dropped; index ``steps`` is the evaluation
-    after the last update, as in :func:`train`.
+    run with eps = 0 (nothing moves) and are dropped, unless the block function takes a
+    shorter last block (its attribute ``ragged`` True: the kernel); index ``steps`` is the
+    evaluation after the last update, as in :func:`train`.
 
     Parameters
     ----------
     block : callable
         ``block(theta, lrs [S], scale [K, 1], inactive [K], limit [K], runaway) -> (theta,
         inactive, limit, records [S, 3, K])`` with an attribute ``block`` = S (see
-        :class:`~agents.language_model.compiled.CompiledSteps`).
+        :class:`~agents.language_model.compiled.CompiledSteps`); with ``ragged`` True it is
+        also called with fewer rates (the last block) and returns as many records.
     params : torch.Tensor or array-like
         Starting parameters [K, P] (not written: the block returns new ones).
     learning_rates : array-like
@@ -505,6 +507,7 @@ def train_blocks(block: Callable, params, learning_rates, steps: int, *, scale=N
     if lrs.shape != (steps,) or not np.all(np.isfinite(lrs) & (lrs > 0)):
         raise ParameterError(f"learning_rates of shape {lrs.shape}; give {steps} positive finite rates, one per step")
     S = int(block.block)
+    ragged = bool(getattr(block, "ragged", False))
     n_blocks = -(-(steps + 1) // S)
     padded = np.zeros(n_blocks * S)
     padded[:steps] = lrs
@@ -521,8 +524,9 @@ def train_blocks(block: Callable, params, learning_rates, steps: int, *, scale=N
     R = torch.tensor(runaway if runaway is not None else 0.0, dtype=dt, device=dev)
     with torch.no_grad():
         for b in range(n_blocks):
-            theta, inactive, limit, rows = block(theta, lr_rows[b], col, inactive, limit, R)
-            rec[b * S:(b + 1) * S] = rows
+            n = min(S, steps + 1 - b * S) if ragged else S
+            theta, inactive, limit, rows = block(theta, lr_rows[b, :n], col, inactive, limit, R)
+            rec[b * S:b * S + n] = rows[:n]
             if progress is not None:
                 progress(min(steps, (b + 1) * S))
     rec = rec[:steps + 1, :n_rec]

@@ -8,7 +8,8 @@ at every step of a short SGD run agree to float32 tolerance.
 import numpy as np
 import pytest
 
-from benchmarks.peers import (jax_available, jax_engine, mesastack_engine, naive_engine, problem, start,
+from agents.language_model.kernel import kernel_available
+from benchmarks.peers import (jax_available, jax_engine, kernel_engine, mesastack_engine, naive_engine, problem, start,
                               torchfunc_engine)
 
 STEPS = 4
@@ -33,6 +34,15 @@ def test_torch_peers_agree_with_mesastack(tiny, engine):
     x, y, sizes, theta0, ref = tiny
     out = engine(x, y, sizes, theta0, STEPS)()
     np.testing.assert_allclose(out, ref, rtol=2e-5, atol=1e-7)
+
+
+def test_the_kernel_row_agrees_with_autograd(tiny):
+    """The kernel's row against the loop of nn.Modules (autograd), not against the eager engine it was checked on."""
+    if not kernel_available():
+        pytest.skip("the C++ kernel does not build here (no C++ compiler)")
+    x, y, sizes, theta0, _ = tiny
+    np.testing.assert_allclose(kernel_engine(x, y, sizes, theta0, STEPS)(), naive_engine(x, y, sizes, theta0, STEPS)(),
+                               rtol=2e-5, atol=1e-7)
 
 
 def test_jax_agrees_with_mesastack(tiny):

@@ -1,10 +1,11 @@
-"""The compiled engine (blocks of steps in one torch.compile'd program) against the eager engine.
+"""The block engines (blocks of steps in one torch.compile'd program, or in the C++ kernel) against the eager engine.
 
 The eager engine (the hand-written PopulationMLP through the one loop) is the plain
-computation; the compiled one must give the same records and final parameters to float
-rounding (the fused loops sum in another order), the same divergence and runaway steps,
-and the same refusals. The first compile of a shape takes 10 to 25 s: the tests share a
-few shapes (torch caches a compiled shape).
+computation; the compiled engine and the kernel must give the same records and final
+parameters to float rounding (they sum in other orders), the same divergence and runaway
+steps, and the same refusals. The first compile of a shape takes 10 to 25 s: the tests
+share a few shapes (torch caches a compiled shape). The kernel's own properties (threads,
+tiles, its build) are in test_kernel.py.
 """
 
 import numpy as np
@@ -15,6 +16,7 @@ import agents.language_model.compiled as compiled_module
 from agents.language_model.annealing import Annealing
 from agents.language_model.compiled import CompiledSteps, compiler_available
 from agents.language_model.gradient_descent import GradientDescent
+from agents.language_model.kernel import kernel_available
 from agents.language_model.markov import MarkovChain
 from agents.language_model.schedules import Constant, Decay
 from agents.language_model.gradient_descent import descend
@@ -22,6 +24,8 @@ from agents.training.loop import train_blocks
 from hierarchy.errors import ParameterError
 
 needs_compiler = pytest.mark.skipif(not compiler_available(), reason="no working C++ compiler for torch.compile here")
+needs_kernel = pytest.mark.skipif(not kernel_available(), reason="the C++ kernel does not build here (no C++ compiler)")
+BLOCK_ENGINES = [pytest.param("compiled", marks=needs_compiler), pytest.param("kernel", marks=needs_kernel)]
 
 
 def test_a_broken_toolchain_is_caught_by_the_probe(monkeypatch):
@@ -39,9 +43,9 @@ def data():
     return MarkovChain.random(8, 2, 0.3, seed=0).sample(64, seed=1)
 
 
-def _both(steps, **kw):
+def _both(steps, engine="compiled", **kw):
     eager = GradientDescent(**kw).run(steps, 3)
-    fused = GradientDescent(engine="compiled", block=4, **kw).run(steps, 3)
+    fused = GradientDescent(engine=engine, block=4, **kw).run(steps, 3)
     return eager, fused
 
 
@@ -56,48 +60,52 @@ def _assert_close(eager, fused, rtol):
     assert np.array_equal(fused.diverged_at, eager.diverged_at)
 
 
-@needs_compiler
-def test_compiled_equals_eager_with_rates_per_copy_and_a_last_partial_block(data):
+@pytest.mark.parametrize("engine", BLOCK_ENGINES)
+def test_block_engine_equals_eager_with_rates_per_copy_and_a_last_partial_block(data, engine):
     """21 steps in blocks of 4 (the last block padded), per-copy rate multipliers, a decaying schedule."""
-    eager, fused = _both(21, data=data, hidden=(3,), population=3, schedule=Decay(0.5, 10.0), lr_scale=[1.0, 0.5, 2.0])
+    eager, fused = _both(21, engine, data=data, hidden=(3,), population=3, schedule=Decay(0.5, 10.0), lr_scale=[1.0, 0.5, 2.0])
     _assert_close(eager, fused, 1e-12)
     assert eager.T == fused.T == 22
     assert fused.meta["divergence"] == eager.meta["divergence"]
 
 
-@needs_compiler
-def test_compiled_freezes_diverging_copies_at_the_same_step(data):
+@pytest.mark.parametrize("engine", BLOCK_ENGINES)
+def test_block_engine_freezes_diverging_copies_at_the_same_step(data, engine):
     """A huge rate for copy 1 sends its L up without overflow: the runaway rule freezes it at the same step."""
-    eager, fused = _both(21, data=data, hidden=(3,), population=3, schedule=Constant(0.5), lr_scale=[1.0, 1e6, 1.0])
+    eager, fused = _both(21, engine, data=data, hidden=(3,), population=3, schedule=Constant(0.5), lr_scale=[1.0, 1e6, 1.0])
     assert eager.diverged_at[1] >= 0 and eager.diverged_at[0] == eager.diverged_at[2] == -1
     _assert_close(eager, fused, 1e-12)
     frozen = eager.diverged_at[1]
     assert np.isnan(fused["L"][1, frozen:]).all()
 
 
-@needs_compiler
-def test_compiled_brier_smoothing_two_layers_and_data_per_copy():
+@pytest.mark.parametrize("engine", BLOCK_ENGINES)
+def test_block_engine_brier_smoothing_two_layers_and_data_per_copy(engine):
     chains = [MarkovChain.random(6, 1, 0.5, seed=s) for s in range(2)]
     per_copy = tuple(c.sample(40, seed=10 + i) for i, c in enumerate(chains))
-    eager, fused = _both(8, data=per_copy, hidden=(4, 3), population=2, loss="brier", label_smoothing=0.1,
+    eager, fused = _both(8, engine, data=per_copy, hidden=(4, 3), population=2, loss="brier", label_smoothing=0.1,
                          schedule=Constant(0.3))
     _assert_close(eager, fused, 1e-12)
 
 
-@needs_compiler
-def test_compiled_progress_counts_every_step(data):
+@pytest.mark.parametrize("engine", BLOCK_ENGINES)
+def test_block_engine_progress_counts_every_step(data, engine):
     seen = []
-    GradientDescent(data, hidden=(3,), population=3, engine="compiled", block=4).run(10, 0, progress=seen.append)
+    GradientDescent(data, hidden=(3,), population=3, engine=engine, block=4).run(10, 0, progress=seen.append)
     assert seen == [4, 8, 10]
 
 
 def test_engine_choice_is_checked_in_one_line(data):
-    with pytest.raises(ParameterError, match="engine='fast'; choose one of eager, compiled"):
+    with pytest.raises(ParameterError, match="engine=.fast.; choose one of eager, compiled, kernel"):
         GradientDescent(data, engine="fast")
     with pytest.raises(ParameterError, match="block=0"):
         GradientDescent(data, engine="compiled", block=0)
-    with pytest.raises(ParameterError, match="has its own optimizer; use engine='eager'"):
-        Annealing(data, engine="compiled")
+    with pytest.raises(ParameterError, match="block=True; give a positive number of steps per call, such as 128"):
+        GradientDescent(data, engine="kernel", block=True)
+    for engine in ("compiled", "kernel"):
+        with pytest.raises(ParameterError, match=f"engine='{engine}' runs plain gradient descent, but Annealing has its own "
+                                                 f"optimizer; use engine='eager'"):
+            Annealing(data, engine=engine)
 
 
 def test_a_missing_compiler_is_one_line(data, monkeypatch):

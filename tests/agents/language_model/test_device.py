@@ -70,3 +70,9 @@ def test_annealing_jumps_stay_on_the_gpu(data):
     cpu = Annealing(data, hidden=(5,), population=2).run(20, 1)
     gpu = Annealing(data, hidden=(5,), population=2, device="cuda").run(20, 1)
     _assert_same(cpu, gpu)
+
+
+@needs_gpu
+def test_the_kernel_is_refused_on_the_gpu_in_one_line(data):
+    with pytest.raises(ParameterError, match=r"^engine='kernel' runs on the CPU, not on cuda; use engine='eager' on a GPU$"):
+        GradientDescent(data, engine="kernel", device="cuda")

@@ -1,0 +1,328 @@
+// Blocks of full-batch gradient-descent steps of the MLP language model, every copy in one call.
+//
+// The step of agents/language_model/mlp.py (PopulationMLP's class docstring gives the
+// formulas) and the one loop's rules (agents/training/loop.py, train_blocks), written out
+// for one copy at a time: each copy's S steps run start to end on one thread, with its
+// activations in a few kilobytes of that thread's memory, so no step returns to Python,
+// dispatches a tensor operation or waits for another copy. Copies are split over
+// `threads` threads in contiguous ranges; a copy's arithmetic does not depend on K, on
+// the split or on the thread count. Python side: agents/language_model/kernel.py.
+//
+// The file is compiled twice: once with -DMESASTACK_VECTOR_MATH and -ffast-math, giving
+// only the element-wise tanh and exp loops (which the compiler then maps to glibc's
+// vector math library, libmvec, within 4 ulp), and once without, giving the kernel, so
+// that nothing else is compiled under fast-math (the kernel's finiteness checks must see
+// NaN and infinity).
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+#ifdef MESASTACK_VECTOR_MATH
+
+extern "C" {
+void mesastack_tanh_f64(double* x, long n) { for (long i = 0; i < n; ++i) x[i] = std::tanh(x[i]); }
+void mesastack_tanh_f32(float* x, long n) { for (long i = 0; i < n; ++i) x[i] = std::tanh(x[i]); }
+void mesastack_exp_f64(double* x, long n) { for (long i = 0; i < n; ++i) x[i] = std::exp(x[i]); }
+void mesastack_exp_f32(float* x, long n) { for (long i = 0; i < n; ++i) x[i] = std::exp(x[i]); }
+}
+
+#else
+
+extern "C" {
+void mesastack_tanh_f64(double* x, long n);
+void mesastack_tanh_f32(float* x, long n);
+void mesastack_exp_f64(double* x, long n);
+void mesastack_exp_f32(float* x, long n);
+}
+
+namespace {
+
+inline void vtanh(double* x, long n) { mesastack_tanh_f64(x, n); }
+inline void vtanh(float* x, long n) { mesastack_tanh_f32(x, n); }
+inline void vexp(double* x, long n) { mesastack_exp_f64(x, n); }
+inline void vexp(float* x, long n) { mesastack_exp_f32(x, n); }
+
+// Columns (merged contexts) handled at once: a tile's activations stay in the first-level cache.
+constexpr int TILE = 64;
+
+}  // namespace
+
+extern "C" {
+
+// What every call of a run shares: the model's widths, the data and the loss.
+struct MesastackProblem {
+    int layers;              // weight layers L (widths sizes[0] .. sizes[L])
+    const int* sizes;        // [L + 1]
+    long params;             // P per copy
+    int M;                   // rows (merged contexts)
+    const void* x;           // [D, M] shared, or [K, D, M]
+    long x_stride;           // elements between copies' inputs (0: shared)
+    const void* n;           // [Kq, M] examples per row
+    const void* q;           // [Kq, V, M] summed targets
+    long nq_stride;          // 0: shared targets, else 1 (copy k's rows at k M and k V M)
+    int brier;               // 0: cross-entropy, 1: Brier
+    double N;                // examples per copy
+    double q_const;          // N c of the Brier loss
+    int watch_g;             // also freeze a copy whose |g|_2 is not finite
+};
+
+}
+
+namespace {
+
+template <typename T>
+struct Work {  // one thread's buffers, tile-sized
+    std::vector<T> h, z, e, d0, d1, g, col;
+    std::vector<long> offW, offb;
+};
+
+template <typename T>
+void prepare(const MesastackProblem& p, Work<T>& w) {
+    int L = p.layers, widest = 0, hidden = 0;
+    for (int l = 0; l <= L; ++l) widest = std::max(widest, p.sizes[l]);
+    for (int l = 1; l < L; ++l) hidden += p.sizes[l];
+    w.h.assign(std::max(hidden, 1) * (long)TILE, T(0));
+    w.z.assign((long)p.sizes[L] * TILE, T(0));
+    w.e.assign((long)p.sizes[L] * TILE, T(0));
+    w.d0.assign((long)widest * TILE, T(0));
+    w.d1.assign((long)widest * TILE, T(0));
+    w.g.assign(p.params, T(0));
+    w.col.assign(4 * TILE, T(0));
+    w.offW.resize(L);
+    w.offb.resize(L);
+    long off = 0;
+    for (int l = 0; l < L; ++l) {
+        w.offW[l] = off;
+        off += (long)p.sizes[l] * p.sizes[l + 1];
+        w.offb[l] = off;
+        off += p.sizes[l + 1];
+    }
+}
+
+// One tile of columns m0 .. m0 + tm - 1: its share of L (added to part0 - part1) and of dL/dtheta (added to w.g).
+template <typename T>
+void tile(const MesastackProblem& p, const T* theta, const T* x, const T* n, const T* q, Work<T>& w, int m0,
+          int tm, T& part0, T& part1) {
+    const int L = p.layers, M = p.M, V = p.sizes[L];
+    const T invN = T(1) / T(p.N);
+    // forward: z_l[j] = b_l[j] + sum_i W_l[i, j] h_{l-1}[i]; h_l = tanh(z_l) on hidden layers
+    const T* hin = x + m0;
+    long hin_ld = M;
+    T* hbuf = w.h.data();
+    for (int l = 0; l < L; ++l) {
+        const int n_in = p.sizes[l], n_out = p.sizes[l + 1];
+        const T* W = theta + w.offW[l];
+        const T* b = theta + w.offb[l];
+        T* z = l < L - 1 ? hbuf : w.z.data();
+        for (int j = 0; j < n_out; ++j) {
+            T* zr = z + (long)j * TILE;
+            for (int m = 0; m < tm; ++m) zr[m] = b[j];
+        }
+        for (int i = 0; i < n_in; ++i) {
+            const T* hr = hin + i * hin_ld;
+            const T* Wi = W + (long)i * n_out;
+            for (int j = 0; j < n_out; ++j) {
+                const T wij = Wi[j];
+                T* zr = z + (long)j * TILE;
+                for (int m = 0; m < tm; ++m) zr[m] += wij * hr[m];
+            }
+        }
+        if (l < L - 1) {
+            if (tm == TILE) vtanh(z, (long)n_out * TILE);
+            else for (int j = 0; j < n_out; ++j) vtanh(z + (long)j * TILE, tm);
+            hin = z;
+            hin_ld = TILE;
+            hbuf += (long)n_out * TILE;
+        }
+    }
+    // softmax over the vocabulary and the loss's delta (divided by N)
+    const T* z = w.z.data();
+    T* e = w.e.data();
+    T* mx = w.col.data();
+    T* s = mx + TILE;
+    T* pr = s + TILE;
+    const T* nr = n + m0;
+    const T* qr = q + m0;  // row v at qr + v M
+    for (int m = 0; m < tm; ++m) mx[m] = z[m];
+    for (int v = 1; v < V; ++v)
+        for (int m = 0; m < tm; ++m) mx[m] = std::max(mx[m], z[(long)v * TILE + m]);
+    for (int v = 0; v < V; ++v)
+        for (int m = 0; m < tm; ++m) e[(long)v * TILE + m] = z[(long)v * TILE + m] - mx[m];
+    if (tm == TILE) vexp(e, (long)V * TILE);
+    else for (int v = 0; v < V; ++v) vexp(e + (long)v * TILE, tm);
+    for (int m = 0; m < tm; ++m) s[m] = 0;
+    for (int v = 0; v < V; ++v)
+        for (int m = 0; m < tm; ++m) s[m] += e[(long)v * TILE + m];
+    T* d = w.d0.data();
+    if (!p.brier) {
+        for (int m = 0; m < tm; ++m) part0 += nr[m] * (std::log(s[m]) + mx[m]);
+        for (int v = 0; v < V; ++v) {
+            const T* zv = z + (long)v * TILE;
+            const T* qv = qr + (long)v * M;
+            const T* ev = e + (long)v * TILE;
+            T* dv = d + (long)v * TILE;
+            for (int m = 0; m < tm; ++m) {
+                part1 += zv[m] * qv[m];
+                dv[m] = (nr[m] * (ev[m] / s[m]) - qv[m]) * invN;
+            }
+        }
+    } else {
+        for (int m = 0; m < tm; ++m) pr[m] = 0;
+        for (int v = 0; v < V; ++v) {
+            const T* qv = qr + (long)v * M;
+            T* ev = e + (long)v * TILE;  // becomes p
+            T* dv = d + (long)v * TILE;  // holds r
+            for (int m = 0; m < tm; ++m) {
+                const T pv = ev[m] / s[m];
+                const T r = nr[m] * pv - qv[m];
+                ev[m] = pv;
+                dv[m] = r;
+                part0 += pv * r;
+                part1 += pv * qv[m];
+                pr[m] += pv * r;
+            }
+        }
+        for (int v = 0; v < V; ++v) {
+            const T* pv = e + (long)v * TILE;
+            T* dv = d + (long)v * TILE;
+            for (int m = 0; m < tm; ++m) dv[m] = T(2) * pv[m] * (dv[m] - pr[m]) * invN;
+        }
+    }
+    // backward: dW_l[i, j] += <h_{l-1}[i], delta_l[j]>, db_l[j] += sum delta_l[j],
+    // delta_{l-1} = (W_l delta_l) * (1 - h_{l-1}^2)
+    T* dn = w.d1.data();
+    for (int l = L - 1; l >= 0; --l) {
+        const int n_in = p.sizes[l], n_out = p.sizes[l + 1];
+        const T* W = theta + w.offW[l];
+        T* gW = w.g.data() + w.offW[l];
+        T* gb = w.g.data() + w.offb[l];
+        long off = 0;
+        for (int k = 1; k < l; ++k) off += (long)p.sizes[k] * TILE;
+        const T* hp = l == 0 ? x + m0 : w.h.data() + off;
+        const long hp_ld = l == 0 ? M : TILE;
+        for (int j = 0; j < n_out; ++j) {
+            const T* dj = d + (long)j * TILE;
+            T acc = 0;
+            for (int m = 0; m < tm; ++m) acc += dj[m];
+            gb[j] += acc;
+        }
+        for (int i = 0; i < n_in; ++i) {
+            const T* hi = hp + i * hp_ld;
+            T* gWi = gW + (long)i * n_out;
+            for (int j = 0; j < n_out; ++j) {
+                const T* dj = d + (long)j * TILE;
+                T acc = 0;
+                for (int m = 0; m < tm; ++m) acc += hi[m] * dj[m];
+                gWi[j] += acc;
+            }
+        }
+        if (l > 0) {
+            for (int i = 0; i < n_in; ++i) {
+                const T* Wi = W + (long)i * n_out;
+                T* di = dn + (long)i * TILE;
+                for (int m = 0; m < tm; ++m) di[m] = 0;
+                for (int j = 0; j < n_out; ++j) {
+                    const T wij = Wi[j];
+                    const T* dj = d + (long)j * TILE;
+                    for (int m = 0; m < tm; ++m) di[m] += wij * dj[m];
+                }
+                const T* hi = hp + i * hp_ld;
+                for (int m = 0; m < tm; ++m) di[m] *= T(1) - hi[m] * hi[m];
+            }
+            std::swap(d, dn);
+        }
+    }
+}
+
+// L(theta) of one copy, with dL/dtheta written to w.g (PopulationMLP's formulas), tile by tile.
+template <typename T>
+T loss_and_gradient(const MesastackProblem& p, const T* theta, const T* x, const T* n, const T* q, Work<T>& w) {
+    const int M = p.M;
+    std::fill(w.g.begin(), w.g.end(), T(0));
+    T part0 = 0, part1 = 0;  // cross-entropy: sum n lse, sum <Q, z>; Brier: sum <p, r>, sum <p, Q>
+    for (int m0 = 0; m0 < M; m0 += TILE) {
+        tile(p, theta, x, n, q, w, m0, std::min(TILE, M - m0), part0, part1);
+    }
+    const T invN = T(1) / T(p.N);
+    if (!p.brier) return (part0 - part1) * invN;
+    return (part0 - part1 + T(p.q_const)) * invN;
+}
+
+// S steps of copies lo .. hi - 1 (the rules of train_blocks); rec is [S, 3, K].
+template <typename T>
+void run_copies(const MesastackProblem& p, int K, int lo, int hi, int S, const T* lrs, T* theta, const T* scale,
+                uint8_t* inactive, T* limit, T R, T* rec) {
+    Work<T> w;
+    prepare(p, w);
+    const long P = p.params;
+    for (int k = lo; k < hi; ++k) {
+        T* th = theta + k * P;
+        const T* x = static_cast<const T*>(p.x) + k * p.x_stride;
+        const T* n = static_cast<const T*>(p.n) + k * p.nq_stride * p.M;
+        const T* q = static_cast<const T*>(p.q) + k * p.nq_stride * (long)p.sizes[p.layers] * p.M;
+        for (int s = 0; s < S; ++s) {
+            const T Lk = loss_and_gradient(p, th, x, n, q, w);
+            T g2 = 0, g1 = 0;
+            for (long i = 0; i < P; ++i) {
+                g2 += w.g[i] * w.g[i];
+                g1 += std::abs(w.g[i]);
+            }
+            g2 = std::sqrt(g2);
+            T* row = rec + (long)s * 3 * K;
+            row[k] = Lk;
+            row[K + k] = g2;
+            row[2 * K + k] = g1;
+            if (std::isnan(limit[k])) limit[k] = Lk + R * std::max(std::abs(Lk), T(1));
+            const bool bad = !std::isfinite(Lk) || Lk > limit[k] || (p.watch_g && !std::isfinite(g2));
+            if (bad) inactive[k] = 1;
+            if (!inactive[k]) {
+                const T lr = lrs[s], sk = scale[k];
+                for (long i = 0; i < P; ++i) th[i] -= lr * (w.g[i] * sk);
+            }
+        }
+    }
+}
+
+// Copies lo .. hi - 1 of K, split over `threads` threads in contiguous ranges.
+template <typename T>
+void run(const MesastackProblem* p, int K, int lo, int hi, int S, const T* lrs, T* theta, const T* scale,
+         uint8_t* inactive, T* limit, T R, T* rec, int threads) {
+    const int n = hi - lo;
+    threads = std::max(1, std::min(threads, n));
+    if (threads == 1) {
+        run_copies(*p, K, lo, hi, S, lrs, theta, scale, inactive, limit, R, rec);
+        return;
+    }
+    std::vector<std::thread> pool;
+    for (int t = 1; t < threads; ++t) {
+        const int a = lo + (int)((long)n * t / threads), b = lo + (int)((long)n * (t + 1) / threads);
+        pool.emplace_back([=] { run_copies(*p, K, a, b, S, lrs, theta, scale, inactive, limit, R, rec); });
+    }
+    run_copies(*p, K, lo, lo + (int)((long)n / threads), S, lrs, theta, scale, inactive, limit, R, rec);
+    for (auto& t : pool) t.join();
+}
+
+}  // namespace
+
+extern "C" {
+
+// S steps of copies lo .. hi - 1 of K: theta [K, P], scale, inactive, limit [K] and rec [S, 3, K] are the whole
+// population's (copy k's entries at k); lrs [S].
+void mesastack_steps_f64(const MesastackProblem* p, int K, int lo, int hi, int S, const double* lrs, double* theta,
+                         const double* scale, uint8_t* inactive, double* limit, double R, double* rec, int threads) {
+    run<double>(p, K, lo, hi, S, lrs, theta, scale, inactive, limit, R, rec, threads);
+}
+
+void mesastack_steps_f32(const MesastackProblem* p, int K, int lo, int hi, int S, const float* lrs, float* theta,
+                         const float* scale, uint8_t* inactive, float* limit, double R, float* rec, int threads) {
+    run<float>(p, K, lo, hi, S, lrs, theta, scale, inactive, limit, (float)R, rec, threads);
+}
+
+int mesastack_kernel_version() { return 2; }
+
+}
+
+#endif
