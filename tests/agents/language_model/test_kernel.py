@@ -15,7 +15,8 @@ import agents.language_model.kernel as kernel_module
 from agents.language_model.gradient_descent import GradientDescent
 from agents.language_model.kernel import KernelSteps, kernel_available
 from agents.language_model.markov import MarkovChain
-from agents.language_model.mlp import PopulationMLP
+from agents.language_model.gradient_descent import descend
+from agents.language_model.mlp import PopulationMLP, init_parameters
 from agents.language_model.schedules import Constant, Decay
 from hierarchy.errors import ParameterError
 
@@ -106,6 +107,23 @@ def test_an_exploding_copy_is_frozen_at_the_same_step(data):
     assert eager.diverged_at[1] >= 0 and eager.diverged_at[0] == -1
     assert np.array_equal(kern.diverged_at, eager.diverged_at)
     _close(eager, kern, 1e-12)
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "brier"])
+def test_inputs_and_targets_per_copy_equal_the_eager_engine(loss):
+    """Each copy its own dense inputs [K, M, D] and targets [K, M] (no shared product), 90 rows: two tiles."""
+    gen = torch.Generator().manual_seed(3)
+    K, M, D, V = 3, 90, 5, 4
+    x = torch.randn(K, M, D, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, V, (K, M), generator=gen)
+    sizes = (D, 6, V)
+    theta0 = init_parameters(sizes, np.random.SeedSequence(5).spawn(K))
+    lrs = np.full(9, 0.3)
+    eager = descend(PopulationMLP(sizes, x, y, K, loss=loss), theta0, lrs, None, 9)
+    kern = descend(PopulationMLP(sizes, x, y, K, loss=loss), theta0, lrs, None, 9, block=("kernel", 4))
+    for name in eager[0]:
+        np.testing.assert_allclose(kern[0][name], eager[0][name], rtol=1e-12, err_msg=name)
+    np.testing.assert_allclose(kern[2], eager[2], rtol=1e-12, atol=1e-14)
 
 
 def test_the_starting_parameters_are_not_written(data):
