@@ -17,6 +17,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <exception>
+#include <new>
 #include <thread>
 #include <vector>
 
@@ -297,12 +299,35 @@ void run(const MesastackProblem* p, int K, int lo, int hi, int S, const T* lrs, 
         return;
     }
     std::vector<std::thread> pool;
+    std::vector<char> failed(threads, 0);
+    int started = 1;
     for (int t = 1; t < threads; ++t) {
         const int a = lo + (int)((long)n * t / threads), b = lo + (int)((long)n * (t + 1) / threads);
-        pool.emplace_back([=] { run_copies(*p, K, a, b, S, lrs, theta, scale, inactive, limit, R, rec); });
+        try {
+            pool.emplace_back([=, &failed] {
+                try {
+                    run_copies(*p, K, a, b, S, lrs, theta, scale, inactive, limit, R, rec);
+                } catch (...) {
+                    failed[t] = 1;
+                }
+            });
+            started = t + 1;
+        } catch (...) {  // no more threads: this thread runs the ranges left, after its own
+            break;
+        }
     }
-    run_copies(*p, K, lo, lo + (int)((long)n / threads), S, lrs, theta, scale, inactive, limit, R, rec);
+    std::exception_ptr error;
+    try {
+        run_copies(*p, K, lo, lo + (int)((long)n / threads), S, lrs, theta, scale, inactive, limit, R, rec);
+        if (started < threads)
+            run_copies(*p, K, lo + (int)((long)n * started / threads), hi, S, lrs, theta, scale, inactive, limit, R, rec);
+    } catch (...) {
+        error = std::current_exception();
+    }
     for (auto& t : pool) t.join();
+    if (error) std::rethrow_exception(error);
+    for (char f : failed)
+        if (f) throw std::bad_alloc();
 }
 
 }  // namespace
@@ -310,15 +335,26 @@ void run(const MesastackProblem* p, int K, int lo, int hi, int S, const T* lrs, 
 extern "C" {
 
 // S steps of copies lo .. hi - 1 of K: theta [K, P], scale, inactive, limit [K] and rec [S, 3, K] are the whole
-// population's (copy k's entries at k); lrs [S].
-void mesastack_steps_f64(const MesastackProblem* p, int K, int lo, int hi, int S, const double* lrs, double* theta,
-                         const double* scale, uint8_t* inactive, double* limit, double R, double* rec, int threads) {
-    run<double>(p, K, lo, hi, S, lrs, theta, scale, inactive, limit, R, rec, threads);
+// population's (copy k's entries at k); lrs [S]. Returns 0, or 1 when a buffer could not be allocated (no
+// exception crosses into Python).
+int mesastack_steps_f64(const MesastackProblem* p, int K, int lo, int hi, int S, const double* lrs, double* theta,
+                        const double* scale, uint8_t* inactive, double* limit, double R, double* rec, int threads) {
+    try {
+        run<double>(p, K, lo, hi, S, lrs, theta, scale, inactive, limit, R, rec, threads);
+        return 0;
+    } catch (...) {
+        return 1;
+    }
 }
 
-void mesastack_steps_f32(const MesastackProblem* p, int K, int lo, int hi, int S, const float* lrs, float* theta,
-                         const float* scale, uint8_t* inactive, float* limit, double R, float* rec, int threads) {
-    run<float>(p, K, lo, hi, S, lrs, theta, scale, inactive, limit, (float)R, rec, threads);
+int mesastack_steps_f32(const MesastackProblem* p, int K, int lo, int hi, int S, const float* lrs, float* theta,
+                        const float* scale, uint8_t* inactive, float* limit, double R, float* rec, int threads) {
+    try {
+        run<float>(p, K, lo, hi, S, lrs, theta, scale, inactive, limit, (float)R, rec, threads);
+        return 0;
+    } catch (...) {
+        return 1;
+    }
 }
 
 int mesastack_kernel_version() { return 2; }

@@ -172,7 +172,7 @@ def kernel_library() -> ctypes.CDLL:
                 try:
                     lib = ctypes.CDLL(str(_build(cxx, cache_folder())))
                     for name in ("mesastack_steps_f64", "mesastack_steps_f32"):
-                        getattr(lib, name).restype = None
+                        getattr(lib, name).restype = ctypes.c_int
                     _LIBRARY = lib
                 except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
                     _FAILURE = f"building the kernel with {cxx} failed: {exc}"
@@ -293,5 +293,7 @@ class KernelSteps:
         # between calls, so a long block of a large population still stops at once
         per_call = max(threads, int(CALL_FLOPS // (S * self._flops)))
         for lo in range(0, self.K, per_call):
-            self._fn(ctypes.byref(self._problem), self.K, lo, min(self.K, lo + per_call), S, *args)
+            if self._fn(ctypes.byref(self._problem), self.K, lo, min(self.K, lo + per_call), S, *args):
+                raise MemoryError(f"the kernel could not allocate its working buffers for copies {lo} onwards; "
+                                  f"free some memory, or use engine='eager'")
         return self._theta, self._inactive, self._limit, self._rows[:S]

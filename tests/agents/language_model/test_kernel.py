@@ -63,7 +63,7 @@ def test_a_block_cut_into_calls_of_a_few_copies_gives_the_same_numbers(data, mon
 
     def counted(self, *args):
         before = self._fn
-        self._fn = lambda *a: (calls.append(a[2:4]), before(*a))
+        self._fn = lambda *a: (calls.append(a[2:4]), before(*a))[1]
         try:
             return real(self, *args)
         finally:
@@ -135,6 +135,18 @@ def test_the_starting_parameters_are_not_written(data):
                       torch.zeros(2, dtype=torch.bool), torch.full((2,), float("nan"), dtype=torch.float64),
                       torch.tensor(1e4, dtype=torch.float64))
     assert torch.equal(theta0, before) and not torch.equal(theta, before)
+
+
+def test_a_kernel_that_cannot_allocate_is_a_one_line_memory_error(data):
+    """The kernel returns 1 when its buffers or threads cannot be had (no C++ exception reaches Python)."""
+    net = PopulationMLP((16, 3, 8), torch.from_numpy(data.inputs(np.float64)), torch.from_numpy(data.targets), 2)
+    steps = KernelSteps(net, 4)
+    steps._fn = lambda *args: 1
+    with pytest.raises(MemoryError, match=r"^the kernel could not allocate its working buffers for copies 0 onwards; "
+                                          r"free some memory, or use engine='eager'$"):
+        steps(torch.zeros(2, net.P, dtype=torch.float64), torch.full((4,), 0.5, dtype=torch.float64),
+              torch.ones(2, 1, dtype=torch.float64), torch.zeros(2, dtype=torch.bool),
+              torch.full((2,), float("nan"), dtype=torch.float64), torch.tensor(1e4, dtype=torch.float64))
 
 
 def test_bad_inputs_are_one_line(data):
