@@ -9,7 +9,7 @@
 // the split or on the thread count. Python side: agents/language_model/kernel.py.
 //
 // The file is compiled twice: once with -DMESASTACK_VECTOR_MATH and -ffast-math, giving
-// only the element-wise tanh and exp loops (which the compiler then maps to glibc's
+// only the element-wise tanh, exp and log loops (which the compiler then maps to glibc's
 // vector math library, libmvec, within 4 ulp), and once without, giving the kernel, so
 // that nothing else is compiled under fast-math (the kernel's finiteness checks must see
 // NaN and infinity).
@@ -29,6 +29,8 @@ void mesastack_tanh_f64(double* x, long n) { for (long i = 0; i < n; ++i) x[i] =
 void mesastack_tanh_f32(float* x, long n) { for (long i = 0; i < n; ++i) x[i] = std::tanh(x[i]); }
 void mesastack_exp_f64(double* x, long n) { for (long i = 0; i < n; ++i) x[i] = std::exp(x[i]); }
 void mesastack_exp_f32(float* x, long n) { for (long i = 0; i < n; ++i) x[i] = std::exp(x[i]); }
+void mesastack_log_f64(double* x, long n) { for (long i = 0; i < n; ++i) x[i] = std::log(x[i]); }
+void mesastack_log_f32(float* x, long n) { for (long i = 0; i < n; ++i) x[i] = std::log(x[i]); }
 }
 
 #else
@@ -38,6 +40,8 @@ void mesastack_tanh_f64(double* x, long n);
 void mesastack_tanh_f32(float* x, long n);
 void mesastack_exp_f64(double* x, long n);
 void mesastack_exp_f32(float* x, long n);
+void mesastack_log_f64(double* x, long n);
+void mesastack_log_f32(float* x, long n);
 }
 
 namespace {
@@ -46,9 +50,66 @@ inline void vtanh(double* x, long n) { mesastack_tanh_f64(x, n); }
 inline void vtanh(float* x, long n) { mesastack_tanh_f32(x, n); }
 inline void vexp(double* x, long n) { mesastack_exp_f64(x, n); }
 inline void vexp(float* x, long n) { mesastack_exp_f32(x, n); }
+inline void vlog(double* x, long n) { mesastack_log_f64(x, n); }
+inline void vlog(float* x, long n) { mesastack_log_f32(x, n); }
 
 // Columns (merged contexts) handled at once: a tile's activations stay in the first-level cache.
 constexpr int TILE = 64;
+
+// Columns summed at once in registers by combine(): 256 bytes, four independent 512-bit chains.
+template <typename T>
+constexpr int CH = 256 / sizeof(T);
+
+// out[j] += <a, rows[j]> over m < tm for j < nj (rows[j] at rows + j ld), four rows at a time (a read once per four).
+template <typename T>
+inline void dots(T* out, const T* a, const T* rows, long ld, int nj, int tm) {
+    int j = 0;
+    for (; j + 4 <= nj; j += 4) {
+        const T* r0 = rows + j * ld;
+        const T *r1 = r0 + ld, *r2 = r1 + ld, *r3 = r2 + ld;
+        T s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (int m = 0; m < tm; ++m) {
+            const T am = a[m];
+            s0 += am * r0[m];
+            s1 += am * r1[m];
+            s2 += am * r2[m];
+            s3 += am * r3[m];
+        }
+        out[j] += s0;
+        out[j + 1] += s1;
+        out[j + 2] += s2;
+        out[j + 3] += s3;
+    }
+    for (; j < nj; ++j) {
+        const T* r = rows + j * ld;
+        T acc = 0;
+        for (int m = 0; m < tm; ++m) acc += a[m] * r[m];
+        out[j] += acc;
+    }
+}
+
+// out[m] = init + sum_k coef[k cstride] rows[k ld + m] for m < tm, the terms added in the order of k:
+// CH<T> columns at a time in registers (each out written once, each row element read once).
+template <typename T>
+inline void combine(T* out, T init, const T* coef, long cstride, const T* rows, long ld, int nk, int tm) {
+    int m0 = 0;
+    constexpr int C = CH<T>;
+    for (; m0 + C <= tm; m0 += C) {
+        T acc[C];
+        for (int u = 0; u < C; ++u) acc[u] = init;
+        for (int k = 0; k < nk; ++k) {
+            const T c = coef[k * cstride];
+            const T* r = rows + k * ld + m0;
+            for (int u = 0; u < C; ++u) acc[u] += c * r[u];
+        }
+        for (int u = 0; u < C; ++u) out[m0 + u] = acc[u];
+    }
+    for (; m0 < tm; ++m0) {
+        T a = init;
+        for (int k = 0; k < nk; ++k) a += coef[k * cstride] * rows[k * ld + m0];
+        out[m0] = a;
+    }
+}
 
 }  // namespace
 
@@ -119,19 +180,7 @@ void tile(const MesastackProblem& p, const T* theta, const T* x, const T* n, con
         const T* W = theta + w.offW[l];
         const T* b = theta + w.offb[l];
         T* z = l < L - 1 ? hbuf : w.z.data();
-        for (int j = 0; j < n_out; ++j) {
-            T* zr = z + (long)j * TILE;
-            for (int m = 0; m < tm; ++m) zr[m] = b[j];
-        }
-        for (int i = 0; i < n_in; ++i) {
-            const T* hr = hin + i * hin_ld;
-            const T* Wi = W + (long)i * n_out;
-            for (int j = 0; j < n_out; ++j) {
-                const T wij = Wi[j];
-                T* zr = z + (long)j * TILE;
-                for (int m = 0; m < tm; ++m) zr[m] += wij * hr[m];
-            }
-        }
+        for (int j = 0; j < n_out; ++j) combine(z + (long)j * TILE, b[j], W + j, n_out, hin, hin_ld, n_in, tm);
         if (l < L - 1) {
             if (tm == TILE) vtanh(z, (long)n_out * TILE);
             else for (int j = 0; j < n_out; ++j) vtanh(z + (long)j * TILE, tm);
@@ -160,7 +209,10 @@ void tile(const MesastackProblem& p, const T* theta, const T* x, const T* n, con
         for (int m = 0; m < tm; ++m) s[m] += e[(long)v * TILE + m];
     T* d = w.d0.data();
     if (!p.brier) {
-        for (int m = 0; m < tm; ++m) part0 += nr[m] * (std::log(s[m]) + mx[m]);
+        T* ls = pr;  // log s, through the vector math
+        for (int m = 0; m < tm; ++m) ls[m] = s[m];
+        vlog(ls, tm);
+        for (int m = 0; m < tm; ++m) part0 += nr[m] * (ls[m] + mx[m]);
         for (int v = 0; v < V; ++v) {
             const T* zv = z + (long)v * TILE;
             const T* qv = qr + (long)v * M;
@@ -211,26 +263,11 @@ void tile(const MesastackProblem& p, const T* theta, const T* x, const T* n, con
             for (int m = 0; m < tm; ++m) acc += dj[m];
             gb[j] += acc;
         }
-        for (int i = 0; i < n_in; ++i) {
-            const T* hi = hp + i * hp_ld;
-            T* gWi = gW + (long)i * n_out;
-            for (int j = 0; j < n_out; ++j) {
-                const T* dj = d + (long)j * TILE;
-                T acc = 0;
-                for (int m = 0; m < tm; ++m) acc += hi[m] * dj[m];
-                gWi[j] += acc;
-            }
-        }
+        for (int i = 0; i < n_in; ++i) dots(gW + (long)i * n_out, hp + i * hp_ld, d, TILE, n_out, tm);
         if (l > 0) {
             for (int i = 0; i < n_in; ++i) {
-                const T* Wi = W + (long)i * n_out;
                 T* di = dn + (long)i * TILE;
-                for (int m = 0; m < tm; ++m) di[m] = 0;
-                for (int j = 0; j < n_out; ++j) {
-                    const T wij = Wi[j];
-                    const T* dj = d + (long)j * TILE;
-                    for (int m = 0; m < tm; ++m) di[m] += wij * dj[m];
-                }
+                combine(di, T(0), W + (long)i * n_out, 1, d, TILE, n_out, tm);
                 const T* hi = hp + i * hp_ld;
                 for (int m = 0; m < tm; ++m) di[m] *= T(1) - hi[m] * hi[m];
             }

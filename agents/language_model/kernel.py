@@ -6,7 +6,7 @@ model those calls are most of the step. Here the whole step (PopulationMLP's for
 forward, softmax, loss, backward) and the one loop's rules are written out for one copy
 (``kernel.cpp`` beside this module): each copy runs a block of S steps start to end on
 one thread, its activations in a tile of 64 merged contexts that stays in the first-level
-cache, tanh and exp from glibc's vector math library. Per step s of a block, for every
+cache, tanh, exp and log from glibc's vector math library. Per step s of a block, for every
 copy k (:func:`agents.training.loop.train_blocks`):
 
     L, g          = L(theta), dL/dtheta                    (the formulas of PopulationMLP)
@@ -111,7 +111,7 @@ def _build(cxx: str, folder: Path) -> Path:
     """Compile kernel.cpp (twice: the vector math, then the kernel) and link it; the library's path."""
     source = SOURCE.read_bytes()
     version = subprocess.run([cxx, "--version"], capture_output=True, text=True, timeout=60).stdout
-    attempts = (("-lmvec",), ())  # glibc's vector math library; without it the loops call the scalar tanh and exp
+    attempts = (("-lmvec",), ())  # glibc's vector math library; without it the loops call the scalar tanh, exp and log
     key = hashlib.sha256(b"\0".join([source, version.encode(), " ".join(KERNEL_FLAGS + VECTOR_MATH_FLAGS).encode(),
                                      _cpu().encode()])).hexdigest()[:20]
     target = folder / f"kernel-{key}.so"
