@@ -141,7 +141,8 @@ COMPILED_BLOCK = 16
 
 
 def compiled_engine(x, y, sizes, theta0, steps, block=COMPILED_BLOCK, engine="compiled"):
-    """mesastack's compiled engine (``GradientDescent(engine="compiled", block=COMPILED_BLOCK)``): ``descend`` in blocks.
+    """A block engine of mesastack's, ``descend`` in blocks of ``block`` steps: ``engine="compiled"``
+    (``GradientDescent(engine="compiled", block=COMPILED_BLOCK)``) or ``"kernel"`` (:func:`kernel_engine`).
 
     The first call compiles the block (untimed: the agreement check makes it); its time is
     printed with the row as "compile".

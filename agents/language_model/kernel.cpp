@@ -153,7 +153,7 @@ void prepare(const MesastackProblem& p, Work<T>& w) {
     w.d0.assign((long)widest * TILE, T(0));
     w.d1.assign((long)widest * TILE, T(0));
     w.g.assign(p.params, T(0));
-    w.col.assign(4 * TILE, T(0));
+    w.col.assign(3 * TILE, T(0));  // a tile's max, sum of exp, and <p, r> (or log sum)
     w.offW.resize(L);
     w.offb.resize(L);
     long off = 0;

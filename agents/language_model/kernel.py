@@ -66,7 +66,7 @@ KERNEL_BLOCK = 128
 
 SOURCE = Path(__file__).with_name("kernel.cpp")
 
-#: Compiler flags: the kernel (finiteness checks intact) and the element-wise tanh and exp loops (vectorized by fast-math).
+#: Compiler flags: the kernel (finiteness checks intact) and the element-wise tanh, exp and log loops (vectorized by fast-math).
 KERNEL_FLAGS = ("-O3", "-march=native", "-fPIC", "-std=c++17", "-fno-math-errno", "-fassociative-math",
                 "-fno-signed-zeros", "-fno-trapping-math")
 VECTOR_MATH_FLAGS = ("-O3", "-march=native", "-fPIC", "-std=c++17", "-ffast-math", "-DMESASTACK_VECTOR_MATH")
