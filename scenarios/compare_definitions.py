@@ -37,6 +37,7 @@ import time
 import attrs
 import numpy as np
 
+from agents.threads import torch_threads
 from hierarchy.decision import SeedCount, wilson_interval
 from hierarchy.errors import ParameterError
 from hierarchy.figures import format_number
@@ -54,8 +55,10 @@ from scenarios.common.maze_setup import PARAMS, SHORT, TITLES, ThresholdParams, 
 from scenarios.common.maze_tables import DECIDING, seed_text
 from scenarios.common.seed_002 import READINGS, READINGS_SHORT, seed_002_expectation, seed_claims
 from scenarios.maze_examples import maze_png, measure_example
+from scenarios.machinery.other_process import OtherProcess
+from scenarios.machinery.plots import drawn_in_advance
 from scenarios.machinery.progress import case_bar
-from scenarios.machinery.side_by_side import side_by_side
+from scenarios.machinery.side_by_side import available_cores, side_by_side
 from scenarios.machinery.registry import RunOptions, ScenarioResult, parameter
 
 EXAMPLES = (1, 2, 3, 4, 5, 6)
@@ -290,6 +293,11 @@ class Comparison:
 _LONGEST_FIRST = (4, 1, 2, 6, 3, 5)
 
 
+def run_icl_examples(options: RunOptions, params: CompareParams, quick: bool, steps: int):
+    """The in-context learner's case (a module-level function: it may run in another process)."""
+    return icl_examples(options, params, quick=quick, steps=steps)
+
+
 def compare_definitions(options: RunOptions = RunOptions(), params: CompareParams = CompareParams(),
                         examples=EXAMPLES, seeds: int = 1) -> Comparison:
     """Run the maze examples on ``seeds`` scenario seeds (``options.seed`` onwards) and compare the
@@ -321,18 +329,36 @@ def compare_definitions(options: RunOptions = RunOptions(), params: CompareParam
     # the cases side by side, the longest first (the same numbers in any order)
     order = sorted(range(len(cases)), key=lambda i: (_LONGEST_FIRST.index(cases[i][1]), i))
     tasks = [example(*cases[i]) for i in order]
-    if params.icl:  # the in-context learner's families: is_mesa_optimizer measured, not a structural fact
-        tasks.insert(0, lambda: icl_examples(options, params, quick=params.icl_quick, steps=params.icl_steps))
+    at_once = min(params.case_threads or available_cores(), len(tasks) + int(params.icl))
+    icl_args = (options, params, params.icl_quick, params.icl_steps)
+    icl_job = None  # the in-context learner's families: is_mesa_optimizer measured, not a structural fact
+    if params.icl and at_once >= 2:  # in a process of its own: its torch calls then never wait for the mazes' Python
+        icl_job = OtherProcess("the in-context learner of compare-definitions", run_icl_examples, *icl_args)
+    elif params.icl:
+        tasks.insert(0, lambda: run_icl_examples(*icl_args))
     finished = []
-    with case_bar(len(tasks), "cases (maze examples x seeds" + (", in-context learner)" if params.icl else ")"),
-                  options.progress) as bar:
-        def tick(i, _):
-            finished.append(i)
-            if bar is not None:
-                bar(len(finished))
+    try:
+        with case_bar(len(tasks) + int(icl_job is not None),
+                      "cases (maze examples x seeds" + (", in-context learner)" if params.icl else ")"),
+                      options.progress) as bar:
+            def tick(i, _):
+                finished.append(i)
+                if bar is not None:
+                    bar(len(finished))
 
-        done = side_by_side(tasks, params.case_threads, tick)
-    icl = done.pop(0) if params.icl else None
+            with torch_threads(1 if icl_job is not None else None):  # one core is the in-context learner's
+                done = side_by_side(tasks, at_once - int(icl_job is not None), tick)
+            pictures = {}  # the first seed's maze pictures, drawn here while the in-context learner's process runs on
+            if icl_job is not None:
+                for j, o in enumerate(done):
+                    if cases[order[j]][0] == options.seed:
+                        pictures[o.number] = drawn_in_advance(maze_png(o))
+            icl = icl_job.result() if icl_job is not None else (done.pop(0) if params.icl else None)
+            if icl_job is not None:
+                tick(len(tasks), icl)
+    finally:
+        if icl_job is not None:
+            icl_job.close()
     outcome = dict(zip(order, done))
     for i, (s, _) in enumerate(cases):
         by_seed.setdefault(s, []).append(outcome[i])
@@ -412,11 +438,12 @@ def compare_definitions(options: RunOptions = RunOptions(), params: CompareParam
     for o in outcomes:
         choices[f"example {o.number}"] = "; ".join(f"{k}: {v}" for k, v in o.choices.items()
                                                    if k in ("training distribution", "deployment distribution",
-                                                            "stop rule", "training", "planning budget"))
+                                                            "stop rule", "training", "planning budget",
+                                                            "soft value iteration"))
     report = build_report("compare-definitions", graph, runs, options.estimator, seed=options.seed,
                           steps=params.train_steps, choices=choices, claims=claims, tables=tables, notes=notes,
                           node_attributes=node_attrs, edge_attributes=edge_attrs, measurements=m)
-    plots = {f"maze-example-{o.number}.png": maze_png(o) for o in outcomes}
+    plots = {f"maze-example-{o.number}.png": pictures.get(o.number) or maze_png(o) for o in outcomes}
     result = ScenarioResult(report, graph, trajectory_arrays(runs), plots)
     return Comparison(tuple(outcomes), tuple(seed_runs), result, seconds, icl)
 

@@ -26,28 +26,17 @@ Its products are plain loops, not a BLAS: it pays where the widths are small (th
 model: 3x to 4x ahead of the compiled engine at K = 1) and loses to the BLAS on wide
 models (docs/performance.md has the measurements).
 
-Building: the first use on a machine compiles ``kernel.cpp`` with the C++ compiler on the
-PATH (``g++``, ``c++`` or ``clang++``; about 3 s) for this CPU (``-march=native``) into
-the cache folder (``MESASTACK_CACHE``, else ``$XDG_CACHE_HOME/mesastack``, else
-``~/.cache/mesastack``; where that cannot be written, the system's temporary folder),
-named after a hash of the source, the compiler, its flags and the CPU, so a changed source
-or another machine builds anew; the library is written under a temporary name and renamed
-into place, so an interrupted build leaves nothing half-written. A long block of many
+Building (:mod:`agents.native`): the first use on a machine compiles ``kernel.cpp`` with the
+C++ compiler on the PATH (``g++``, ``c++`` or ``clang++``; about 3 s) for this CPU
+(``-march=native``) into the cache folder (``MESASTACK_CACHE``, else
+``$XDG_CACHE_HOME/mesastack``, else ``~/.cache/mesastack``), once per source. A long block of many
 copies is cut into calls of about :data:`CALL_FLOPS` each, so a Ctrl-C stops it at once.
 """
 
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import os
-import platform
-import shutil
-import subprocess
-import tempfile
-import threading
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import torch
@@ -55,6 +44,7 @@ import torch
 from hierarchy.errors import ParameterError
 
 from agents.language_model.mlp import PopulationMLP
+from agents.native import Library, cache_folder
 
 __all__ = ["KernelSteps", "kernel_available", "kernel_library", "KERNEL_BLOCK", "CALL_FLOPS", "cache_folder"]
 
@@ -66,83 +56,8 @@ KERNEL_BLOCK = 128
 
 SOURCE = Path(__file__).with_name("kernel.cpp")
 
-#: Compiler flags: the kernel (finiteness checks intact) and the element-wise tanh, exp and log loops (vectorized by fast-math).
-KERNEL_FLAGS = ("-O3", "-march=native", "-fPIC", "-std=c++17", "-fno-math-errno", "-fassociative-math",
-                "-fno-signed-zeros", "-fno-trapping-math")
-VECTOR_MATH_FLAGS = ("-O3", "-march=native", "-fPIC", "-std=c++17", "-ffast-math", "-DMESASTACK_VECTOR_MATH")
-
-_LOCK = threading.Lock()
-_LIBRARY: Optional[ctypes.CDLL] = None
-_FAILURE: Optional[str] = None
-
-
-def cache_folder() -> Path:
-    """Where built kernels are kept: ``MESASTACK_CACHE``, else ``$XDG_CACHE_HOME/mesastack``, else ``~/.cache/mesastack``.
-
-    Returns
-    -------
-    pathlib.Path
-
-    Examples
-    --------
-    >>> cache_folder().name in ("mesastack",) or "MESASTACK_CACHE" in os.environ
-    True
-    """
-    if os.environ.get("MESASTACK_CACHE"):
-        return Path(os.environ["MESASTACK_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "mesastack"
-
-
-def _compiler() -> Optional[str]:
-    return next((c for c in ("g++", "c++", "clang++") if shutil.which(c)), None)
-
-
-def _cpu() -> str:
-    """The CPU's model and feature flags (a library built with -march=native runs only where they match)."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-        return "\n".join(sorted({l for l in lines if l.startswith(("model name", "flags"))}))
-    except OSError:
-        return platform.processor() + platform.machine()
-
-
-def _build(cxx: str, folder: Path) -> Path:
-    """Compile kernel.cpp (twice: the vector math, then the kernel) and link it; the library's path."""
-    source = SOURCE.read_bytes()
-    version = subprocess.run([cxx, "--version"], capture_output=True, text=True, timeout=60).stdout
-    attempts = (("-lmvec",), ())  # glibc's vector math library; without it the loops call the scalar tanh, exp and log
-    key = hashlib.sha256(b"\0".join([source, version.encode(), " ".join(KERNEL_FLAGS + VECTOR_MATH_FLAGS).encode(),
-                                     _cpu().encode()])).hexdigest()[:20]
-    target = folder / f"kernel-{key}.so"
-    if target.exists():
-        return target
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        if not os.access(folder, os.W_OK):
-            raise PermissionError(folder)
-    except OSError:  # a read-only home: the system's temporary folder, one per user
-        folder = Path(tempfile.gettempdir()) / f"mesastack-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
-        target = folder / target.name
-        if target.exists():
-            return target
-        folder.mkdir(parents=True, exist_ok=True)
-    errors = []
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".build-") as tmp:
-        vm, k, lib = (os.path.join(tmp, n) for n in ("vector_math.o", "kernel.o", "kernel.so"))
-        for extra in attempts:
-            vm_flags = VECTOR_MATH_FLAGS if extra else tuple(f for f in VECTOR_MATH_FLAGS if f != "-ffast-math")
-            steps = ([cxx, *vm_flags, "-c", str(SOURCE), "-o", vm], [cxx, *KERNEL_FLAGS, "-c", str(SOURCE), "-o", k],
-                     [cxx, "-shared", vm, k, "-o", lib, *extra, "-lm", "-pthread"])
-            for cmd in steps:
-                out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-                if out.returncode != 0:
-                    errors.append(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}")
-                    break
-            else:
-                os.replace(lib, target)  # atomic: another process sees the whole library or none
-                return target
-    raise RuntimeError("; ".join(errors))
+_KERNEL = Library(lambda: SOURCE, ("mesastack_steps_f64", "mesastack_steps_f32"),
+                  "engine='kernel' needs its C++ kernel", "use engine='eager'")
 
 
 def kernel_library() -> ctypes.CDLL:
@@ -162,24 +77,7 @@ def kernel_library() -> ctypes.CDLL:
     >>> kernel_library().mesastack_kernel_version() if kernel_available() else 2
     2
     """
-    global _LIBRARY, _FAILURE
-    with _LOCK:
-        if _LIBRARY is None and _FAILURE is None:
-            cxx = _compiler()
-            if cxx is None:
-                _FAILURE = "no C++ compiler (g++, c++ or clang++) is on the PATH"
-            else:
-                try:
-                    lib = ctypes.CDLL(str(_build(cxx, cache_folder())))
-                    for name in ("mesastack_steps_f64", "mesastack_steps_f32"):
-                        getattr(lib, name).restype = ctypes.c_int
-                    _LIBRARY = lib
-                except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
-                    _FAILURE = f"building the kernel with {cxx} failed: {exc}"
-        if _LIBRARY is None:
-            raise ParameterError(f"engine='kernel' needs its C++ kernel, and {_FAILURE}; install g++ (or clang++), "
-                                 f"or use engine='eager'", parameter="engine")
-        return _LIBRARY
+    return _KERNEL.get()
 
 
 def kernel_available() -> bool:
@@ -194,11 +92,7 @@ def kernel_available() -> bool:
     >>> isinstance(kernel_available(), bool)
     True
     """
-    try:
-        kernel_library()
-        return True
-    except ParameterError:
-        return False
+    return _KERNEL.available()
 
 
 class _Problem(ctypes.Structure):

@@ -19,6 +19,8 @@ the mesa-optimizer's leaf being ``Produced("base-optimizer", ...)`` (an edge of 
 
 from __future__ import annotations
 
+import functools
+
 import math
 import time
 
@@ -197,6 +199,12 @@ class TrainedPopulation:
         return attrs.evolve(full.select(self.clean), product=full.product)
 
 
+def _inner_run(model, clean, tasks, damping, steps, product) -> InnerRun:
+    """The mesa-optimizer's leaf from the base optimizer's product: the trained clean copies applied to
+    ``tasks`` (a module-level function, so that an outcome can be sent to another process)."""
+    return InnerRun(model, product["params"][clean], tasks, damping, own_steps=steps)
+
+
 def run_icl(options: RunOptions, p: IclParams, progress: bool = True) -> IclOutcome:
     """Train, build the graph, run it, and measure the match, the controls and the shifts.
 
@@ -237,8 +245,8 @@ def run_icl(options: RunOptions, p: IclParams, progress: bool = True) -> IclOutc
     obj_T = Objective(T, TRUE_OBJECTIVES[T], lower_bound=0.0)
     obj_c = Objective("L_ctx", "the in-context loss (1/2N) sum_i (w_k . x_i - y_i)^2 at the implied weights w_k "
                                "(mesa-objective)", lower_bound=0.0)
-    mesa = Produced("base-optimizer", build=lambda prod: InnerRun(model, prod["params"][groups["clean"]], inner_tasks,
-                                                                  p.damping, own_steps=p.inner_steps),
+    mesa = Produced("base-optimizer", build=functools.partial(_inner_run, model, groups["clean"], inner_tasks, p.damping,
+                                                              p.inner_steps),
                     records=InnerRun.records, steps=p.inner_steps, step_unit=STEP_UNIT,
                     description="the trained layers, applied repeatedly with damping")
     nodes = [

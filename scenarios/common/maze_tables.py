@@ -13,6 +13,7 @@ from typing import Sequence
 
 import attrs
 
+from agents.maze.soft_kernel import soft_engine
 from hierarchy.figures import format_number
 from hierarchy.inner_alignment import SPLIT, Evidence, Thresholds
 from hierarchy.measure import Measurements
@@ -116,6 +117,7 @@ def choices(options, th: Thresholds, p, system: str) -> dict:
                                   f"on the deployment distributions")
         out["mesa-objective's impact alignment"] = (f"success of exact planning on the learned reward with "
                                                     f"{p.mesa_budget_factor} x cells moves (mesa_optimal_*)")
+        out["soft value iteration"] = soft_engine()  # of the planners' training and of IRL (equal to float rounding)
     else:
         out["behavioral objective"] = ("the number of copies (replicate_share); IRL over paths does not apply to a "
                                        "set of cells: the generalization-focused rule reads performance / reference")

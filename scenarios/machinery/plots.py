@@ -6,7 +6,9 @@ output writer as ``{file name: lambda path: ...}`` so drawing stays at the edge.
 
 from __future__ import annotations
 
-from typing import Mapping, Optional, Sequence
+import io
+from pathlib import Path
+from typing import Callable, Mapping, Optional, Sequence
 
 import warnings
 
@@ -21,6 +23,46 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def drawn_in_advance(draw: Callable) -> Callable:
+    """Run the plot function ``draw`` (``path -> None``) now, into memory, and return a plot function that
+    writes those bytes: for pictures that can be drawn while other work runs (``compare-definitions`` draws
+    the maze examples' pictures while the in-context learner's process runs on). What ``draw`` raises is
+    raised again by the returned function, so the writer reports it as any plot that could not be drawn.
+
+    Parameters
+    ----------
+    draw : callable
+        ``draw(target)``: writes one PNG to ``target`` (a path or a binary file object, as matplotlib's savefig).
+
+    Returns
+    -------
+    callable
+        ``path -> None``.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> w = drawn_in_advance(lambda f: f.write(b"png"))
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     w(os.path.join(d, "x.png")); open(os.path.join(d, "x.png"), "rb").read()
+    b'png'
+    """
+    buffer = io.BytesIO()
+    try:
+        draw(buffer)
+    except Exception as exc:
+        error = exc
+
+        def fail(path):
+            raise error
+        return fail
+    data = buffer.getvalue()
+
+    def write(path) -> None:
+        Path(path).write_bytes(data)
+    return write
 
 
 def finite_values(*arrays) -> np.ndarray:

@@ -143,3 +143,33 @@ def test_maze_key_names_every_colour_and_the_replicator_cells():
     labels = [h.get_label() for h in maze_key()]
     assert {"entrance", "exit", "exit, hidden from the agent", "green cell"} <= set(labels) and len(labels) == 5
     assert len(maze_key(occupied=True)) == 6
+
+
+def test_a_picture_drawn_in_advance_writes_the_same_bytes_and_fails_where_the_drawing_failed(tmp_path):
+    from scenarios.machinery.plots import drawn_in_advance
+
+    def draw(target):
+        with open(target, "wb") if isinstance(target, (str, type(tmp_path))) else _Same(target) as f:
+            f.write(b"\x89PNG picture")
+
+    draw(tmp_path / "direct.png")
+    drawn_in_advance(draw)(tmp_path / "later.png")
+    assert (tmp_path / "later.png").read_bytes() == (tmp_path / "direct.png").read_bytes()
+
+    def broken(target):
+        raise ValueError("no data to draw")
+    late = drawn_in_advance(broken)  # drawing fails now; the writer learns it when it writes
+    with pytest.raises(ValueError, match="no data to draw"):
+        late(tmp_path / "never.png")
+    assert not (tmp_path / "never.png").exists()
+
+
+class _Same:
+    def __init__(self, f):
+        self.f = f
+
+    def __enter__(self):
+        return self.f
+
+    def __exit__(self, *exc):
+        return False

@@ -132,3 +132,18 @@ def test_a_failed_computation_of_the_cache_is_retried_by_the_next_case():
         shared(cache, "k", lambda: 1 / 0)
     assert shared(cache, "k", lambda: 7) == 7
     assert shared(cache, "k", lambda: 8) == 7
+
+
+def test_the_switch_interval_is_short_while_cases_run_and_restored_after():
+    import sys
+
+    from scenarios.machinery.side_by_side import SWITCH_INTERVAL
+
+    before = sys.getswitchinterval()
+    seen = side_by_side([sys.getswitchinterval, sys.getswitchinterval], threads=2)
+    assert seen == [min(before, SWITCH_INTERVAL)] * 2 and SWITCH_INTERVAL < 0.005
+    assert sys.getswitchinterval() == before
+    with pytest.raises(ZeroDivisionError):
+        side_by_side([lambda: 1 / 0, lambda: 2], threads=2)
+    assert sys.getswitchinterval() == before
+

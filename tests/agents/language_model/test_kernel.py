@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import agents.language_model.kernel as kernel_module
+import agents.native as native
 from agents.language_model.gradient_descent import GradientDescent
 from agents.language_model.kernel import KernelSteps, kernel_available
 from agents.language_model.markov import MarkovChain
@@ -161,8 +162,8 @@ def test_bad_inputs_are_one_line(data):
 @pytest.fixture
 def fresh_build(monkeypatch, tmp_path):
     """The module as if nothing were built yet, building into an empty cache folder."""
-    monkeypatch.setattr(kernel_module, "_LIBRARY", None)
-    monkeypatch.setattr(kernel_module, "_FAILURE", None)
+    monkeypatch.setattr(kernel_module._KERNEL, "loaded", None)
+    monkeypatch.setattr(kernel_module._KERNEL, "failure", None)
     monkeypatch.setenv("MESASTACK_CACHE", str(tmp_path / "cache"))
     return tmp_path / "cache"
 
@@ -173,7 +174,7 @@ def test_the_build_is_cached_and_leaves_only_the_library(fresh_build):
     files = sorted(p.name for p in fresh_build.iterdir())
     assert len(files) == 1 and files[0].startswith("kernel-") and files[0].endswith(".so")  # no temporary folder left
     built = (fresh_build / files[0]).stat().st_mtime_ns
-    kernel_module._LIBRARY = None
+    kernel_module._KERNEL.loaded = None
     kernel_module.kernel_library()
     assert [p.name for p in fresh_build.iterdir()] == files and (fresh_build / files[0]).stat().st_mtime_ns == built
 
@@ -182,7 +183,7 @@ def test_an_unwritable_cache_folder_falls_back_to_the_temporary_folder(fresh_bui
     blocked = tmp_path / "file"
     blocked.write_text("not a folder")
     monkeypatch.setenv("MESASTACK_CACHE", str(blocked / "cache"))  # cannot be made: a file is in the way
-    monkeypatch.setattr(kernel_module.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    monkeypatch.setattr(native.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
     assert kernel_module.kernel_library().mesastack_kernel_version() == 2
     assert len(list((tmp_path / "tmp").glob("mesastack-*/kernel-*.so"))) == 1
 
@@ -192,13 +193,13 @@ def test_a_changed_source_builds_anew(fresh_build, monkeypatch, tmp_path):
     changed = tmp_path / "kernel.cpp"
     changed.write_text(kernel_module.SOURCE.read_text() + "\n// changed\n")
     monkeypatch.setattr(kernel_module, "SOURCE", changed)
-    kernel_module._LIBRARY = None
+    kernel_module._KERNEL.loaded = None
     kernel_module.kernel_library()
     assert len([p for p in fresh_build.iterdir() if p.suffix == ".so"]) == 2
 
 
 def test_a_missing_compiler_is_one_line(fresh_build, monkeypatch, data):
-    monkeypatch.setattr(kernel_module.shutil, "which", lambda name: None)
+    monkeypatch.setattr(native.shutil, "which", lambda name: None)
     assert kernel_available() is False
     with pytest.raises(ParameterError, match=r"^engine='kernel' needs its C\+\+ kernel, and no C\+\+ compiler \(g\+\+, c\+\+ "
                                              r"or clang\+\+\) is on the PATH; install g\+\+ \(or clang\+\+\), or use "

@@ -1,8 +1,9 @@
 """The maze code's fast paths against the plain computations they replace (issue 13).
 
 Each optimized function is checked bit for bit against a plain version written here:
-policy iteration evaluating every maze every round, the soft value iteration recorded sweep
-by sweep by autograd, a deployment that plans again, a fresh breadth-first search, and an
+policy iteration evaluating every maze every round, the soft value iteration's torch engine
+against its sweeps recorded one by one by autograd (the C++ kernel, equal to float rounding:
+test_soft_kernel.py), a deployment that plans again, a fresh breadth-first search, and an
 example measured without the run's shared cache.
 """
 
@@ -17,7 +18,12 @@ from agents.maze.irl import designer_features, irl_dynamics
 from agents.maze.objectives import mesa_optimum_attained
 from agents.maze.planner import PlannerSpec, StopRule
 from agents.maze.planner_training import train_planners
-from agents.maze.planning import optimal_values, soft_value_iteration
+from agents.maze.planning import optimal_values, soft_value_iteration as any_engine
+
+
+def soft_value_iteration(*args, **kw):
+    """The torch engine, whose promise is autograd's numbers bit for bit."""
+    return any_engine(*args, **kw, engine="torch")
 
 
 def plain_optimal_values(reward, successors, gamma):

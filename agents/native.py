@@ -1,0 +1,206 @@
+"""C++ sources built once per machine and loaded through ctypes: what mesastack's kernels share.
+
+A kernel is one ``.cpp`` file beside the module that calls it (the language model's
+steps, :mod:`agents.language_model.kernel`; the maze planner's soft value iteration,
+:mod:`agents.maze.soft_kernel`). Its first use on a machine compiles it with the C++
+compiler on the PATH (``g++``, ``c++`` or ``clang++``; a few seconds) for this CPU
+(``-march=native``), twice:
+
+* with ``-DMESASTACK_VECTOR_MATH`` and ``-ffast-math``: only the file's element-wise loops
+  of tanh, exp and log, which the compiler maps to glibc's vector math library
+  (libmvec, within 4 ulp); without libmvec, the same loops call the scalar functions;
+* without it: everything else, so the kernel's own checks still see NaN and infinity.
+
+The library lands in the cache folder (:func:`cache_folder`), named after the file's stem
+and a hash of the source, the compiler, its flags and the CPU, so a changed source or
+another machine builds anew. It is written under a temporary name and renamed into place,
+so an interrupted build leaves nothing half-written; where the cache folder cannot be
+written, the system's temporary folder is used.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from hierarchy.errors import ParameterError
+
+__all__ = ["cache_folder", "compiler", "build", "Library", "KERNEL_FLAGS", "VECTOR_MATH_FLAGS"]
+
+#: Compiler flags: the kernel (finiteness checks intact) and the element-wise tanh, exp and log loops (vectorized by fast-math).
+KERNEL_FLAGS = ("-O3", "-march=native", "-fPIC", "-std=c++17", "-fno-math-errno", "-fassociative-math",
+                "-fno-signed-zeros", "-fno-trapping-math")
+VECTOR_MATH_FLAGS = ("-O3", "-march=native", "-fPIC", "-std=c++17", "-ffast-math", "-DMESASTACK_VECTOR_MATH")
+
+
+def cache_folder() -> Path:
+    """Where built kernels are kept: ``MESASTACK_CACHE``, else ``$XDG_CACHE_HOME/mesastack``, else ``~/.cache/mesastack``.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> cache_folder().name in ("mesastack",) or "MESASTACK_CACHE" in os.environ
+    True
+    """
+    if os.environ.get("MESASTACK_CACHE"):
+        return Path(os.environ["MESASTACK_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "mesastack"
+
+
+def compiler() -> Optional[str]:
+    """The C++ compiler on the PATH (``g++``, ``c++`` or ``clang++``, in that order), or None.
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
+    >>> compiler() in (None, "g++", "c++", "clang++")
+    True
+    """
+    return next((c for c in ("g++", "c++", "clang++") if shutil.which(c)), None)
+
+
+def _cpu() -> str:
+    """The CPU's model and feature flags (a library built with -march=native runs only where they match)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        return "\n".join(sorted({l for l in lines if l.startswith(("model name", "flags"))}))
+    except OSError:
+        return platform.processor() + platform.machine()
+
+
+def build(source: Path, cxx: str, folder: Path) -> Path:
+    """Compile ``source`` (twice: the vector math, then the kernel) and link it; the library's path.
+
+    Parameters
+    ----------
+    source : pathlib.Path
+        The ``.cpp`` file; the library is named ``<stem>-<hash>.so``.
+    cxx : str
+        The C++ compiler (:func:`compiler`).
+    folder : pathlib.Path
+        The cache folder (:func:`cache_folder`); the system's temporary folder where it cannot be written.
+
+    Returns
+    -------
+    pathlib.Path
+        The library (already there when this source was built before on this machine).
+
+    Raises
+    ------
+    RuntimeError
+        When the build fails: the last line of each failing compiler run.
+    OSError, subprocess.SubprocessError
+        When the compiler cannot be run.
+    """
+    text = Path(source).read_bytes()
+    version = subprocess.run([cxx, "--version"], capture_output=True, text=True, timeout=60).stdout
+    attempts = (("-lmvec",), ())  # glibc's vector math library; without it the loops call the scalar tanh, exp and log
+    key = hashlib.sha256(b"\0".join([text, version.encode(), " ".join(KERNEL_FLAGS + VECTOR_MATH_FLAGS).encode(),
+                                     _cpu().encode()])).hexdigest()[:20]
+    stem = Path(source).stem
+    target = folder / f"{stem}-{key}.so"
+    if target.exists():
+        return target
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK):
+            raise PermissionError(folder)
+    except OSError:  # a read-only home: the system's temporary folder, one per user
+        folder = Path(tempfile.gettempdir()) / f"mesastack-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+        target = folder / target.name
+        if target.exists():
+            return target
+        folder.mkdir(parents=True, exist_ok=True)
+    errors = []
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".build-") as tmp:
+        vm, k, lib = (os.path.join(tmp, n) for n in ("vector_math.o", f"{stem}.o", f"{stem}.so"))
+        for extra in attempts:
+            vm_flags = VECTOR_MATH_FLAGS if extra else tuple(f for f in VECTOR_MATH_FLAGS if f != "-ffast-math")
+            steps = ([cxx, *vm_flags, "-c", str(source), "-o", vm], [cxx, *KERNEL_FLAGS, "-c", str(source), "-o", k],
+                     [cxx, "-shared", vm, k, "-o", lib, *extra, "-lm", "-pthread"])
+            for cmd in steps:
+                out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+                if out.returncode != 0:
+                    errors.append(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}")
+                    break
+            else:
+                os.replace(lib, target)  # atomic: another process sees the whole library or none
+                return target
+    raise RuntimeError("; ".join(errors))
+
+
+class Library:
+    """A kernel's library, built and loaded on first use (once, under a lock), its failure remembered.
+
+    Parameters
+    ----------
+    source : callable
+        Returns the ``.cpp`` file (read when the library is first needed).
+    functions : sequence of str
+        The library's functions that return an int status (0: done).
+    need : str
+        What needs the kernel, in words, as the error's start (e.g. "engine='kernel' needs its C++ kernel").
+    instead : str
+        What to do without it, as the error's end (e.g. "use engine='eager'").
+
+    Examples
+    --------
+    >>> lib = Library(lambda: Path("nowhere.cpp"), (), "this example needs a kernel", "skip it")
+    >>> lib.available()
+    False
+    """
+
+    def __init__(self, source: Callable[[], Path], functions: Sequence[str], need: str, instead: str):
+        self._source, self._functions, self._need, self._instead = source, tuple(functions), need, instead
+        self._lock = threading.Lock()
+        self.loaded: Optional[ctypes.CDLL] = None
+        self.failure: Optional[str] = None
+
+    def get(self) -> ctypes.CDLL:
+        """The loaded library (built here on first use).
+
+        Raises
+        ------
+        ParameterError
+            When no C++ compiler is on the PATH or the build fails (one line: why, and what to do).
+        """
+        with self._lock:
+            if self.loaded is None and self.failure is None:
+                cxx = compiler()
+                if cxx is None:
+                    self.failure = "no C++ compiler (g++, c++ or clang++) is on the PATH"
+                else:
+                    try:
+                        lib = ctypes.CDLL(str(build(self._source(), cxx, cache_folder())))
+                        for name in self._functions:
+                            getattr(lib, name).restype = ctypes.c_int
+                        self.loaded = lib
+                    except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+                        self.failure = f"building the kernel with {cxx} failed: {exc}"
+            if self.loaded is None:
+                raise ParameterError(f"{self._need}, and {self.failure}; install g++ (or clang++), or {self._instead}",
+                                     parameter="engine")
+            return self.loaded
+
+    def available(self) -> bool:
+        """Whether the library builds and loads here (built once per machine and source, then cached)."""
+        try:
+            self.get()
+            return True
+        except ParameterError:
+            return False
