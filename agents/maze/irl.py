@@ -269,14 +269,22 @@ def maxent_irl(mazes: Sequence[Maze], positions, features: Callable[[Maze], np.n
     starts_t = torch.as_tensor(np.tile(np.array([m.index(m.entrance) for m in mazes]), S))[:, None]
     paths_t = torch.as_tensor(expert_paths)
 
-    def evaluate(w):
-        wt = torch.tensor(w, requires_grad=True)
-        r = torch.einsum("mnf,sf->smn", phi_t, wt).reshape(S * M, N)
-        V = soft_value_iteration(r, succ_t, valid_t, 1.0, H, initial=r)
-        logZ = torch.gather(V, 1, starts_t).reshape(S, M)
-        ll = (torch.einsum("smf,sf->sm", paths_t, wt) - logZ).mean(1) - 0.5 * l2 * (wt ** 2).sum(-1)
+    def evaluate(w, rows=None):
+        """(ll [S], grad [S, F]) at w [S, F]; with ``rows`` (bool [S]) only those systems (the others 0): each
+        system's numbers are computed on its own rows, the same whichever others are there."""
+        sel = np.arange(S) if rows is None else np.flatnonzero(rows)
+        n = len(sel)
+        ll_out, g_out = np.zeros(S), np.zeros((S, F))
+        if not n:
+            return ll_out, g_out
+        wt = torch.tensor(w[sel], requires_grad=True)
+        r = torch.einsum("mnf,sf->smn", phi_t, wt).reshape(n * M, N)
+        V = soft_value_iteration(r, succ_t[: n * M], valid_t[: n * M], 1.0, H, initial=r)
+        logZ = torch.gather(V, 1, starts_t[: n * M]).reshape(n, M)
+        ll = (torch.einsum("smf,sf->sm", paths_t[sel], wt) - logZ).mean(1) - 0.5 * l2 * (wt ** 2).sum(-1)
         (grad,) = torch.autograd.grad(ll.sum(), wt)
-        return ll.detach().numpy(), grad.numpy()
+        ll_out[sel], g_out[sel] = ll.detach().numpy(), grad.numpy()
+        return ll_out, g_out
 
     w = np.zeros((S, F))
     with torch_threads(threads):
@@ -307,7 +315,7 @@ def _ascend(evaluate, w, steps, lr, tol, names, features) -> "IRLResult":
         w_new, ll_new, grad_new = w.copy(), ll.copy(), grad.copy()
         for _ in range(30):
             trial = np.where(accepted[:, None], w_new, w + alpha[:, None] * d)
-            ll_t, g_t = evaluate(trial)
+            ll_t, g_t = evaluate(trial, ~accepted)  # the systems still searching (the others' values are unused)
             ok = ~accepted & (ll_t >= ll + 1e-4 * alpha * slope)
             w_new = np.where(ok[:, None], trial, w_new)
             ll_new = np.where(ok, ll_t, ll_new)

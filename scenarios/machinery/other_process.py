@@ -4,14 +4,14 @@ Cases side by side on threads (:mod:`scenarios.machinery.side_by_side`) share Py
 lock: every torch operation of one waits for the Python code of the others. In
 ``compare-definitions`` the in-context learner (about 100,000 small torch operations)
 took 11 s alone and 14.5 s beside the maze examples (whose rollouts and maze generation
-are Python). Its result can be pickled, so it runs in a fresh interpreter (this one's
+are Python; 18.5 s at Python's default switch interval). Its result can be pickled, so it runs in a fresh interpreter (this one's
 ``sys.executable`` and ``sys.path``, torch on one thread: the same numbers) while the maze
 examples run here; its start and its imports (about 1.5 s) overlap the maze examples.
 
 The process is a plain ``python -c`` (not multiprocessing's spawn, which would import the
 caller's main script again, running a script's top-level code twice). The function and its
-arguments go to it, and its value or exception come back, as pickles in a temporary folder
-removed afterwards. A Ctrl-C, or an error here, ends the process; its exception is raised
+arguments go to it as a pickle on its standard input, and its value or exception come back as a pickle in a temporary folder removed
+afterwards. A Ctrl-C, or an error here, ends the process; its exception is raised
 here; a process that dies (killed, out of memory) is a one-line error naming the case; a
 process whose caller is killed ends itself within a second.
 """
@@ -32,7 +32,7 @@ from typing import Callable
 __all__ = ["OtherProcess"]
 
 _CHILD = ("import sys; from scenarios.machinery.other_process import _child; "
-          "sys.exit(_child(sys.argv[1], sys.argv[2], int(sys.argv[3])))")
+          "sys.exit(_child(sys.argv[1], int(sys.argv[2])))")
 
 
 def _orphaned_ends(parent: int) -> None:
@@ -43,9 +43,9 @@ def _orphaned_ends(parent: int) -> None:
             os._exit(1)
 
 
-def _child(source: str, target: str, parent: int) -> int:
-    """In the process: run the pickled ``(fn, args)`` of ``source`` and pickle ``(ok, value)`` into ``target``
-    (``parent``: the caller's process id; the process ends when it is gone)."""
+def _child(target: str, parent: int) -> int:
+    """In the process: run the pickled ``(fn, args)`` read from standard input and pickle ``(ok, value)`` into
+    ``target`` (``parent``: the caller's process id; the process ends when it is gone)."""
     if os.getppid() != parent:  # the caller died before this process got here
         return 1
     threading.Thread(target=_orphaned_ends, args=(parent,), daemon=True).start()
@@ -53,8 +53,10 @@ def _child(source: str, target: str, parent: int) -> int:
         from agents.threads import torch_threads  # torch on one thread, as a case on a thread of side_by_side
         from hierarchy.errors import MesastackError
 
-        with open(source, "rb") as f:
-            fn, args = pickle.load(f)
+        data = sys.stdin.buffer.read()
+        if not data:  # the caller closed it without a call
+            return 0
+        fn, args = pickle.loads(data)
         try:
             with torch_threads(1):
                 payload = (True, fn(*args))
@@ -74,6 +76,37 @@ def _child(source: str, target: str, parent: int) -> int:
         return 0
     except KeyboardInterrupt:  # the Ctrl-C that also stops the caller: end quietly
         return 130
+
+
+class _Process:
+    """A fresh Python process waiting on its standard input for a call."""
+
+    def __init__(self):
+        self.folder = tempfile.mkdtemp(prefix="mesastack-case-")
+        self.target = os.path.join(self.folder, "result.pickle")
+        env = dict(os.environ)
+        paths = [os.path.abspath(p or os.curdir) for p in sys.path]
+        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+        self.popen = subprocess.Popen([sys.executable, "-c", _CHILD, self.target, str(os.getpid())],
+                                      env=env, stdin=subprocess.PIPE)
+
+    def send(self, fn: Callable, args: tuple) -> None:
+        try:
+            self.popen.stdin.write(pickle.dumps((fn, args)))
+            self.popen.stdin.close()
+        except BrokenPipeError:  # it died already: result() says so
+            pass
+
+    def close(self) -> None:
+        if self.popen.stdin and not self.popen.stdin.closed:
+            try:
+                self.popen.stdin.close()
+            except BrokenPipeError:
+                pass
+        if self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class OtherProcess:
@@ -98,16 +131,8 @@ class OtherProcess:
 
     def __init__(self, what: str, fn: Callable, *args):
         self.what = what
-        self._folder = tempfile.mkdtemp(prefix="mesastack-case-")
-        source = os.path.join(self._folder, "call.pickle")
-        self._target = os.path.join(self._folder, "result.pickle")
-        with open(source, "wb") as f:
-            pickle.dump((fn, args), f)
-        env = dict(os.environ)
-        paths = [os.path.abspath(p or os.curdir) for p in sys.path]
-        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-        self._process = subprocess.Popen([sys.executable, "-c", _CHILD, source, self._target, str(os.getpid())],
-                                         env=env, stdin=subprocess.DEVNULL)
+        self._process = _Process()
+        self._process.send(fn, args)
 
     def result(self):
         """The value of ``fn(*args)`` (its exception raised here); the process is ended either way.
@@ -118,12 +143,12 @@ class OtherProcess:
             When the process ended without a result (one line, naming the case).
         """
         try:
-            code = self._process.wait()
-            if not os.path.exists(self._target):
+            code = self._process.popen.wait()
+            if not os.path.exists(self._process.target):
                 raise RuntimeError(f"the process running {self.what} stopped before it finished (exit code {code}: "
                                    f"killed, or out of memory); run again, or with --set case_threads=1 to run every "
                                    f"case in this process")
-            with open(self._target, "rb") as f:
+            with open(self._process.target, "rb") as f:
                 ok, value = pickle.load(f)
             if ok:
                 return value
@@ -133,7 +158,4 @@ class OtherProcess:
 
     def close(self) -> None:
         """End the process now (what it was computing is dropped) and remove its files; harmless when done."""
-        if self._process.poll() is None:
-            self._process.kill()
-            self._process.wait()
-        shutil.rmtree(self._folder, ignore_errors=True)
+        self._process.close()
