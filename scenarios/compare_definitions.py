@@ -74,9 +74,10 @@ class CompareParams(ThresholdParams):
     learner's shift families (scenarios.common.icl_examples; ``icl_steps`` training steps, on
     the first seed). ``--quick`` uses :data:`QUICK` (a smaller population and fewer mazes;
     the mazes' training is unchanged; the in-context learner trains fewer steps on fewer tasks).
-    ``case_threads``: how many cases (an example on a seed, the in-context learner) run at once,
-    side by side on threads (scenarios.machinery.side_by_side; 0: one per core, 1: one after
-    another); the numbers are the same whatever it is."""
+    ``case_threads``: how many cases (an example on a seed, the in-context learner) run at once
+    (0: one per core, 1: one after another in this process): from 2, the in-context learner in a
+    Python process of its own (scenarios.machinery.other_process) and the maze cases on threads
+    here (scenarios.machinery.side_by_side); the numbers are the same whatever it is."""
 
     population: int = 8
     train_steps: int = 40
@@ -88,8 +89,9 @@ class CompareParams(ThresholdParams):
     icl: bool = parameter(True, "add the in-context learner's shift families, with is_mesa_optimizer measured per copy")
     icl_steps: int = parameter(1000, "training steps of the in-context learner (on the first seed)")
     icl_quick: bool = parameter(False, "the in-context learner's quick settings (fewer tasks; --quick sets it)")
-    case_threads: int = parameter(0, "cases (an example on a seed, the in-context learner) run at once on threads; "
-                                     "0: one per core, 1: one after another (the same numbers)")
+    case_threads: int = parameter(0, "cases (an example on a seed, the in-context learner) run at once (the "
+                                     "learner in its own process, the mazes on threads); 0: one per core, 1: one "
+                                     "after another here (the same numbers)")
 
     def __attrs_post_init__(self):
         check_positive(self, ("population", "train_steps", "eval_mazes", "replicator_eval_mazes", "irl_mazes",
