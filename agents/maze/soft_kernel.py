@@ -23,6 +23,8 @@ from typing import Optional
 
 import torch
 
+from hierarchy.errors import ParameterError
+
 from agents.native import Library
 
 __all__ = ["soft_kernel_library", "soft_kernel_available", "soft_engine", "fits", "kernel_sweeps",
@@ -149,7 +151,7 @@ def kernel_sweeps(reward: torch.Tensor, successors: torch.Tensor, valid: torch.T
     Raises
     ------
     ParameterError
-        When the kernel cannot be built here.
+        When the kernel cannot be built here, or a successor is not a cell index.
     MemoryError
         When the kernel cannot allocate its buffers (one line).
 
@@ -170,6 +172,9 @@ def kernel_sweeps(reward: torch.Tensor, successors: torch.Tensor, valid: torch.T
     P = torch.empty(int(iterations), R, 5, N, dtype=torch.float64) if keep else None
     s = successors.contiguous()
     v = valid.contiguous().view(torch.uint8)
+    if s.numel() and (int(s.min()) < 0 or int(s.max()) >= N):  # the kernel reads V at them unchecked
+        raise ParameterError(f"successors must be cell indices in 0..{N - 1}, got {int(s.min())}..{int(s.max())}; "
+                             f"build them with agents.maze.grid.stack_mazes", parameter="successors")
     if R and N:
         _check(lib.mesastack_soft_forward(ctypes.c_long(R), ctypes.c_long(N), _ptr(s), _ptr(v), _ptr(r),
                                           ctypes.c_int(int(bool(from_reward))), ctypes.c_double(float(gamma)),

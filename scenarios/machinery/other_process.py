@@ -50,12 +50,10 @@ def _child(target: str, parent: int) -> int:
         return 1
     threading.Thread(target=_orphaned_ends, args=(parent,), daemon=True).start()
     try:
+        data = sys.stdin.buffer.read()  # first: the caller's write never waits for this process's imports
         from agents.threads import torch_threads  # torch on one thread, as a case on a thread of side_by_side
         from hierarchy.errors import MesastackError
 
-        data = sys.stdin.buffer.read()
-        if not data:  # the caller closed it without a call
-            return 0
         fn, args = pickle.loads(data)
         try:
             with torch_threads(1):
@@ -76,37 +74,6 @@ def _child(target: str, parent: int) -> int:
         return 0
     except KeyboardInterrupt:  # the Ctrl-C that also stops the caller: end quietly
         return 130
-
-
-class _Process:
-    """A fresh Python process waiting on its standard input for a call."""
-
-    def __init__(self):
-        self.folder = tempfile.mkdtemp(prefix="mesastack-case-")
-        self.target = os.path.join(self.folder, "result.pickle")
-        env = dict(os.environ)
-        paths = [os.path.abspath(p or os.curdir) for p in sys.path]
-        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-        self.popen = subprocess.Popen([sys.executable, "-c", _CHILD, self.target, str(os.getpid())],
-                                      env=env, stdin=subprocess.PIPE)
-
-    def send(self, fn: Callable, args: tuple) -> None:
-        try:
-            self.popen.stdin.write(pickle.dumps((fn, args)))
-            self.popen.stdin.close()
-        except BrokenPipeError:  # it died already: result() says so
-            pass
-
-    def close(self) -> None:
-        if self.popen.stdin and not self.popen.stdin.closed:
-            try:
-                self.popen.stdin.close()
-            except BrokenPipeError:
-                pass
-        if self.popen.poll() is None:
-            self.popen.kill()
-            self.popen.wait()
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class OtherProcess:
@@ -131,8 +98,17 @@ class OtherProcess:
 
     def __init__(self, what: str, fn: Callable, *args):
         self.what = what
-        self._process = _Process()
-        self._process.send(fn, args)
+        self.folder = tempfile.mkdtemp(prefix="mesastack-case-")
+        self.target = os.path.join(self.folder, "result.pickle")
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(os.path.abspath(p or os.curdir) for p in sys.path))
+        self.popen = subprocess.Popen([sys.executable, "-c", _CHILD, self.target, str(os.getpid())], env=env,
+                                      stdin=subprocess.PIPE)
+        try:
+            with self.popen.stdin as pipe:
+                pipe.write(pickle.dumps((fn, args)))
+        except BrokenPipeError:  # it died already: result() says so
+            pass
 
     def result(self):
         """The value of ``fn(*args)`` (its exception raised here); the process is ended either way.
@@ -143,12 +119,12 @@ class OtherProcess:
             When the process ended without a result (one line, naming the case).
         """
         try:
-            code = self._process.popen.wait()
-            if not os.path.exists(self._process.target):
+            code = self.popen.wait()
+            if not os.path.exists(self.target):
                 raise RuntimeError(f"the process running {self.what} stopped before it finished (exit code {code}: "
                                    f"killed, or out of memory); run again, or with --set case_threads=1 to run every "
                                    f"case in this process")
-            with open(self._process.target, "rb") as f:
+            with open(self.target, "rb") as f:
                 ok, value = pickle.load(f)
             if ok:
                 return value
@@ -158,4 +134,7 @@ class OtherProcess:
 
     def close(self) -> None:
         """End the process now (what it was computing is dropped) and remove its files; harmless when done."""
-        self._process.close()
+        if self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)

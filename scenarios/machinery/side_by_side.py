@@ -1,15 +1,16 @@
 """Independent cases of one scenario run side by side on threads: every core used, the numbers unchanged.
 
 A scenario made of independent cases (``compare-definitions``: the maze examples on each
-seed and the in-context learner) spends most of its time in torch and numpy kernels, which
+seed; its in-context learner runs in a process of its own, :mod:`scenarios.machinery.other_process`,
+unless every case runs here) spends most of its time in torch and numpy kernels, which
 release Python's lock; on threads those kernels of two cases run on two cores at once. The
 numbers do not change: each case draws from its own seeds (``hierarchy.seeding``), no case
 reads another's state, and torch runs on one thread per case (the scenarios' numbers are
 the same on one thread as on two: checked bitwise for ``compare-definitions``).
 
-Threads rather than processes: the cases' results hold closures (the leaves of their
+Threads rather than processes: the maze cases' results hold closures (the leaves of their
 delegation graphs), which processes could not send back, and a thread needs no second
-import of torch. What cases compute alike is shared through a cache that computes each key
+import of torch. Python's switch interval is :data:`SWITCH_INTERVAL` while they run. What cases compute alike is shared through a cache that computes each key
 once (:func:`scenarios.common.planner_example.shared`, thread-safe).
 
 An interruption (Ctrl-C) in the caller stops the running cases (an exception raised in

@@ -58,7 +58,7 @@ def test_an_exception_there_is_raised_here_with_its_message():
 
 def test_a_process_that_dies_is_one_line_naming_the_case_and_leaves_no_files():
     job = OtherProcess("the doomed case", die, 7)
-    folder = job._process.folder
+    folder = job.folder
     with pytest.raises(RuntimeError, match=r"^the process running the doomed case stopped before it finished \(exit "
                                            r"code 7: killed, or out of memory\); run again, or with --set "
                                            r"case_threads=1 to run every case in this process$"):
@@ -71,9 +71,9 @@ def test_closing_stops_the_process_at_once(tmp_path):
     job = OtherProcess("a long case", sleep_then_mark, str(mark), 3.0)
     t = time.perf_counter()
     job.close()
-    assert time.perf_counter() - t < 2.5 and job._process.popen.poll() is not None
+    assert time.perf_counter() - t < 2.5 and job.popen.poll() is not None
     time.sleep(0.5)
-    assert not mark.exists() and not os.path.exists(job._process.folder)
+    assert not mark.exists() and not os.path.exists(job.folder)
 
 
 def test_the_callers_script_is_not_run_again_in_the_child(tmp_path):
@@ -117,7 +117,7 @@ def test_the_process_ends_itself_when_its_caller_is_killed(tmp_path):
         from scenarios.machinery.other_process import OtherProcess
         from test_other_process import sleep_then_mark
         job = OtherProcess("a long case", sleep_then_mark, {str(mark)!r}, 6.0)
-        print(job._process.popen.pid, flush=True)
+        print(job.popen.pid, flush=True)
         time.sleep(60)
     """))
     caller = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)

@@ -176,3 +176,13 @@ def test_empty_batches_and_zero_sweeps():
     r = torch.ones(1, 16, dtype=torch.float64)
     assert torch.equal(kernel_sweeps(r, succ, valid, 0.9, 0, True)[0], r)
     assert torch.equal(kernel_sweeps(r, succ, valid, 0.9, 0, False)[0], torch.zeros_like(r))
+
+
+@needs_kernel
+def test_successors_outside_the_maze_are_refused_before_the_kernel_reads_them():
+    succ, valid = problem(4, 1, 0)
+    bad = succ.clone()
+    bad[0, 3, 2] = 16
+    with pytest.raises(ParameterError, match=r"^successors must be cell indices in 0..15, got 0..16; build them with "
+                                             r"agents.maze.grid.stack_mazes$"):
+        soft_value_iteration(torch.zeros(1, 16, dtype=torch.float64), bad, valid, 0.9, 3, engine="kernel")
