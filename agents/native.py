@@ -2,7 +2,7 @@
 
 A kernel is one ``.cpp`` file beside the module that calls it (the language model's
 steps, :mod:`agents.language_model.kernel`; the maze planner's soft value iteration,
-:mod:`agents.maze.soft_kernel`). Its first use on a machine compiles it with the C++
+:mod:`agents.maze.soft_kernel`; torch's random draws, :mod:`agents.mersenne`). Its first use on a machine compiles it with the C++
 compiler on the PATH (``g++``, ``c++`` or ``clang++``; a few seconds) for this CPU
 (``-march=native``), twice:
 

@@ -22,6 +22,8 @@ import torch
 from hierarchy.errors import ParameterError
 from hierarchy.validators import check
 
+from agents.mersenne import rand, randn
+
 __all__ = ["TaskDistribution", "Tasks", "sample_tasks", "count", "number"]
 
 
@@ -211,21 +213,21 @@ def sample_tasks(dist: TaskDistribution, gen: torch.Generator, B: int, dtype=tor
         raise ParameterError(f"B={B!r}; give a positive number of tasks", parameter="B")
     d, N = dist.d, dist.N
     a = dist.half_width * dist.scale
-    w = torch.randn(B, d, generator=gen, dtype=dtype)
+    w = randn((B, d), gen, dtype)
     # (u * 2 - 1) * a in place: the same operations in the same order as out of place (the same numbers),
     # without two more [B, N + 1, d] tensors a call (15% of a call at B = 1024)
-    x = torch.rand(B, N + 1, d, generator=gen, dtype=dtype).mul_(2.0).sub_(1.0).mul_(a)
+    x = rand((B, N + 1, d), gen, dtype).mul_(2.0).sub_(1.0).mul_(a)
     X, xq = x[:, :N], x[:, N]
     y = torch.einsum("bnd,bd->bn", X, w)
     if dist.noise:
-        y = y + dist.noise * torch.randn(B, N, generator=gen, dtype=dtype)
+        y = y + dist.noise * randn((B, N), gen, dtype)
     clean = torch.ones(N, dtype=torch.bool)
     if dist.distractors:
         m = dist.distractors
-        w2 = torch.randn(B, d, generator=gen, dtype=dtype)
+        w2 = randn((B, d), gen, dtype)
         y[:, N - m:] = torch.einsum("bnd,bd->bn", X[:, N - m:], w2)
         if dist.noise:  # the distractors are noisy too: redraw nothing, keep the same sigma
-            y[:, N - m:] += dist.noise * torch.randn(B, m, generator=gen, dtype=dtype)
+            y[:, N - m:] += dist.noise * randn((B, m), gen, dtype)
         clean[N - m:] = False
     if dist.shuffled:
         perm = torch.rand(B, N, generator=gen).argsort(dim=1)
