@@ -437,6 +437,9 @@ def compare_definitions(options: RunOptions = RunOptions(), params: CompareParam
                "verdicts": "per copy by hierarchy.inner_alignment.judge_all; per example the majority of the copies "
                            "when its Wilson 95% interval excludes 1/2, split otherwise",
                "examples": "; ".join(f"{n}: {TITLES[n]}" for n in examples)}
+    if icl is not None:
+        choices["in-context learner's loss and gradient"] = \
+            icl.outcome.runs["base-optimizer"].trajectory.meta.get("loss and gradient", "")
     for o in outcomes:
         choices[f"example {o.number}"] = "; ".join(f"{k}: {v}" for k, v in o.choices.items()
                                                    if k in ("training distribution", "deployment distribution",

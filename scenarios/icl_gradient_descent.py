@@ -187,6 +187,7 @@ def run(options: RunOptions, p: IclParams) -> ScenarioResult:
                         f"{p.d + 1}, no softmax / layer norm / MLP / bias; keys and values from the context only; "
                         f"1/N inside the attention; y_hat = -(query's y slot)",
                "base optimizer": o.runs["base-optimizer"].trajectory.meta.get("optimizer", ""),
+               "loss and gradient": o.runs["base-optimizer"].trajectory.meta.get("loss and gradient", ""),
                "true objective": TRUE_OBJECTIVES[p.true_objective],
                "reference": f"one GD step on L_ctx from 0 at eta* = {o.eta:.4g} (exact line search on "
                             f"{p.line_search_tasks} tasks); constructed weights W_K = W_Q = [[I, 0], [0, 0]], "

@@ -30,11 +30,15 @@ import torch
 from hierarchy.errors import ParameterError
 from hierarchy.seeding import generator
 
+from agents.in_context.attention_kernel import attention_kernel_available, fits, kernel_loss_and_gradient
 from agents.in_context.tasks import Tasks, count
 
-__all__ = ["LinearSelfAttention", "context_tokens"]
+__all__ = ["LinearSelfAttention", "context_tokens", "ENGINES"]
 
 MATRICES = ("W_Q", "W_K", "W_V", "P")
+#: How :meth:`LinearSelfAttention.loss_and_gradient` computes a one-layer model: "auto" (the C++ kernel where it
+#: builds and takes the inputs, torch otherwise), "kernel" (an error where it cannot) or "torch".
+ENGINES = ("auto", "kernel", "torch")
 
 
 def context_tokens(tasks: Tasks, K: int) -> torch.Tensor:
@@ -407,15 +411,19 @@ class LinearSelfAttention:
         g[:, 0, :, :d] = torch.matmul(Wk, dR)                          # dW_Q (its y column does not act)
         return loss, grad
 
-    def loss_and_gradient(self, params: torch.Tensor, tasks: Tasks) -> tuple:
-        """(query loss [K], its gradient [K, P]) by autograd; the copies are independent, so
-        the gradient of the summed loss is each copy's own.
+    def loss_and_gradient(self, params: torch.Tensor, tasks: Tasks, engine: str = "auto") -> tuple:
+        """(query loss [K], its gradient [K, P]); the copies are independent, so the gradient of
+        the summed loss is each copy's own. One layer: by hand, in the C++ kernel of
+        :mod:`agents.in_context.attention_kernel` (``engine="auto"`` where it builds and takes
+        the inputs, or ``"kernel"``) or in torch operations (``"torch"``); more layers: autograd.
 
         Parameters
         ----------
         params : torch.Tensor
             [K, P] (not modified).
         tasks : Tasks
+        engine : str
+            One of :data:`ENGINES`.
 
         Returns
         -------
@@ -431,7 +439,14 @@ class LinearSelfAttention:
         >>> tuple(loss.shape), tuple(g.shape), bool(torch.equal(g[0], g[1]))
         ((2,), (2, 36), True)
         """
+        if engine not in ENGINES:
+            raise ParameterError(f"engine={engine!r}; choose one of {', '.join(ENGINES)}", parameter="engine")
         if self.layers == 1:
+            why = fits(self, params, tasks)
+            if engine == "kernel" and why is not None:
+                raise ParameterError(f"engine='kernel' cannot take {why}; use engine='auto'", parameter="engine")
+            if engine == "kernel" or (engine == "auto" and why is None and attention_kernel_available()):
+                return kernel_loss_and_gradient(self, params, tasks)
             return self._loss_and_gradient_one(params, tasks)
         with torch.enable_grad():
             p = params.detach().clone().requires_grad_(True)

@@ -30,7 +30,8 @@ from hierarchy.errors import ParameterError
 from hierarchy.seeding import as_seed, child, children
 from hierarchy.trajectory import Trajectory
 
-from agents.in_context.attention import LinearSelfAttention
+from agents.in_context.attention import ENGINES, LinearSelfAttention
+from agents.in_context.attention_kernel import attention_engine, attention_kernel_available
 from agents.in_context.tasks import TaskDistribution, Tasks, count, number, sample_tasks
 from agents.threads import torch_threads
 from agents.torch_random import torch_generator
@@ -99,6 +100,10 @@ class InContextTraining:
         "float64" or "float32".
     base : str
         The name the query loss is recorded under.
+    engine : str
+        How a one-layer model's loss and gradient are computed
+        (:data:`agents.in_context.attention.ENGINES`: "auto", the C++ kernel where it builds,
+        or "torch"); the trajectory's meta names the one that ran ("loss and gradient").
 
     Raises
     ------
@@ -128,6 +133,7 @@ class InContextTraining:
     threads: Optional[int] = 1
     dtype: str = "float64"
     base: str = "L"
+    engine: str = "auto"
 
     step_unit = "training step"
 
@@ -153,6 +159,8 @@ class InContextTraining:
                                  parameter="copy_seeds")
         if self.dtype not in ("float64", "float32"):
             raise ParameterError(f"dtype={self.dtype!r}; choose float64 or float32", parameter="dtype")
+        if self.engine not in ENGINES:
+            raise ParameterError(f"engine={self.engine!r}; choose one of {', '.join(ENGINES)}", parameter="engine")
 
     @property
     def K(self) -> int:
@@ -173,6 +181,20 @@ class InContextTraining:
         """
         base = adam(self.lr, self.b1, self.b2) if self.optimizer == "adam" else sgd(self.lr)
         return base if self.clip is None else chain(clip_by_global_norm(self.clip), base)
+
+    def engine_used(self) -> str:
+        """The engine that computes the loss and gradient of this training, in words (for reports).
+
+        Examples
+        --------
+        >>> InContextTraining(LinearSelfAttention(d=1, layers=2), (TaskDistribution(d=1),)).engine_used()
+        'autograd (2 layers)'
+        """
+        if self.model.layers != 1:
+            return f"autograd ({self.model.layers} layers)"
+        if self.engine == "kernel" or (self.engine == "auto" and attention_kernel_available()):
+            return attention_engine()
+        return "torch operations"
 
     def describe(self) -> str:
         """The base optimizer in words.
@@ -223,14 +245,14 @@ class InContextTraining:
                 snaps.append(params.to(torch.float64).numpy().copy())
                 snap_steps.append(t)
             tasks = stack_tasks(sample_tasks(dd, g, B, dt) for dd, g in zip(dists, gens))
-            return model.loss_and_gradient(params, tasks)
+            return model.loss_and_gradient(params, tasks, self.engine)
 
         with torch_threads(self.threads):
             result = train(step, theta, self.transformation(), steps, record_update=self.record_update,
                            progress=progress, base=self.base)
         meta = {"model": f"linear self-attention d={model.d}, layers={model.layers}, shared={model.shared}",
                 "optimizer": self.describe(), "distributions": tuple(d.describe() for d in dists),
-                "batch": B, "dtype": self.dtype}
+                "batch": B, "dtype": self.dtype, "loss and gradient": self.engine_used()}
         product = {"model": model, "params": result.params, "initial": theta0,
                    "snapshots": np.asarray(snaps), "snapshot_steps": np.asarray(snap_steps, dtype=np.int64)}
         tr = result.trajectory(meta, {"initial_parameters": theta0})

@@ -50,8 +50,8 @@ def soft_kernel_library() -> ctypes.CDLL:
 
     Examples
     --------
-    >>> soft_kernel_library().mesastack_soft_kernel_version() if soft_kernel_available() else 1
-    1
+    >>> soft_kernel_library().mesastack_soft_kernel_version() if soft_kernel_available() else 2
+    2
     """
     return _KERNEL.get()
 
@@ -125,8 +125,8 @@ def _check(code: int, what: str) -> None:
 
 
 def kernel_sweeps(reward: torch.Tensor, successors: torch.Tensor, valid: torch.Tensor, gamma: float,
-                  iterations: int, from_reward: bool, keep: bool = False) -> tuple:
-    """``(V_H, P)``: ``iterations`` sweeps of soft value iteration from V_0 = r (``from_reward``) or 0.
+                  iterations: int, from_reward: bool) -> torch.Tensor:
+    """V_H: ``iterations`` sweeps of soft value iteration from V_0 = r (``from_reward``) or 0.
 
     The formulas of :func:`agents.maze.planning.soft_value_iteration` (``soft_kernel.cpp``).
 
@@ -140,13 +140,11 @@ def kernel_sweeps(reward: torch.Tensor, successors: torch.Tensor, valid: torch.T
     iterations : int
         H >= 0.
     from_reward : bool
-    keep : bool
-        Also return P ``[H, R, 5, N]`` (R rows: the leading axes flattened), each sweep's
-        action probabilities, for :func:`kernel_sweeps_backward`; None without.
 
     Returns
     -------
-    tuple
+    torch.Tensor
+        ``[..., N]``.
 
     Raises
     ------
@@ -160,7 +158,7 @@ def kernel_sweeps(reward: torch.Tensor, successors: torch.Tensor, valid: torch.T
     >>> succ = torch.tensor([[0, 0, 0, 0, 1], [1, 1, 1, 0, 1]])   # two cells, one passage
     >>> valid = torch.tensor([[1, 0, 0, 0, 1], [1, 0, 0, 1, 0]], dtype=torch.bool)
     >>> r = torch.zeros(2, dtype=torch.float64)
-    >>> V, _ = kernel_sweeps(r, succ, valid, 1.0, 2, True) if soft_kernel_available() else (torch.log(torch.full((2,), 4.0)), 0)
+    >>> V = kernel_sweeps(r, succ, valid, 1.0, 2, True) if soft_kernel_available() else torch.log(torch.full((2,), 4.0))
     >>> torch.exp(V).tolist()   # 4 paths of 2 moves from each cell
     [4.0, 4.0]
     """
@@ -169,28 +167,37 @@ def kernel_sweeps(reward: torch.Tensor, successors: torch.Tensor, valid: torch.T
     r = reward.detach().contiguous()
     R = r.numel() // N if N else 0
     V = torch.empty_like(r)
-    P = torch.empty(int(iterations), R, 5, N, dtype=torch.float64) if keep else None
+    s, v = _checked(successors, valid, N)
+    if R and N:
+        _check(lib.mesastack_soft_forward(ctypes.c_long(R), ctypes.c_long(N), _ptr(s), _ptr(v), _ptr(r),
+                                          ctypes.c_int(int(bool(from_reward))), ctypes.c_double(float(gamma)),
+                                          ctypes.c_int(int(iterations)), _ptr(V)),
+               f"{R} mazes of {N} cells")
+    return V
+
+
+def _checked(successors: torch.Tensor, valid: torch.Tensor, N: int) -> tuple:
+    """The successors and valid moves as the kernel reads them, the successors checked to be cell indices."""
     s = successors.contiguous()
     v = valid.contiguous().view(torch.uint8)
     if s.numel() and (int(s.min()) < 0 or int(s.max()) >= N):  # the kernel reads V at them unchecked
         raise ParameterError(f"successors must be cell indices in 0..{N - 1}, got {int(s.min())}..{int(s.max())}; "
                              f"build them with agents.maze.grid.stack_mazes", parameter="successors")
-    if R and N:
-        _check(lib.mesastack_soft_forward(ctypes.c_long(R), ctypes.c_long(N), _ptr(s), _ptr(v), _ptr(r),
-                                          ctypes.c_int(int(bool(from_reward))), ctypes.c_double(float(gamma)),
-                                          ctypes.c_int(int(iterations)), _ptr(V), _ptr(P)),
-               f"{R} mazes of {N} cells")
-    return V, P
+    return s, v
 
 
-def kernel_sweeps_backward(P: torch.Tensor, grad: torch.Tensor, successors: torch.Tensor, valid: torch.Tensor,
+def kernel_sweeps_backward(reward: torch.Tensor, grad: torch.Tensor, successors: torch.Tensor, valid: torch.Tensor,
                            gamma: float, iterations: int, from_reward: bool) -> torch.Tensor:
-    """d<grad, V_H>/dr ``[..., N]`` from :func:`kernel_sweeps`' ``P`` (``soft_kernel.cpp``).
+    """d<grad, V_H>/dr ``[..., N]`` of :func:`kernel_sweeps` (``soft_kernel.cpp``).
+
+    Each row's sweeps run again here for their action probabilities (the same operations as
+    the forward pass, so the same numbers), in a buffer for that row alone: keeping them all
+    from the forward pass was slower (by 10% for a few mazes, by half for a thousand).
 
     Parameters
     ----------
-    P : torch.Tensor
-        ``[H, R, 5, N]`` from :func:`kernel_sweeps` with ``keep``.
+    reward : torch.Tensor
+        ``[..., N]``, as given to :func:`kernel_sweeps`.
     grad : torch.Tensor
         ``[..., N]``, the gradient of the loss with respect to V_H.
     successors, valid : torch.Tensor
@@ -210,13 +217,13 @@ def kernel_sweeps_backward(P: torch.Tensor, grad: torch.Tensor, successors: torc
     """
     lib = soft_kernel_library()
     g = grad.detach().to(torch.float64).contiguous()
+    r = reward.detach().contiguous()
     N = g.shape[-1]
     R = g.numel() // N if N else 0
     dr = torch.empty_like(g)
-    s = successors.contiguous()
-    v = valid.contiguous().view(torch.uint8)
+    s, v = _checked(successors, valid, N)
     if R and N:
-        _check(lib.mesastack_soft_backward(ctypes.c_long(R), ctypes.c_long(N), _ptr(s), _ptr(v), _ptr(P), _ptr(g),
+        _check(lib.mesastack_soft_backward(ctypes.c_long(R), ctypes.c_long(N), _ptr(s), _ptr(v), _ptr(r), _ptr(g),
                                            ctypes.c_int(int(bool(from_reward))), ctypes.c_double(float(gamma)),
                                            ctypes.c_int(int(iterations)), _ptr(dr)),
                f"{R} mazes of {N} cells")

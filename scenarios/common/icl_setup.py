@@ -27,7 +27,7 @@ import time
 import attrs
 import numpy as np
 
-from agents.in_context.attention import LinearSelfAttention
+from agents.in_context.attention import ENGINES, LinearSelfAttention
 from agents.in_context.inner_run import STEP_UNIT, GradientDescentRun, InnerRun, evaluation_tasks
 from agents.in_context.match import MatchRule, decide_match, measure_match
 from agents.in_context.reference import eta_star
@@ -81,6 +81,8 @@ class IclParams(ThresholdParams):
     b2: float = parameter(0.98, "Adam's second-moment constant")
     clip: float = parameter(1e-3, "global-norm gradient clip per copy (0: none)")
     dtype: str = parameter("float32", "training precision (evaluation is float64)")
+    engine: str = parameter("auto", "the one-layer model's loss and gradient: auto (the C++ kernel where it builds, "
+                                    "sums in float64), kernel or torch (the same to float rounding)")
     true_objective: str = parameter("G", "the base optimizer's true objective: G, G1, G_adam (Adam) or U")
     eval_tasks: int = parameter(4000, "held-out tasks of the match measurements")
     shift_tasks: int = parameter(1000, "evaluation tasks per distribution of the inner runs and shifts")
@@ -118,6 +120,8 @@ class IclParams(ThresholdParams):
                                  parameter="true_objective")
         if self.dtype not in ("float32", "float64"):
             raise ParameterError(f"dtype={self.dtype!r}; choose float32 or float64", parameter="dtype")
+        if self.engine not in ENGINES:
+            raise ParameterError(f"engine={self.engine!r}; choose one of {', '.join(ENGINES)}", parameter="engine")
         for name in ("control_copies", "snapshot_every"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
@@ -233,7 +237,7 @@ def run_icl(options: RunOptions, p: IclParams, progress: bool = True) -> IclOutc
     groups = {"clean": list(range(K)), "distractors": list(range(K, 2 * K)), "control": list(range(2 * K, 2 * K + C))}
     training = InContextTraining(model, dists, batch=p.training_batch(), optimizer=p.optimizer, lr=p.lr, b1=p.b1,
                                  b2=p.b2, clip=p.clip or None, copy_seeds=tuple(pop_seeds * 2 + ctl_seeds),
-                                 snapshot_every=p.snapshot_every, dtype=p.dtype, base="query_loss")
+                                 snapshot_every=p.snapshot_every, dtype=p.dtype, base="query_loss", engine=p.engine)
     leaf = TrainedPopulation(training, groups["clean"], "query_loss")
 
     eta = eta_star(train, torch_generator(named_seed(seed, "line-search")), p.line_search_tasks)

@@ -1,0 +1,156 @@
+"""The one-layer linear self-attention's query loss and gradient in a hand-written C++ kernel, 3x to 4x faster.
+
+:meth:`agents.in_context.attention.LinearSelfAttention.loss_and_gradient` of a one-layer
+model runs here (``engine="auto"``, the default, where the kernel builds and takes the
+inputs) or as torch operations (``engine="torch"``; more layers: autograd). torch spends
+the step in batched products of tiny matrices (one 10 x 11 product per task); the kernel
+(``attention_kernel.cpp`` beside this module) takes eight tasks at a time, one per vector
+lane, through the formulas of ``LinearSelfAttention._loss_and_gradient_one`` and sums
+in float64 whatever the inputs' precision, so a float32 run is the float32 rounding of
+float64 sums where torch rounds every product and partial sum to float32. The two engines
+therefore agree to float rounding, not bit for bit (to 1e-12 relative in float64, to
+float32 rounding in float32: ``tests/agents/in_context/test_attention_kernel.py``), and
+which one ran is named in the in-context learner's reports (:func:`attention_engine`).
+
+Building: as the other kernels (:mod:`agents.native`); without a compiler, ``engine="auto"``
+uses torch.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from agents.native import Library
+
+__all__ = ["attention_kernel_available", "attention_engine", "fits", "kernel_loss_and_gradient"]
+
+SOURCE = Path(__file__).with_name("attention_kernel.cpp")
+
+_KERNEL = Library(lambda: SOURCE, ("mesastack_lsa_loss_gradient",),
+                  "engine='kernel' needs the linear self-attention's C++ kernel", "use engine='torch'")
+
+
+def attention_kernel_available() -> bool:
+    """Whether the kernel builds and loads here (built once per machine and source, then cached).
+
+    Examples
+    --------
+    >>> isinstance(attention_kernel_available(), bool)
+    True
+    """
+    return _KERNEL.available()
+
+
+def attention_engine() -> str:
+    """What ``engine="auto"`` runs here for a one-layer model on the CPU, in words (for reports).
+
+    Examples
+    --------
+    >>> attention_engine().startswith(("C++ kernel", "torch"))
+    True
+    """
+    if attention_kernel_available():
+        return "C++ kernel (agents/in_context/attention_kernel.cpp; sums in float64)"
+    return "torch operations (no C++ compiler here for the kernel)"
+
+
+def fits(model, params: torch.Tensor, tasks) -> Optional[str]:
+    """Why the kernel cannot take these inputs, or None when it can.
+
+    It takes a one-layer model, parameters ``[K, P]`` and tasks with their own copy axis
+    (``X [K, B, N, d]``), all float32 or all float64, on the CPU.
+
+    Examples
+    --------
+    >>> from agents.in_context.attention import LinearSelfAttention
+    >>> from agents.in_context.tasks import TaskDistribution, sample_tasks
+    >>> t = sample_tasks(TaskDistribution(d=2, N=3), torch.Generator().manual_seed(0), 4)
+    >>> fits(LinearSelfAttention(d=2), torch.zeros(1, 36, dtype=torch.float64), t)
+    'tasks without a copy axis (shared by the copies)'
+    """
+    if model.layers != 1:
+        return f"{model.layers} layers (the kernel computes one)"
+    if tasks.X.dim() != 4:
+        return "tasks without a copy axis (shared by the copies)"
+    if tasks.X.shape[0] != params.shape[0]:
+        return f"tasks for {tasks.X.shape[0]} copies, parameters for {params.shape[0]}"
+    dtypes = {params.dtype, tasks.X.dtype, tasks.y.dtype, tasks.xq.dtype, tasks.yq.dtype}
+    if len(dtypes) != 1 or params.dtype not in (torch.float32, torch.float64):
+        return f"dtypes {sorted(str(t) for t in dtypes)}, not all float32 or all float64"
+    if any(t.device.type != "cpu" for t in (params, tasks.X, tasks.y, tasks.xq, tasks.yq)):
+        return "tensors not on the CPU"
+    return None
+
+
+def _ptr(t: torch.Tensor):
+    return ctypes.c_void_p(t.data_ptr())
+
+
+def kernel_loss_and_gradient(model, params: torch.Tensor, tasks) -> tuple:
+    """(query loss [K], its gradient [K, P]) of a one-layer model, in the kernel (module docstring).
+
+    Parameters
+    ----------
+    model : LinearSelfAttention
+        One layer.
+    params : torch.Tensor
+        ``[K, P]`` (not modified).
+    tasks : Tasks
+        With a copy axis, of the parameters' dtype (:func:`fits`).
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        In the parameters' dtype.
+
+    Raises
+    ------
+    ParameterError
+        When the kernel cannot be built here.
+    MemoryError
+        When the kernel cannot allocate its buffers (one line).
+
+    Examples
+    --------
+    >>> from agents.in_context.attention import LinearSelfAttention
+    >>> from agents.in_context.tasks import TaskDistribution, sample_tasks
+    >>> from agents.in_context.training import stack_tasks
+    >>> g = torch.Generator().manual_seed(0)
+    >>> t = stack_tasks([sample_tasks(TaskDistribution(d=2, N=3), g, 5, torch.float64)])
+    >>> m = LinearSelfAttention(d=2)
+    >>> p = torch.full((1, 36), 0.1, dtype=torch.float64)
+    >>> loss, grad = kernel_loss_and_gradient(m, p, t) if attention_kernel_available() else m.loss_and_gradient(p, t)
+    >>> bool(torch.allclose(grad, m.loss_and_gradient(p, t, engine="torch")[1], rtol=1e-12, atol=1e-15))
+    True
+    """
+    lib = _KERNEL.get()
+    K, D, d = params.shape[0], model.D, model.d
+    (Wq, Wk, Wv, P), = model.unpack(params)
+    p_row = P[:, -1, :]                                                       # [K, D]
+    u = torch.einsum("ki,kij->kj", p_row.double(), Wv.double()).contiguous()  # u = (P W_V)[D-1, :]
+    R = torch.matmul(Wk.double().transpose(-1, -2), Wq.double()[:, :, :d]).contiguous()  # R = (W_K^T W_Q)[:, :d]
+    _, B, N, _ = tasks.X.shape
+    X, y, xq, yq = (t.contiguous() for t in (tasks.X, tasks.y, tasks.xq, tasks.yq))
+    loss = torch.empty(K, dtype=torch.float64)
+    du = torch.empty(K, D, dtype=torch.float64)
+    dR = torch.empty(K, D, d, dtype=torch.float64)
+    code = lib.mesastack_lsa_loss_gradient(ctypes.c_long(K), ctypes.c_long(B), ctypes.c_long(N), ctypes.c_long(d),
+                                           ctypes.c_int(int(params.dtype == torch.float32)), _ptr(X), _ptr(y), _ptr(xq),
+                                           _ptr(yq), _ptr(u), _ptr(R), _ptr(loss), _ptr(du), _ptr(dR))
+    if code:
+        raise MemoryError(f"the linear self-attention kernel could not allocate its buffers for {N} context pairs "
+                          f"of dimension {d}; free some memory, or use engine='torch'")
+    # through u = (P W_V)[D-1, :] and R = (W_K^T W_Q)[:, :d] to the four matrices, as the torch engine
+    dt = params.dtype
+    du, dR = du.to(dt), dR.to(dt)
+    grad = torch.zeros_like(params)
+    g = grad.view(K, 4, D, D)
+    g[:, 3, -1, :] = torch.einsum("kij,kj->ki", Wv, du)            # dP[D-1, :]
+    g[:, 2] = torch.einsum("ki,kj->kij", p_row, du)                # dW_V
+    g[:, 1] = torch.matmul(Wq[:, :, :d], dR.transpose(-1, -2))     # dW_K
+    g[:, 0, :, :d] = torch.matmul(Wk, dR)                          # dW_Q (its y column does not act)
+    return loss.to(dt), grad
