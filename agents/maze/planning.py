@@ -24,7 +24,7 @@ from hierarchy.errors import ParameterError
 
 from agents.maze.soft_kernel import fits, kernel_sweeps, kernel_sweeps_backward, soft_kernel_available, \
     soft_kernel_library
-from agents.maze.values_kernel import kernel_optimal_values, values_kernel_available
+from agents.maze.planning_kernel import kernel_greedy_steps, kernel_optimal_values, planning_kernel_available
 
 __all__ = ["value_iteration", "optimal_values", "finite_horizon_values", "soft_value_iteration",
            "soft_action_values", "action_values", "greedy_paths", "discounted_return", "check_gamma", "SOFT_ENGINES",
@@ -33,8 +33,9 @@ __all__ = ["value_iteration", "optimal_values", "finite_horizon_values", "soft_v
 #: How :func:`soft_value_iteration` runs its sweeps: "auto" (the C++ kernel where it builds and takes the
 #: inputs, torch otherwise), "kernel" (:mod:`agents.maze.soft_kernel`; an error where it cannot) or "torch".
 SOFT_ENGINES = ("auto", "kernel", "torch")
-#: How :func:`optimal_values` runs: "auto" (the C++ kernel where it builds, numpy otherwise), "kernel"
-#: (:mod:`agents.maze.values_kernel`; an error where it cannot) or "numpy". The numbers are the same.
+#: How :func:`optimal_values` and :func:`greedy_paths` run: "auto" (the C++ kernel where it builds, numpy
+#: otherwise), "kernel" (:mod:`agents.maze.planning_kernel`; an error where it cannot) or "numpy". The numbers
+#: are the same.
 VALUE_ENGINES = ("auto", "kernel", "numpy")
 
 
@@ -83,7 +84,7 @@ def optimal_values(reward: np.ndarray, successors: np.ndarray, gamma: float, max
     block every round (:func:`_optimal_values_plain`, used when a reward is not finite): each
     value comes from the same elementwise operations on its own block.
 
-    ``engine``: "auto" (the default) runs the C++ kernel of :mod:`agents.maze.values_kernel`,
+    ``engine``: "auto" (the default) runs the C++ kernel of :mod:`agents.maze.planning_kernel`,
     block by block with the same operations (the same numbers bit for bit, 5x to 10x faster),
     where it builds, and numpy otherwise; "kernel" or "numpy" chooses one (:data:`VALUE_ENGINES`).
 
@@ -101,7 +102,7 @@ def optimal_values(reward: np.ndarray, successors: np.ndarray, gamma: float, max
     if r.size == 0 or not (np.isfinite(r).all() and np.abs(r).max() < 1e300):
         return _optimal_values_plain(r, successors, gamma, max_rounds)
     doublings = int(np.ceil(np.log2(np.log(1e-18) / np.log(gamma)))) + 1
-    if engine == "kernel" or (engine == "auto" and values_kernel_available()):
+    if engine == "kernel" or (engine == "auto" and planning_kernel_available()):
         return kernel_optimal_values(r.reshape(-1, N), np.asarray(successors).reshape(-1, N, 5), gamma, doublings,
                                      max_rounds).reshape(shape)
     local = np.asarray(successors, dtype=np.int64).reshape(-1, N, 5).transpose(2, 0, 1)  # [5, B, N], in-block
@@ -382,7 +383,7 @@ def action_values(reward: np.ndarray, values: np.ndarray, successors: np.ndarray
 
 
 def greedy_paths(q: np.ndarray, successors: np.ndarray, starts: np.ndarray, exits: Optional[np.ndarray],
-                 budget: int, rng, rtol: float = 1e-9) -> tuple:
+                 budget: int, rng, rtol: float = 1e-9, engine: str = "auto") -> tuple:
     """Greedy moves under action values ``q [B, N, 5]`` from ``starts [B]`` for ``budget`` steps.
 
     Rule: at each step take an action whose Q is within ``rtol * (1 + |max Q|)`` of the best,
@@ -390,7 +391,9 @@ def greedy_paths(q: np.ndarray, successors: np.ndarray, starts: np.ndarray, exit
     Generators, one per consecutive block of B / G rows (so that blocks, e.g. copies,
     draw independent streams). A path that reaches its exit
     (``exits [B]``, or None for no exit) stops there and repeats it. Returns
-    ``(path [B, budget + 1] cell indices, success [B], lengths [B])``.
+    ``(path [B, budget + 1] cell indices, success [B], lengths [B])``. ``engine``: "auto" walks
+    in the C++ kernel of :mod:`agents.maze.planning_kernel` where it builds (the same numbers bit
+    for bit: the uniforms are drawn beforehand in the same order), "numpy" step by step here.
 
     Example:
         >>> q = np.array([[[0.0, -np.inf, -np.inf, -np.inf, 1.0], [2.0, -np.inf, -np.inf, 0.0, -np.inf]]])
@@ -410,6 +413,20 @@ def greedy_paths(q: np.ndarray, successors: np.ndarray, starts: np.ndarray, exit
     if B % len(gens):
         raise ParameterError(f"{len(gens)} generators cannot split {B} paths into equal blocks; pass one per block")
     block = (B // len(gens), 5)
+    if engine not in VALUE_ENGINES:
+        raise ParameterError(f"engine={engine!r}; choose one of {', '.join(VALUE_ENGINES)}", parameter="engine")
+    if engine == "kernel" or (engine == "auto" and planning_kernel_available() and B and int(budget) > 0):
+        q64 = np.ascontiguousarray(q, dtype=np.float64)
+        succ = np.ascontiguousarray(successors, dtype=np.int64)
+        chunk = max(1, (1 << 21) // max(1, B * 5))  # steps of uniforms drawn at once (at most 16 MB)
+        for t0 in range(1, int(budget) + 1, chunk):
+            T = min(chunk, int(budget) + 1 - t0)
+            # each generator's T draws of its block at once: the same stream as T draws one step at a time
+            parts = [g.random((T,) + block) for g in gens]
+            draws = parts[0] if len(gens) == 1 else np.concatenate(parts, axis=1)
+            kernel_greedy_steps(q64, succ, s, done, lengths, exits, np.ascontiguousarray(draws), rtol, path, t0)
+        success = np.zeros(B, dtype=bool) if exits is None else done
+        return path, success, lengths
     for t in range(1, int(budget) + 1):
         qs = q[rows, s]
         best = qs.max(-1, keepdims=True)

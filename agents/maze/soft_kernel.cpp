@@ -60,10 +60,15 @@ struct Row {
         for (long n = 0; n < N; ++n) cur[n] = from_reward ? rw[n] : 0.0;
         const double *e0 = E.data(), *e1 = e0 + N, *e2 = e1 + N, *e3 = e2 + N, *e4 = e3 + N;
         for (int h = 0; h < H; ++h) {
-            for (long i = 0; i < 5 * N; ++i) {
-                const double x = gamma == 1.0 ? cur[st[i]] : gamma * cur[st[i]];
-                E[i] = vt[i] ? x : -INFINITY;
-            }
+            // gather, scale and mask in three loops without branches (the compiler vectorizes each)
+            const double* c = cur.data();
+            const int64_t* si = st.data();
+            double* e = E.data();
+            if (gamma == 1.0)
+                for (long i = 0; i < 5 * N; ++i) e[i] = c[si[i]];
+            else
+                for (long i = 0; i < 5 * N; ++i) e[i] = gamma * c[si[i]];
+            for (long i = 0; i < 5 * N; ++i) e[i] = vt[i] ? e[i] : -INFINITY;
             for (long n = 0; n < N; ++n) {
                 const double mx = std::max(std::max(std::max(std::max(e0[n], e1[n]), e2[n]), e3[n]), e4[n]);
                 m[n] = std::isinf(mx) ? 0.0 : mx;

@@ -1,6 +1,7 @@
-// The exact optimal values of the maze planner's mesa-objective by policy iteration, maze by maze.
+// agents/maze/planning.py's numpy hot paths in C++, with numpy's numbers bit for bit: the exact optimal values
+// by policy iteration, maze by maze, and the greedy walks on action values.
 //
-// agents/maze/planning.py's optimal_values (numpy) written out for one block (one maze of one copy, N states)
+// Optimal values: planning.py's optimal_values (numpy) written out for one block (one maze of one copy, N states)
 // at a time, its arrays in a few kilobytes: evaluate the greedy policy pi by pointer doubling
 //   acc <- r; jump <- next(s, pi(s)); disc <- gamma; D times: tmp = acc[jump] * disc; acc += tmp;
 //   jump <- jump[jump]; disc <- disc * disc
@@ -9,7 +10,11 @@
 // block switches: the block's values are V of that round. These are numpy's elementwise operations in numpy's
 // order on each element, so the numbers are the same bit for bit; floating-point contraction is off so that
 // tmp = acc[jump] * disc; acc += tmp stays two roundings (and nothing is reassociated).
-// Python side: agents/maze/values_kernel.py (built by agents/native.py).
+//
+// Greedy walks: planning.py's greedy_paths, step by step for each row: Q = q[s, :], best = max Q (NaN when a
+// Q is NaN), tied = Q >= best - rtol * (1 + |best|), a = the first largest of (tied ? draw : -1) with the
+// uniforms drawn by numpy beforehand in numpy's order, s <- next(s, a) unless the row is done (at its exit).
+// Python side: agents/maze/planning_kernel.py (built by agents/native.py).
 
 #if defined(__clang__)
 #pragma clang fp contract(off)
@@ -94,7 +99,48 @@ int mesastack_optimal_values(long B, long N, const int64_t* successors, const do
     return 0;
 }
 
-int mesastack_values_kernel_version() { return 1; }
+// T steps of B greedy walks on q [B, N, 5] with successors [B, N, 5]: s [B] (the cells, updated), done [B]
+// (0 or 1, updated), lengths [B] (updated), exits [B] (null: no exit), draws [T, B, 5] (uniforms), path [B, W]
+// (row stride W) written at columns first + t for t = 0..T-1. Returns 0, or 3 when a successor is not a cell.
+int mesastack_greedy_steps(long B, long N, long T, const double* q, const int64_t* successors, int64_t* s,
+                           uint8_t* done, int64_t* lengths, const int64_t* exits, const double* draws, double rtol,
+                           int64_t* path, long W, long first) {
+    for (long t = 0; t < T; ++t) {
+        const double* u = draws + t * B * 5;
+        for (long b = 0; b < B; ++b) {
+            const long cell = static_cast<long>(s[b]);
+            const double* qs = q + (b * N + cell) * 5;
+            double best = qs[0];
+            bool nan = std::isnan(qs[0]);
+            for (int a = 1; a < 5; ++a) {
+                nan = nan || std::isnan(qs[a]);
+                if (qs[a] > best) best = qs[a];
+            }
+            if (nan) best = NAN;
+            const double floor = best - rtol * (1.0 + std::fabs(best));
+            int pick = 0;
+            double top = qs[0] >= floor ? u[b * 5] : -1.0;
+            for (int a = 1; a < 5; ++a) {
+                const double x = qs[a] >= floor ? u[b * 5 + a] : -1.0;
+                if (x > top) {
+                    top = x;
+                    pick = a;
+                }
+            }
+            const int64_t nxt = successors[(b * N + cell) * 5 + pick];
+            if (nxt < 0 || nxt >= N) return 3;
+            if (!done[b]) {
+                s[b] = nxt;
+                lengths[b] += 1;
+            }
+            if (exits && s[b] == exits[b]) done[b] = 1;
+            path[b * W + first + t] = s[b];
+        }
+    }
+    return 0;
+}
+
+int mesastack_planning_kernel_version() { return 1; }
 
 }
 

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-import agents.maze.values_kernel as values_module
+import agents.maze.planning_kernel as planning_module
 import agents.native as native
 from agents.maze.grid import MazeDistribution, stack_mazes
-from agents.maze.planning import optimal_values
-from agents.maze.values_kernel import kernel_optimal_values, values_kernel_available
+from agents.maze.planning import greedy_paths, optimal_values
+from agents.maze.planning_kernel import kernel_optimal_values, planning_kernel_available
 from hierarchy.errors import ParameterError
 
-needs_kernel = pytest.mark.skipif(not values_kernel_available(), reason="no C++ compiler for the kernel")
+needs_kernel = pytest.mark.skipif(not planning_kernel_available(), reason="no C++ compiler for the kernel")
 
 
 def corridor(n):
@@ -78,14 +78,48 @@ def test_empty_and_non_finite_rewards():
 
 
 def test_without_a_compiler_auto_runs_numpy_and_kernel_is_one_line(monkeypatch, tmp_path):
-    monkeypatch.setattr(values_module._KERNEL, "loaded", None)
-    monkeypatch.setattr(values_module._KERNEL, "failure", None)
+    monkeypatch.setattr(planning_module._KERNEL, "loaded", None)
+    monkeypatch.setattr(planning_module._KERNEL, "failure", None)
     monkeypatch.setenv("MESASTACK_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(native.shutil, "which", lambda name: None)
     r = np.random.default_rng(0).normal(size=6)
-    assert not values_kernel_available()
+    assert not planning_kernel_available()
     assert np.array_equal(optimal_values(r, corridor(6), 0.9), optimal_values(r, corridor(6), 0.9, engine="numpy"))
-    with pytest.raises(ParameterError, match=r"^engine='kernel' needs the optimal values' C\+\+ kernel, and no C\+\+ "
+    with pytest.raises(ParameterError, match=r"^engine='kernel' needs the planner's C\+\+ kernel, and no C\+\+ "
                                              r"compiler \(g\+\+, c\+\+ or clang\+\+\) is on the PATH; install g\+\+ "
                                              r"\(or clang\+\+\), or use engine='numpy'$"):
         optimal_values(r, corridor(6), 0.9, engine="kernel")
+
+
+@needs_kernel
+@settings(max_examples=30, deadline=None)
+@given(size=st.integers(2, 6), M=st.integers(1, 4), G=st.integers(1, 3), seed=st.integers(0, 10 ** 6),
+       budget=st.integers(0, 25), with_exits=st.booleans(), nan=st.booleans())
+def test_greedy_walks_give_the_numpy_numbers_and_leave_the_generators_alike(size, M, G, seed, budget, with_exits, nan):
+    _, succ, valid = stack_mazes(MazeDistribution(size=size).sample(M, seed))
+    rng = np.random.default_rng(seed)
+    sc, vl = np.tile(succ, (G, 1, 1)), np.tile(valid, (G, 1, 1))
+    q = np.where(vl, np.round(rng.normal(size=sc.shape) * 2) / 2, -np.inf)  # halves: many ties
+    if nan:
+        q[0, :, 1] = np.nan
+    starts = rng.integers(0, size * size, M * G)
+    exits = rng.integers(0, size * size, M * G) if with_exits else None
+    runs = []
+    for engine in ("numpy", "kernel"):
+        gens = [np.random.default_rng(seed + 1 + g) for g in range(G)]
+        out = greedy_paths(q, sc, starts, exits, budget, gens if G > 1 else gens[0], engine=engine)
+        runs.append(out + (tuple(g.random() for g in gens),))
+    for a, b in zip(*runs):
+        assert np.array_equal(a, b)
+
+
+def test_greedy_walks_without_an_exit_and_tied_moves_are_uniform():
+    # two cells, both moves of cell 0 tie: about half the walks move right at once
+    q = np.zeros((4000, 2, 5))
+    q[:, :, 1:3] = -np.inf
+    q[:, 0, 3] = -np.inf
+    q[:, 1, 4] = -np.inf
+    succ = np.broadcast_to(corridor(2), (4000, 2, 5)).copy()
+    path, ok, n = greedy_paths(q, succ, np.zeros(4000, dtype=np.int64), None, 1, np.random.default_rng(0))
+    assert not ok.any() and (n == 1).all()
+    assert abs(path[:, 1].mean() - 0.5) < 0.05
