@@ -1,9 +1,9 @@
 """torch.rand and torch.randn from a CPU generator, drawn in C++: the same numbers, bit for bit.
 
-torch draws uniforms one value at a time from its Mersenne Twister (about 4.4 ns a float64
-and 4.7 ns a float32 here); ``mersenne.cpp`` beside this module runs the same twister on the
-generator's own state (``torch.Generator.get_state``) in vectorized blocks, 7x (float64) to
-18x (float32) faster, and leaves the generator where torch would have left it, so draws from
+torch draws uniforms one value at a time from its Mersenne Twister (about 4 ns a float64
+and 3 ns a float32 here); ``mersenne.cpp`` beside this module runs the same twister on the
+generator's own state (``torch.Generator.get_state``) in vectorized blocks, 6x (float64) to
+8x (float32) faster, and leaves the generator where torch would have left it, so draws from
 the two may be mixed freely. float64 normals gain less (glibc's scalar log, sin and cos
 dominate, kept so that the numbers stay torch's); float32 normals are torch's own (already
 vectorized, with its own log, sin and cos). The in-context learner's task sampling

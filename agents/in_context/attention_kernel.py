@@ -1,4 +1,4 @@
-"""The one-layer linear self-attention's query loss and gradient in a hand-written C++ kernel, 3x to 4x faster.
+"""The one-layer linear self-attention's query loss and gradient in a hand-written C++ kernel, about 3x faster.
 
 :meth:`agents.in_context.attention.LinearSelfAttention.loss_and_gradient` of a one-layer
 model runs here (``engine="auto"``, the default, where the kernel builds and takes the

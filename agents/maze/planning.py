@@ -85,7 +85,7 @@ def optimal_values(reward: np.ndarray, successors: np.ndarray, gamma: float, max
     value comes from the same elementwise operations on its own block.
 
     ``engine``: "auto" (the default) runs the C++ kernel of :mod:`agents.maze.planning_kernel`,
-    block by block with the same operations (the same numbers bit for bit, 5x to 10x faster),
+    block by block with the same operations (the same numbers bit for bit, 3x to 5x faster),
     where it builds, and numpy otherwise; "kernel" or "numpy" chooses one (:data:`VALUE_ENGINES`).
 
     Example:
