@@ -30,7 +30,7 @@ import torch
 from hierarchy.errors import ParameterError
 from hierarchy.seeding import generator
 
-from agents.in_context.attention_kernel import attention_kernel_available, fits, kernel_loss_and_gradient
+from agents.in_context.attention_kernel import attention_kernel_available, fits, kernel_products
 from agents.in_context.tasks import Tasks, count
 
 __all__ = ["LinearSelfAttention", "context_tokens", "ENGINES"]
@@ -380,29 +380,34 @@ class LinearSelfAttention:
         """
         return 0.5 * (self.predict(params, tasks) - tasks.yq).square().mean(-1)
 
-    def _loss_and_gradient_one(self, params: torch.Tensor, tasks: Tasks) -> tuple:
+    def _loss_and_gradient_one(self, params: torch.Tensor, tasks: Tasks, kernel: bool = False) -> tuple:
         """One layer, by hand: with a_n = u . z_n, b = R x_q, c_n = z_n . b, y_hat = -(1/N) sum_n a_n c_n and
         e = (y_hat - y_q) / B, the gradients are dL/du = -(1/N) sum_b e_b Z_b^T c_b,
-        dL/dR = -(1/N) sum_b e_b (Z_b^T a_b) x_q^T, then through u = (P W_V)[D-1, :] and
-        R = (W_K^T W_Q)[:, :d] to the four matrices (the same numbers as autograd, tested)."""
+        dL/dR = -(1/N) sum_b e_b (Z_b^T a_b) x_q^T (in torch operations, or in the C++ kernel when
+        ``kernel``: :func:`agents.in_context.attention_kernel.kernel_products`), then through
+        u = (P W_V)[D-1, :] and R = (W_K^T W_Q)[:, :d] to the four matrices (the same numbers as
+        autograd, tested)."""
         K, D, d = params.shape[0], self.D, self.d
         (Wq, Wk, Wv, P), = self.unpack(params)
-        z = context_tokens(tasks, K)
-        N = z.shape[-2]
-        xq = tasks.xq if tasks.xq.dim() == 3 else tasks.xq.unsqueeze(0).expand(K, *tasks.xq.shape)
         p_row = P[:, -1, :]                                            # [K, D]
-        u = torch.einsum("ki,kij->kj", p_row, Wv)
-        R = torch.matmul(Wk.transpose(-1, -2), Wq[:, :, :d])           # [K, D, d]
-        a = torch.einsum("kbnd,kd->kbn", z, u)
-        b = torch.einsum("ked,kbd->kbe", R, xq)
-        c = torch.einsum("kbne,kbe->kbn", z, b)
-        y = -(a * c).mean(-1)
-        r = y - tasks.yq
-        loss = 0.5 * r.square().mean(-1)
-        e = r / r.shape[-1]                                            # [K, B]
-        du = -torch.einsum("kbn,kbnd->kd", c * e.unsqueeze(-1), z) / N
-        v = torch.einsum("kbn,kbnd->kbd", a, z) * e.unsqueeze(-1)
-        dR = -torch.einsum("kbd,kbl->kdl", v, xq) / N                   # [K, D, d]
+        if kernel:
+            loss, du, dR = kernel_products(Wq, Wk, Wv, p_row, tasks)
+        else:
+            z = context_tokens(tasks, K)
+            N = z.shape[-2]
+            xq = tasks.xq if tasks.xq.dim() == 3 else tasks.xq.unsqueeze(0).expand(K, *tasks.xq.shape)
+            u = torch.einsum("ki,kij->kj", p_row, Wv)
+            R = torch.matmul(Wk.transpose(-1, -2), Wq[:, :, :d])       # [K, D, d]
+            a = torch.einsum("kbnd,kd->kbn", z, u)
+            b = torch.einsum("ked,kbd->kbe", R, xq)
+            c = torch.einsum("kbne,kbe->kbn", z, b)
+            y = -(a * c).mean(-1)
+            r = y - tasks.yq
+            loss = 0.5 * r.square().mean(-1)
+            e = r / r.shape[-1]                                        # [K, B]
+            du = -torch.einsum("kbn,kbnd->kd", c * e.unsqueeze(-1), z) / N
+            v = torch.einsum("kbn,kbnd->kbd", a, z) * e.unsqueeze(-1)
+            dR = -torch.einsum("kbd,kbl->kdl", v, xq) / N               # [K, D, d]
         grad = torch.zeros_like(params)
         g = grad.view(K, 4, D, D)
         g[:, 3, -1, :] = torch.einsum("kij,kj->ki", Wv, du)            # dP[D-1, :]
@@ -445,9 +450,8 @@ class LinearSelfAttention:
             why = fits(self, params, tasks)
             if engine == "kernel" and why is not None:
                 raise ParameterError(f"engine='kernel' cannot take {why}; use engine='auto'", parameter="engine")
-            if engine == "kernel" or (engine == "auto" and why is None and attention_kernel_available()):
-                return kernel_loss_and_gradient(self, params, tasks)
-            return self._loss_and_gradient_one(params, tasks)
+            kernel = engine == "kernel" or (engine == "auto" and why is None and attention_kernel_available())
+            return self._loss_and_gradient_one(params, tasks, kernel)
         with torch.enable_grad():
             p = params.detach().clone().requires_grad_(True)
             loss = self.query_loss(p, tasks)

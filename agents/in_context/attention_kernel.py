@@ -4,7 +4,7 @@
 model runs here (``engine="auto"``, the default, where the kernel builds and takes the
 inputs) or as torch operations (``engine="torch"``; more layers: autograd). torch spends
 the step in batched products of tiny matrices (one 10 x 11 product per task); the kernel
-(``attention_kernel.cpp`` beside this module) takes eight tasks at a time, one per vector
+(``attention_kernel.cpp`` beside this module, :func:`kernel_products`) takes eight tasks at a time, one per vector
 lane, through the formulas of ``LinearSelfAttention._loss_and_gradient_one`` and sums
 in float64 whatever the inputs' precision, so a float32 run is the float32 rounding of
 float64 sums where torch rounds every product and partial sum to float32. The two engines
@@ -26,7 +26,7 @@ import torch
 
 from agents.native import Library
 
-__all__ = ["attention_kernel_available", "attention_engine", "fits", "kernel_loss_and_gradient"]
+__all__ = ["attention_kernel_available", "attention_engine", "fits", "kernel_products"]
 
 SOURCE = Path(__file__).with_name("attention_kernel.cpp")
 
@@ -90,22 +90,26 @@ def _ptr(t: torch.Tensor):
     return ctypes.c_void_p(t.data_ptr())
 
 
-def kernel_loss_and_gradient(model, params: torch.Tensor, tasks) -> tuple:
-    """(query loss [K], its gradient [K, P]) of a one-layer model, in the kernel (module docstring).
+def kernel_products(Wq: torch.Tensor, Wk: torch.Tensor, Wv: torch.Tensor, p_row: torch.Tensor, tasks) -> tuple:
+    """``(loss [K], dL/du [K, D], dL/dR [K, D, d])`` of a one-layer model, in the kernel (module docstring).
+
+    u = (P W_V)[D-1, :] and R = (W_K^T W_Q)[:, :d] are formed here in float64 from the weights;
+    :meth:`agents.in_context.attention.LinearSelfAttention.loss_and_gradient` takes the two
+    gradients on to the four matrices as it does for the torch engine.
 
     Parameters
     ----------
-    model : LinearSelfAttention
-        One layer.
-    params : torch.Tensor
-        ``[K, P]`` (not modified).
+    Wq, Wk, Wv : torch.Tensor
+        ``[K, D, D]``, one copy's matrices per row.
+    p_row : torch.Tensor
+        ``[K, D]``, the last row of each copy's P.
     tasks : Tasks
-        With a copy axis, of the parameters' dtype (:func:`fits`).
+        With a copy axis, of the weights' dtype (:func:`fits`).
 
     Returns
     -------
     tuple of torch.Tensor
-        In the parameters' dtype.
+        In the weights' dtype.
 
     Raises
     ------
@@ -123,14 +127,14 @@ def kernel_loss_and_gradient(model, params: torch.Tensor, tasks) -> tuple:
     >>> t = stack_tasks([sample_tasks(TaskDistribution(d=2, N=3), g, 5, torch.float64)])
     >>> m = LinearSelfAttention(d=2)
     >>> p = torch.full((1, 36), 0.1, dtype=torch.float64)
-    >>> loss, grad = kernel_loss_and_gradient(m, p, t) if attention_kernel_available() else m.loss_and_gradient(p, t)
-    >>> bool(torch.allclose(grad, m.loss_and_gradient(p, t, engine="torch")[1], rtol=1e-12, atol=1e-15))
+    >>> engine = "kernel" if attention_kernel_available() else "torch"
+    >>> bool(torch.allclose(m.loss_and_gradient(p, t, engine=engine)[1], m.loss_and_gradient(p, t, engine="torch")[1],
+    ...                     rtol=1e-12, atol=1e-15))
     True
     """
     lib = _KERNEL.get()
-    K, D, d = params.shape[0], model.D, model.d
-    (Wq, Wk, Wv, P), = model.unpack(params)
-    p_row = P[:, -1, :]                                                       # [K, D]
+    K, D = p_row.shape
+    d = D - 1
     u = torch.einsum("ki,kij->kj", p_row.double(), Wv.double()).contiguous()  # u = (P W_V)[D-1, :]
     R = torch.matmul(Wk.double().transpose(-1, -2), Wq.double()[:, :, :d]).contiguous()  # R = (W_K^T W_Q)[:, :d]
     _, B, N, _ = tasks.X.shape
@@ -139,18 +143,9 @@ def kernel_loss_and_gradient(model, params: torch.Tensor, tasks) -> tuple:
     du = torch.empty(K, D, dtype=torch.float64)
     dR = torch.empty(K, D, d, dtype=torch.float64)
     code = lib.mesastack_lsa_loss_gradient(ctypes.c_long(K), ctypes.c_long(B), ctypes.c_long(N), ctypes.c_long(d),
-                                           ctypes.c_int(int(params.dtype == torch.float32)), _ptr(X), _ptr(y), _ptr(xq),
+                                           ctypes.c_int(int(Wq.dtype == torch.float32)), _ptr(X), _ptr(y), _ptr(xq),
                                            _ptr(yq), _ptr(u), _ptr(R), _ptr(loss), _ptr(du), _ptr(dR))
     if code:
         raise MemoryError(f"the linear self-attention kernel could not allocate its buffers for {N} context pairs "
                           f"of dimension {d}; free some memory, or use engine='torch'")
-    # through u = (P W_V)[D-1, :] and R = (W_K^T W_Q)[:, :d] to the four matrices, as the torch engine
-    dt = params.dtype
-    du, dR = du.to(dt), dR.to(dt)
-    grad = torch.zeros_like(params)
-    g = grad.view(K, 4, D, D)
-    g[:, 3, -1, :] = torch.einsum("kij,kj->ki", Wv, du)            # dP[D-1, :]
-    g[:, 2] = torch.einsum("ki,kj->kij", p_row, du)                # dW_V
-    g[:, 1] = torch.matmul(Wq[:, :, :d], dR.transpose(-1, -2))     # dW_K
-    g[:, 0, :, :d] = torch.matmul(Wk, dR)                          # dW_Q (its y column does not act)
-    return loss.to(dt), grad
+    return loss.to(Wq.dtype), du.to(Wq.dtype), dR.to(Wq.dtype)
