@@ -74,10 +74,11 @@ class CompareParams(ThresholdParams):
     learner's shift families (scenarios.common.icl_examples; ``icl_steps`` training steps, on
     the first seed). ``--quick`` uses :data:`QUICK` (a smaller population and fewer mazes;
     the mazes' training is unchanged; the in-context learner trains fewer steps on fewer tasks).
-    ``case_threads``: how many cases (an example on a seed, the in-context learner) run at once
-    (0: one per core, 1: one after another in this process): from 2, the in-context learner in a
-    Python process of its own (scenarios.machinery.other_process) and the maze cases on threads
-    here (scenarios.machinery.side_by_side); the numbers are the same whatever it is."""
+    ``case_threads``: how many maze cases (an example on a seed) run at once (0: one per core, 1: one
+    after another in this process, the in-context learner too): from 2, the maze cases on that many
+    threads here (scenarios.machinery.side_by_side) and, beside them, the in-context learner in a
+    Python process of its own (scenarios.machinery.other_process); the numbers are the same whatever
+    it is."""
 
     population: int = 8
     train_steps: int = 40
@@ -89,8 +90,8 @@ class CompareParams(ThresholdParams):
     icl: bool = parameter(True, "add the in-context learner's shift families, with is_mesa_optimizer measured per copy")
     icl_steps: int = parameter(1000, "training steps of the in-context learner (on the first seed)")
     icl_quick: bool = parameter(False, "the in-context learner's quick settings (fewer tasks; --quick sets it)")
-    case_threads: int = parameter(0, "cases (an example on a seed, the in-context learner) run at once (the "
-                                     "learner in its own process, the mazes on threads); 0: one per core, 1: one "
+    case_threads: int = parameter(0, "maze cases (an example on a seed) run at once on threads, the in-context "
+                                     "learner in its own process beside them; 0: one per core, 1: every case one "
                                      "after another here (the same numbers)")
 
     def __attrs_post_init__(self):
@@ -331,11 +332,14 @@ def compare_definitions(options: RunOptions = RunOptions(), params: CompareParam
     # the cases side by side, the longest first (the same numbers in any order)
     order = sorted(range(len(cases)), key=lambda i: (_LONGEST_FIRST.index(cases[i][1]), i))
     tasks = [example(*cases[i]) for i in order]
-    at_once = min(params.case_threads or available_cores(), len(tasks) + int(params.icl))
+    at_once = params.case_threads or available_cores()
     icl_args = (options, params, params.icl_quick, params.icl_steps)
     icl_job = None  # the in-context learner's families: is_mesa_optimizer measured, not a structural fact
     if params.icl and at_once >= 2:  # in a process of its own: its torch calls then never wait for the mazes' Python
         icl_job = OtherProcess("the in-context learner of compare-definitions", run_icl_examples, *icl_args)
+    # the maze cases on at_once threads even beside the learner's process: their Python (rollouts, maze
+    # generation) leaves a core idle part of the time, which the other process fills (13.7 to 13.9 s against
+    # 14.7 to 15.1 s for the default run with one maze thread beside it; docs/performance.md)
     elif params.icl:
         tasks.insert(0, lambda: run_icl_examples(*icl_args))
     finished = []
@@ -348,8 +352,8 @@ def compare_definitions(options: RunOptions = RunOptions(), params: CompareParam
                 if bar is not None:
                     bar(len(finished))
 
-            with torch_threads(1 if icl_job is not None else None):  # one core is the in-context learner's
-                done = side_by_side(tasks, at_once - int(icl_job is not None), tick)
+            with torch_threads(1 if icl_job is not None else None):  # torch on one thread beside the learner's process
+                done = side_by_side(tasks, min(at_once, len(tasks)), tick)
             pictures = {}  # the first seed's maze pictures, drawn here while the in-context learner's process runs on
             if icl_job is not None:
                 for j, o in enumerate(done):

@@ -202,6 +202,14 @@ def closing_lines(claims) -> str:
 
 
 def main(argv=None) -> int:
+    """The ``mesastack`` command: its exit status (0, 2 for a user's mistake, 130 when interrupted)."""
+    from scenarios.machinery.garbage_collection import fewer_collections
+
+    with fewer_collections():  # the command's own objects: the collector runs less often (set back afterwards)
+        return _main(argv)
+
+
+def _main(argv) -> int:
     from scenarios.machinery.registry import RunOptions, list_scenarios, run_scenario
 
     try:

@@ -53,10 +53,11 @@ def _child(target: str, parent: int) -> int:
         data = sys.stdin.buffer.read()  # first: the caller's write never waits for this process's imports
         from agents.threads import torch_threads  # torch on one thread, as a case on a thread of side_by_side
         from hierarchy.errors import MesastackError
+        from scenarios.machinery.garbage_collection import fewer_collections
 
         fn, args = pickle.loads(data)
         try:
-            with torch_threads(1):
+            with torch_threads(1), fewer_collections():
                 payload = (True, fn(*args))
         except MesastackError as exc:  # a user's mistake: its one line, no traceback
             payload = (False, exc)

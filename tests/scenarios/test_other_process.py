@@ -41,6 +41,16 @@ def torch_threads_seen():
     return torch.get_num_threads()
 
 
+def collector_thresholds():
+    import gc
+    return gc.get_threshold()
+
+
+def test_the_collector_runs_less_often_there():
+    from scenarios.machinery.garbage_collection import THRESHOLDS
+    assert OtherProcess("the collector", collector_thresholds).result() == THRESHOLDS
+
+
 def test_the_value_comes_back_from_another_process():
     pid, total = OtherProcess("a sum", pid_and_sum, 1, 2, 3.5).result()
     assert total == 6.5 and pid != os.getpid()
