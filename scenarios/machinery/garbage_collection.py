@@ -5,7 +5,7 @@ attrs values, graph nodes, report rows), and Python's cycle collector, run every
 allocations by default, walks the young ones again and again: 5.5% of
 ``compare-definitions``' samples under ``py-spy`` were ``gc_collect_main``. With the youngest
 generation collected every 100,000 allocations instead (:data:`THRESHOLDS`) the default
-``compare-definitions`` took 12.4 to 13.2 s against 13.1 to 14.1 s (alternating runs,
+``compare-definitions`` took 12.4 to 13.2 s against 13.1 to 14.1 s (three alternating rounds,
 ``docs/performance.md``). Nothing is collected any later than it would be at the end of a
 command, and reference counting still frees every object without a cycle at once.
 
