@@ -6,8 +6,8 @@ allocations by default, walks the young ones again and again: 5.5% of
 ``compare-definitions``' samples under ``py-spy`` were ``gc_collect_main``. With the youngest
 generation collected every 100,000 allocations instead (:data:`THRESHOLDS`) the default
 ``compare-definitions`` took 12.4 to 13.2 s against 13.1 to 14.1 s (three alternating rounds,
-``docs/performance.md``). Nothing is collected any later than it would be at the end of a
-command, and reference counting still frees every object without a cycle at once.
+``docs/performance.md``). Only garbage in reference cycles waits longer to be freed (until
+100,000 more objects have been made); reference counting still frees every other object at once.
 
 Only the command line (``mesastack``) and its helper processes set it, around the run, and
 set back what was there before; a notebook that imports mesastack keeps its own collector.
