@@ -337,9 +337,6 @@ def compare_definitions(options: RunOptions = RunOptions(), params: CompareParam
     icl_job = None  # the in-context learner's families: is_mesa_optimizer measured, not a structural fact
     if params.icl and at_once >= 2:  # in a process of its own: its torch calls then never wait for the mazes' Python
         icl_job = OtherProcess("the in-context learner of compare-definitions", run_icl_examples, *icl_args)
-    # the maze cases on at_once threads even beside the learner's process: their Python (rollouts, maze
-    # generation) leaves a core idle part of the time, which the other process fills (13.7 to 13.9 s against
-    # 14.7 to 15.1 s for the default run with one maze thread beside it; docs/performance.md)
     elif params.icl:
         tasks.insert(0, lambda: run_icl_examples(*icl_args))
     finished = []
@@ -352,6 +349,9 @@ def compare_definitions(options: RunOptions = RunOptions(), params: CompareParam
                 if bar is not None:
                     bar(len(finished))
 
+            # the maze cases on at_once threads even beside the learner's process: their Python (rollouts, maze
+            # generation) leaves a core idle part of the time, which the other process fills (13.7 to 13.9 s
+            # against 14.7 to 15.1 s for the default run with one maze thread beside it; docs/performance.md)
             with torch_threads(1 if icl_job is not None else None):  # torch on one thread beside the learner's process
                 done = side_by_side(tasks, min(at_once, len(tasks)), tick)
             pictures = {}  # the first seed's maze pictures, drawn here while the in-context learner's process runs on
