@@ -66,7 +66,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agents.language_model.compiled import compiler_available  # noqa: E402
 from agents.language_model.kernel import KERNEL_BLOCK, kernel_available  # noqa: E402
-from agents.language_model.gradient_descent import descend  # noqa: E402
+from agents.language_model.gradient_descent import cache_chunk, descend  # noqa: E402
 from agents.language_model.mlp import PopulationMLP, init_parameters, split_parameters  # noqa: E402
 from benchmarks.population import LR, MODELS, interleaved, matmul_flops_per_step, peak_stepper, problem  # noqa: E402
 
@@ -108,22 +108,29 @@ def modules(theta0: np.ndarray, sizes) -> list:
 # -- the engines: each a function of (x, y, sizes, theta0, steps) returning run() -> [2, K, steps + 1]:
 # L and G at the start and after each of `steps` updates (float64)
 
-def mesastack_engine(x, y, sizes, theta0, steps, chunk=None):
+def mesastack_engine(x, y, sizes, theta0, steps, chunk=None, cache=True):
     """``descend`` on one PopulationMLP: L, G, G1 recorded at every step (steps + 1 evaluations).
 
-    With ``chunk`` < K the copies run ``chunk`` at a time, each chunk an engine built in
-    the timed call (as ``GradientDescent.run`` does when K copies do not fit at once).
+    The copies run in chunks as ``GradientDescent.run`` runs them: at most ``chunk`` at a time
+    (memory: each chunk an engine built in the timed call, as the run builds them) and, with
+    ``cache``, at most :func:`~agents.language_model.gradient_descent.cache_chunk` (their activations
+    within the cache budget: those engines are built beforehand, as the unchunked one is, since a run
+    of many steps builds each once).
     """
     K = theta0.shape[0]
     lrs = np.full(steps, LR)
+    # the copies GradientDescent.run takes at once on the CPU (its activations within the cache budget)
+    cached = min(K, cache_chunk(3 * 8 * x.shape[0] * sum(sizes[1:]), "float32")) if cache else K
     if chunk is None or chunk >= K:
-        net = PopulationMLP(sizes, x, y, K, "float32")
+        nets = [(lo, min(K, lo + cached), PopulationMLP(sizes, x, y, min(K, lo + cached) - lo, "float32"))
+                for lo in range(0, K, cached)]
 
         def run():
-            values = descend(net, theta0, lrs, None, steps, True)[0]
-            return np.stack([values["L"], values["G"]])
+            out = [descend(net, theta0[lo:hi], lrs, None, steps, True)[0] for lo, hi, net in nets]
+            return np.concatenate([np.stack([v["L"], v["G"]]) for v in out], axis=1)
 
         return run
+    chunk = min(chunk, cached)
 
     def run_chunks():
         out = []

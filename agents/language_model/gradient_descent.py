@@ -48,6 +48,32 @@ BLOCK_ENGINES = {"compiled": BLOCK, "kernel": KERNEL_BLOCK}
 #: copies (:meth:`GradientDescent.chunk_size`).
 CHUNK_MEMORY_FRACTION = 0.5
 
+#: The eager engine on the CPU runs at most this many bytes of copies' working memory at once (the
+#: copies' activations, :meth:`GradientDescent.copy_memory` in the run's dtype): a larger population
+#: runs in chunks of that many copies, one after the other. Each chunk's passes then stay in the
+#: processor's caches instead of streaming every activation through memory: the mid-size model of
+#: ``benchmarks/peers.py`` (hidden 128, 2048 rows, float32, 4.7 MB a copy) at K = 256 ran 1.42x faster
+#: on one thread in chunks of 4 copies and 1.27x on two in chunks of 8 (2 to 16 all faster than one
+#: population; docs/performance.md). Small models (the scenarios') fit whole.
+CACHE_CHUNK_BYTES = 32 * 2**20
+
+
+
+def cache_chunk(copy_memory: float, dtype="float64") -> int:
+    """The most copies the eager engine runs at once on the CPU: max(1, floor(B / (copy_memory x itemsize / 8))).
+
+    B = :data:`CACHE_CHUNK_BYTES`; ``copy_memory`` is a copy's working memory counted in float64
+    (:meth:`GradientDescent.copy_memory`), itemsize the bytes of a number of ``dtype``.
+
+    Examples
+    --------
+    >>> cache_chunk(9.4e6, "float32"), cache_chunk(9.4e6, "float64"), cache_chunk(1e9)
+    (7, 3, 1)
+    """
+    itemsize = torch.empty((), dtype=torch_dtype(dtype)).element_size()
+    return int(max(1.0, CACHE_CHUNK_BYTES // (float(copy_memory) * itemsize / 8)))
+
+
 #: Per-copy datasets run on the union of their contexts as shared inputs (one product for
 #: the first layer of every copy, each copy's counts zero on the contexts it lacks: the
 #: same L and gradient) when the union has at most this many times the rows of the largest
@@ -273,12 +299,15 @@ class GradientDescent:
         return 3 * 8 * M * (sum(float(h) for h in self.hidden) + float(d.vocab))
 
     def chunk_size(self, steps: int = 0) -> int:
-        """Copies that run at once by default: K, or fewer when K copies' working memory would not fit.
+        """Copies that run at once by default: K, or fewer when K copies' working memory would not fit
+        in memory, or (the eager engine on the CPU) in the caches.
 
         C = min(K, max(1, floor((f * total - fixed) / copy))) with f = :data:`CHUNK_MEMORY_FRACTION`,
         total this machine's memory (:func:`hierarchy.memory.total_memory`), fixed the memory
         that does not shrink with the chunk (parameters, data, records of ``steps`` steps) and
-        copy = :meth:`copy_memory`. K when the memory is unknown, and K for a subclass with
+        copy = :meth:`copy_memory`; for the eager engine on the CPU also at most
+        max(1, floor(:data:`CACHE_CHUNK_BYTES` / (copy x itemsize / 8))), the copies whose
+        activations in the run's dtype fit that budget. K when the memory is unknown, and K for a subclass with
         its own :meth:`optimizer` (its update may couple copies or draw per-copy noise from
         the whole population's seeds, so it cannot be cut into chunks here).
 
@@ -299,11 +328,14 @@ class GradientDescent:
         3
         """
         K = int(self.population)
-        total = total_memory()
-        if total is None or not self.chunkable():
+        if not self.chunkable():
             return K
-        room = CHUNK_MEMORY_FRACTION * total - self._fixed_memory(steps)
-        return int(min(K, max(1.0, room // self.copy_memory())))
+        fits = float(cache_chunk(self.copy_memory(), self.dtype)) if self.engine == "eager" and self.device == "cpu" else K
+        total = total_memory()
+        if total is not None:
+            room = CHUNK_MEMORY_FRACTION * total - self._fixed_memory(steps)
+            fits = min(fits, max(1.0, room // self.copy_memory()))
+        return int(min(K, fits))
 
     def chunkable(self) -> bool:
         """Whether a run may be cut into chunks of copies: True unless a subclass replaces :meth:`optimizer`.

@@ -10,7 +10,7 @@ import pytest
 
 import agents.language_model.gradient_descent as gd_module
 from agents.language_model.annealing import Annealing
-from agents.language_model.gradient_descent import CHUNK_MEMORY_FRACTION, GradientDescent
+from agents.language_model.gradient_descent import CACHE_CHUNK_BYTES, CHUNK_MEMORY_FRACTION, GradientDescent
 from agents.language_model.markov import MarkovChain
 from agents.language_model.schedules import Constant
 from hierarchy.errors import ParameterError
@@ -84,6 +84,24 @@ def test_automatic_chunk_comes_from_the_memory_a_copy_needs(data, monkeypatch):
     monkeypatch.undo()
     assert_same_run(auto, gd.run(STEPS, 2))
     assert calls == sorted(calls) and calls[-1] == STEPS
+
+
+@pytest.mark.parametrize("dtype,itemsize", [("float64", 8), ("float32", 4)])
+def test_the_eager_engine_runs_as_many_copies_as_fit_the_cache_budget(dtype, itemsize):
+    big = MarkovChain.random(16, 2, 0.3, seed=0).sample(400, seed=1)  # a copy's activations: about 0.5 MB in float64
+    gd = GradientDescent(big, hidden=(64,), population=500, dtype=dtype)
+    C, per = gd.chunk_size(STEPS), gd.copy_memory() * itemsize / 8
+    assert 1 <= C < 500 and C * per <= CACHE_CHUNK_BYTES < (C + 1) * per  # the most copies whose activations fit
+    assert GradientDescent(big, hidden=(64,), population=500, dtype=dtype, engine="kernel").chunk_size(STEPS) == 500
+    assert GradientDescent(big, hidden=(64,), population=C, dtype=dtype).chunk_size(STEPS) == C
+
+
+def test_cache_chunks_compute_what_one_population_computes(data, monkeypatch):
+    gd = GradientDescent(data, hidden=(5,), population=7, schedule=Constant(0.5))
+    whole = gd.run(STEPS, 4, chunk=7)
+    monkeypatch.setattr(gd_module, "CACHE_CHUNK_BYTES", 3.5 * gd.copy_memory())  # room for 3 copies at a time
+    assert gd.chunk_size(STEPS) == 3
+    assert_same_run(gd.run(STEPS, 4), whole)
 
 
 def test_copy_memory_is_the_stated_formula(data):
