@@ -108,19 +108,19 @@ def modules(theta0: np.ndarray, sizes) -> list:
 # -- the engines: each a function of (x, y, sizes, theta0, steps) returning run() -> [2, K, steps + 1]:
 # L and G at the start and after each of `steps` updates (float64)
 
-def mesastack_engine(x, y, sizes, theta0, steps, chunk=None, cache=True):
+def mesastack_engine(x, y, sizes, theta0, steps, chunk=None):
     """``descend`` on one PopulationMLP: L, G, G1 recorded at every step (steps + 1 evaluations).
 
     The copies run in chunks as ``GradientDescent.run`` runs them: at most ``chunk`` at a time
-    (memory: each chunk an engine built in the timed call, as the run builds them) and, with
-    ``cache``, at most :func:`~agents.language_model.gradient_descent.cache_chunk` (their activations
-    within the cache budget: those engines are built beforehand, as the unchunked one is, since a run
-    of many steps builds each once).
+    (memory: each chunk an engine built in the timed call, as the run builds them) and at most
+    :func:`~agents.language_model.gradient_descent.cache_chunk` (their activations within the cache
+    budget: those engines are built beforehand, as the unchunked one is, since a run of many steps
+    builds each once).
     """
     K = theta0.shape[0]
     lrs = np.full(steps, LR)
-    # the copies GradientDescent.run takes at once on the CPU (its activations within the cache budget)
-    cached = min(K, cache_chunk(3 * 8 * x.shape[0] * sum(sizes[1:]), "float32")) if cache else K
+    # the copies GradientDescent.run takes at once on the CPU: copy_memory() = 3 * 8 * M * (hidden + V)
+    cached = min(K, cache_chunk(3 * 8 * x.shape[0] * sum(sizes[1:]), "float32"))
     if chunk is None or chunk >= K:
         nets = [(lo, min(K, lo + cached), PopulationMLP(sizes, x, y, min(K, lo + cached) - lo, "float32"))
                 for lo in range(0, K, cached)]

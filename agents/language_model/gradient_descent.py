@@ -58,7 +58,6 @@ CHUNK_MEMORY_FRACTION = 0.5
 CACHE_CHUNK_BYTES = 32 * 2**20
 
 
-
 def cache_chunk(copy_memory: float, dtype="float64") -> int:
     """The most copies the eager engine runs at once on the CPU: max(1, floor(B / (copy_memory x itemsize / 8))).
 
