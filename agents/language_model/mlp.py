@@ -33,6 +33,7 @@ import attrs
 import numpy as np
 import torch
 
+from agents.language_model.one_hot import bound_gather, bound_scatter, choose_first_layer
 from hierarchy.errors import ParameterError
 
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
@@ -234,6 +235,12 @@ class PopulationMLP:
     ``theta`` and ``grad`` are the engine's own [K, P] tensors; :meth:`loss_and_gradient`
     writes dL/dtheta into ``grad`` and returns L [K]. ``device``: where the buffers live and
     the passes run ("cpu", "cuda", "cuda:N"; inputs and targets are checked on the CPU first).
+    ``first_layer``: "auto" (default), "gather" or "product": shared one-hot inputs (each row
+    the same number of ones, zeros elsewhere) of at least 32 features on the CPU run the first
+    layer as gathers of W_1's rows and its weight gradient as scatters
+    (:mod:`agents.language_model.one_hot`, the hidden tanh taken in the same pass), the same
+    numbers to float rounding; other inputs, or "product", the matrix product below.
+    ``self.first_layer`` says which runs.
 
     Layout: activations are kept feature-major, [K, width, M], so the softmax reduces
     over a short middle axis. Each layer input carries a row of ones, so a layer is one
@@ -264,7 +271,8 @@ class PopulationMLP:
     """
 
     def __init__(self, sizes, inputs: torch.Tensor, targets: torch.Tensor, population: int, dtype="float64",
-                 loss: str = "cross_entropy", label_smoothing: float = 0.0, device: str = "cpu"):
+                 loss: str = "cross_entropy", label_smoothing: float = 0.0, device: str = "cpu",
+                 first_layer: str = "auto"):
         dt = torch_dtype(dtype)
         self.device = torch.device(device)
         self.loss, self.label_smoothing = check_loss(loss, label_smoothing)
@@ -344,6 +352,8 @@ class PopulationMLP:
             self._two = torch.full((), 2.0, dtype=dt)
             self._inv_n = torch.full((), 1.0 / self.N, dtype=dt)
             self._q_const = torch.full((), self._q_sq * self._n_total, dtype=dt)
+        self._idx = choose_first_layer(first_layer, inputs if self._shared else None, self.device)
+        self.first_layer = "product" if self._idx is None else "gather"
         self._plan()
 
     def step_data(self) -> StepData:
@@ -390,6 +400,13 @@ class PopulationMLP:
                               self._a0.T if shared else a_prev.transpose(1, 2),
                               gW, gwb[:, :, :n_in].transpose(1, 2), gb, gwb[:, :, n_in], back))
         self._delta = self._e if self.loss == "cross_entropy" else self._r  # the loss's delta, written in place
+        if self._idx is not None:  # the one-hot first layer's two kernel calls, bound once to the buffers
+            (W, b), (gW, gb) = self._layers[0], self._glayers[0]
+            hidden = n_layers > 1
+            self._gather = bound_gather(self._idx, W, b, 1.0, self._a[1][:, : self.sizes[1]] if hidden else self._z[0],
+                                        tanh=hidden)
+            self._scatter = bound_scatter(self._idx, self._z[0] if hidden else self._delta, 1.0 if hidden else 1.0 / self.N,
+                                          gW, gb)
 
     def _rowdot(self, a: torch.Tensor, b: torch.Tensor, out: torch.Tensor, scratch: torch.Tensor) -> torch.Tensor:
         """out[k] = <a[k], b[k]> over all other axes (b may be shared: leading axis 1).
@@ -423,6 +440,9 @@ class PopulationMLP:
         # forward: z_l = [W_l^T | b_l] @ [h_{l-1}; 1]; hidden ones doubled: tanh(z) = 2 sigmoid(2 z) - 1,
         # two to three times faster than torch.tanh on this CPU and equal to it within rounding
         for wbW, Wt, wbb, b, shared, z, (zp, wb), a_prev, scale, h in self._fwd:
+            if shared and self._idx is not None:  # one-hot inputs: rows of W_1 gathered, no product; h = tanh(z) at once
+                self._gather(torch.get_num_threads())
+                continue
             wbW.copy_(Wt)
             wbb.copy_(b)
             if shared:  # all copies' first layer in one product, on flat views [K n_1, M] and [K n_1, aug(D)]
@@ -458,12 +478,15 @@ class PopulationMLP:
         d = self._delta
         a = 1.0 / self.N
         for shared, (gwb, d_flat), a_prevT, gW, gwbW, gb, gwbb, back in reversed(self._bwd):
-            if shared:
-                torch.addmm(gwb, d_flat, a_prevT, beta=0.0, alpha=a, out=gwb)
+            if shared and self._idx is not None:  # one-hot inputs: delta columns added into the rows of dW_1
+                self._scatter(torch.get_num_threads())
             else:
-                torch.baddbmm(gwb, d, a_prevT, beta=0.0, alpha=a, out=gwb)
-            gW.copy_(gwbW)
-            gb.copy_(gwbb)
+                if shared:
+                    torch.addmm(gwb, d_flat, a_prevT, beta=0.0, alpha=a, out=gwb)
+                else:
+                    torch.baddbmm(gwb, d, a_prevT, beta=0.0, alpha=a, out=gwb)
+                gW.copy_(gwbW)
+                gb.copy_(gwbb)
             if back is not None:
                 dh, W, h_prev = back
                 torch.baddbmm(dh, W, d, beta=0.0, alpha=a, out=dh)

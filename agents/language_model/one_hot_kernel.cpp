@@ -1,0 +1,188 @@
+// The first layer of a population MLP whose inputs are one-hot rows, as gathers and scatters.
+//
+// agents/language_model/one_hot.py. Row m of the inputs has ones at the r features idx[0, m], ...,
+// idx[r-1, m] and zeros elsewhere, so the first layer's product and its weight gradient need no
+// multiplications: for copy k (W_k [D, H] input-major, b_k [H]), in the feature-major layout [K, H, M],
+//   forward:  z[k, h, m] = scale * ((W_k[idx[0, m], h] + ... + W_k[idx[r-1, m], h]) + b_k[h]), or tanh of it
+//   backward: dW_k[v, h] = alpha * sum over (m ascending, then j) with idx[j, m] = v of d[k, h, m],
+//             db_k[h]    = alpha * sum_m d[k, h, m].
+// Each (k, h) row is computed start to end by one thread (blocks of a copy's rows side by side in vector
+// lanes), in the same order whatever K, the split or the thread count, so a copy's numbers do not depend
+// on them. The blocks are split over `threads` threads in contiguous ranges.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <exception>
+#include <new>
+#include <thread>
+#include <vector>
+
+#ifdef MESASTACK_VECTOR_MATH  // compiled under -ffast-math: tanh through libmvec (agents/native.py)
+
+extern "C" {
+void mesastack_one_hot_tanh_f64(double* x, long n) { for (long i = 0; i < n; ++i) x[i] = std::tanh(x[i]); }
+void mesastack_one_hot_tanh_f32(float* x, long n) { for (long i = 0; i < n; ++i) x[i] = std::tanh(x[i]); }
+}
+
+#else
+
+extern "C" {
+void mesastack_one_hot_tanh_f64(double* x, long n);
+void mesastack_one_hot_tanh_f32(float* x, long n);
+}
+
+namespace {
+
+inline void tanh_rows(double* x, long n) { mesastack_one_hot_tanh_f64(x, n); }
+inline void tanh_rows(float* x, long n) { mesastack_one_hot_tanh_f32(x, n); }
+
+template <typename F>
+void split(long rows, long work, int threads, F f) {  // f(lo, hi) over contiguous row ranges
+    const long per_thread = 1 << 20;  // elements: below this a thread costs more than it saves
+    threads = (int)std::max(1L, std::min<long>(threads, std::min(rows, work / per_thread)));
+    if (threads == 1) {
+        f(0L, rows);
+        return;
+    }
+    std::vector<std::thread> pool;
+    long done = 0;  // rows handed to threads that started
+    for (int t = 1; t < threads; ++t) {
+        const long a = rows * t / threads, b = rows * (t + 1) / threads;
+        try {
+            pool.emplace_back([=] { f(a, b); });
+            done = b;
+        } catch (...) {  // no more threads: this one runs the ranges left
+            break;
+        }
+    }
+    std::exception_ptr error;
+    try {
+        f(0L, rows / threads);
+        if (done < rows) f(std::max(done, rows / threads), rows);
+    } catch (...) {
+        error = std::current_exception();
+    }
+    for (auto& t : pool) t.join();
+    if (error) std::rethrow_exception(error);
+}
+
+// Rows are taken in blocks of up to L hidden units of one copy, one unit per vector lane: each lane does what
+// one row alone would, in the same order, so a block's numbers are each row's whatever the blocks are.
+template <typename T>
+struct Lanes {
+    static constexpr int L = 32 / sizeof(T);  // 8 floats or 4 doubles: 256 bits
+    typedef T vec __attribute__((vector_size(32)));
+};
+
+template <typename T>
+void forward(long K, long H, long D, long M, long r, const int32_t* idx, const T* W, long sW, const T* b, long sb,
+             T scale, T* z, long sz, int act, int threads) {
+    constexpr int L = Lanes<T>::L;
+    typedef typename Lanes<T>::vec vec;
+    const long nb = (H + L - 1) / L;  // blocks of one copy
+    split(K * nb, K * H * M, threads, [=](long lo, long hi) {
+        std::vector<vec> w(D);
+        for (long blk = lo; blk < hi; ++blk) {
+            const long k = blk / nb, h0 = (blk % nb) * L, n = std::min<long>(L, H - h0);
+            const T* Wk = W + k * sW + h0;
+            vec bh = {}, sc = {};
+            for (long v = 0; v < D; ++v) {
+                vec x = {};
+                for (long i = 0; i < n; ++i) x[i] = Wk[v * H + i];
+                w[v] = x;
+            }
+            for (long i = 0; i < n; ++i) bh[i] = b[k * sb + h0 + i];
+            for (int i = 0; i < L; ++i) sc[i] = scale;
+            T* zr = z + k * sz + h0 * M;
+            const vec* wv = w.data();
+            for (long m = 0; m < M; ++m) {
+                vec s = wv[idx[m]];
+                for (long j = 1; j < r; ++j) s += wv[idx[j * M + m]];
+                s = sc * (s + bh);
+                for (long i = 0; i < n; ++i) zr[i * M + m] = s[i];
+            }
+            if (act)
+                for (long i = 0; i < n; ++i) tanh_rows(zr + i * M, M);  // the block's rows, still in cache
+        }
+    });
+}
+
+template <typename T>
+void backward(long K, long H, long D, long M, long r, const int32_t* idx, const T* d, T alpha, T* gW, long sW,
+              T* gb, long sb, int threads) {
+    constexpr int L = Lanes<T>::L;
+    typedef typename Lanes<T>::vec vec;
+    const long nb = (H + L - 1) / L;
+    split(K * nb, K * H * M * r, threads, [=](long lo, long hi) {
+        std::vector<vec> acc(D);
+        for (long blk = lo; blk < hi; ++blk) {
+            const long k = blk / nb, h0 = (blk % nb) * L, n = std::min<long>(L, H - h0);
+            const T* dr = d + (k * H + h0) * M;
+            std::fill(acc.begin(), acc.end(), vec{});
+            vec* a = acc.data();
+            vec total = {};
+            for (long m = 0; m < M; ++m) {
+                vec x = {};
+                for (long i = 0; i < n; ++i) x[i] = dr[i * M + m];
+                total += x;
+                for (long j = 0; j < r; ++j) a[idx[j * M + m]] += x;
+            }
+            T* gWk = gW + k * sW + h0;
+            for (long v = 0; v < D; ++v)
+                for (long i = 0; i < n; ++i) gWk[v * H + i] = alpha * a[v][i];
+            for (long i = 0; i < n; ++i) gb[k * sb + h0 + i] = alpha * total[i];
+        }
+    });
+}
+
+}  // namespace
+
+extern "C" {
+
+// forward: idx [r, M] (int32, each in [0, D)); W and b copy k's at W + k * sW, b + k * sb; copy k's z [H, M] at
+// z + k * sz, rows contiguous; act = 1: tanh(z) written instead of z.
+// backward: d [K, H, M] contiguous; gW, gb as W, b. Each returns 0, or 1 when a buffer could not be allocated.
+int mesastack_one_hot_forward_f64(long K, long H, long D, long M, long r, const int32_t* idx, const double* W, long sW,
+                                  const double* b, long sb, double scale, double* z, long sz, int act, int threads) {
+    try {
+        forward<double>(K, H, D, M, r, idx, W, sW, b, sb, scale, z, sz, act, threads);
+        return 0;
+    } catch (...) {
+        return 1;
+    }
+}
+
+int mesastack_one_hot_forward_f32(long K, long H, long D, long M, long r, const int32_t* idx, const float* W, long sW,
+                                  const float* b, long sb, float scale, float* z, long sz, int act, int threads) {
+    try {
+        forward<float>(K, H, D, M, r, idx, W, sW, b, sb, scale, z, sz, act, threads);
+        return 0;
+    } catch (...) {
+        return 1;
+    }
+}
+
+int mesastack_one_hot_backward_f64(long K, long H, long D, long M, long r, const int32_t* idx, const double* d,
+                                   double alpha, double* gW, long sW, double* gb, long sb, int threads) {
+    try {
+        backward<double>(K, H, D, M, r, idx, d, alpha, gW, sW, gb, sb, threads);
+        return 0;
+    } catch (...) {
+        return 1;
+    }
+}
+
+int mesastack_one_hot_backward_f32(long K, long H, long D, long M, long r, const int32_t* idx, const float* d,
+                                   float alpha, float* gW, long sW, float* gb, long sb, int threads) {
+    try {
+        backward<float>(K, H, D, M, r, idx, d, alpha, gW, sW, gb, sb, threads);
+        return 0;
+    } catch (...) {
+        return 1;
+    }
+}
+
+}  // extern "C"
+
+#endif  // MESASTACK_VECTOR_MATH
