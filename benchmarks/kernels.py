@@ -1,8 +1,9 @@
-"""Benchmark: the C++ kernels of compare-definitions' hot paths against the code they stand in for.
+"""Benchmark: the C++ kernels of the hot paths against the code they stand in for.
 
 Each row times, in one process and interleaved (``benchmarks.population.interleaved``,
 medians), the plain computation and the kernel that ``engine="auto"`` picks where it builds,
-on the shapes ``mesastack compare-definitions`` runs, after checking that the two agree:
+on the shapes ``mesastack compare-definitions`` runs (and the benchmarks' mid-size language model), after
+checking that the two agree:
 
   rand f64 / f32   torch.rand of one in-context copy's inputs [1024, 11, 10] against
                    agents.mersenne.rand (the same numbers: equal bit for bit)
@@ -14,6 +15,10 @@ on the shapes ``mesastack compare-definitions`` runs, after checking that the tw
                    numpy against agents.maze.planning_kernel (equal bit for bit)
   greedy paths     agents.maze.planning.greedy_paths on them, 49 steps, 8 generators:
                    numpy against the kernel (equal bit for bit)
+  one-hot K=1/16   one loss-and-gradient evaluation of benchmarks/population.py's mid-size model
+                   (128 one-hot features, 128 hidden units, 2048 rows, float32), K copies: the first
+                   layer as matrix products (first_layer="product") against agents.language_model.one_hot's
+                   gathers and scatters (agreement: L and the gradient, relative, to float32 rounding)
 
 A row whose numbers do not agree says ``DIFFERS`` (a finding, not tuned away). torch on one
 thread (as the leaves run). Printed: ms per call of each, plain / kernel, and the load average.
@@ -40,6 +45,7 @@ from agents.in_context.attention import LinearSelfAttention  # noqa: E402
 from agents.in_context.attention_kernel import attention_kernel_available  # noqa: E402
 from agents.in_context.tasks import TaskDistribution, sample_tasks  # noqa: E402
 from agents.in_context.training import stack_tasks  # noqa: E402
+from agents.language_model.one_hot import one_hot_available  # noqa: E402
 from agents.maze.grid import MazeDistribution, stack_mazes  # noqa: E402
 from agents.maze.planning import action_values, greedy_paths, optimal_values  # noqa: E402
 from agents.maze.planning_kernel import planning_kernel_available  # noqa: E402
@@ -101,6 +107,25 @@ def _greedy():
     return lambda: walk("numpy"), lambda: walk("kernel"), same
 
 
+def _one_hot(K: int):
+    from agents.language_model.mlp import PopulationMLP
+    from benchmarks.population import problem
+
+    x, y, sizes = problem("mid")
+    nets = [PopulationMLP(sizes, x, y, K, "float32", first_layer=f) for f in ("product", "gather")]
+    theta = torch.randn(K, nets[0].P, generator=torch.Generator().manual_seed(0)) * 0.1
+    for net in nets:
+        net.theta.copy_(theta)
+
+    def evaluate(net):
+        return lambda: (net.loss_and_gradient().clone(), net.grad.clone())
+
+    def rel(a, b):
+        return max(float((u.double() - v.double()).abs().max() / v.double().abs().max()) for u, v in zip(a, b))
+
+    return evaluate(nets[0]), evaluate(nets[1]), rel
+
+
 def main(argv=None) -> list:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=15)
@@ -117,6 +142,9 @@ def main(argv=None) -> list:
     if planning_kernel_available():
         cases["optimal values"] = _values
         cases["greedy paths"] = _greedy
+    if one_hot_available():
+        cases["one-hot K=1"] = lambda: _one_hot(1)
+        cases["one-hot K=16"] = lambda: _one_hot(16)
     if not cases:
         print("no C++ compiler here: no kernel can be built (engine='auto' runs the plain code); nothing to compare")
         return []

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from agents.language_model.kernel import kernel_available
-from benchmarks.peers import (jax_available, jax_engine, kernel_engine, mesastack_engine, naive_engine, problem, start,
-                              torchfunc_engine)
+from agents.language_model.one_hot import one_hot_available
+from benchmarks.peers import (jax_available, jax_engine, jax_gather_engine, kernel_engine, mesastack_engine, naive_engine,
+                              problem, start, torchfunc_engine)
 
 STEPS = 4
 
@@ -51,6 +52,38 @@ def test_jax_agrees_with_mesastack(tiny):
     x, y, sizes, theta0, ref = tiny
     out = jax_engine(x, y, sizes, theta0, STEPS)()
     np.testing.assert_allclose(out, ref, rtol=2e-5, atol=1e-7)
+
+
+@pytest.fixture(scope="module")
+def wide():
+    """A one-hot problem of 32 features (vocabulary 16, order 2): mesastack's eager engine gathers its first layer."""
+    import torch
+
+    from agents.language_model.markov import MarkovChain
+    from agents.language_model.mlp import layer_sizes
+
+    data = MarkovChain.random(16, 2, 0.3, seed=0).sample(96, seed=1)
+    x, y = torch.from_numpy(data.inputs(np.float32)), torch.from_numpy(data.targets)
+    sizes = layer_sizes(x.shape[1], (8,), 16)
+    theta0 = start(sizes, 3)
+    return x, y, sizes, theta0, naive_engine(x, y, sizes, theta0, STEPS)()
+
+
+def test_the_gathered_first_layer_agrees_with_autograd(wide):
+    if not one_hot_available():
+        pytest.skip("the one-hot kernel does not build here (no C++ compiler)")
+    from agents.language_model.mlp import PopulationMLP
+
+    x, y, sizes, theta0, ref = wide
+    assert PopulationMLP(sizes, x, y, 3, "float32").first_layer == "gather"
+    np.testing.assert_allclose(mesastack_engine(x, y, sizes, theta0, STEPS)(), ref, rtol=2e-5, atol=1e-7)
+
+
+def test_jax_gather_agrees_with_autograd(wide):
+    if not jax_available():
+        pytest.skip("JAX is not installed (optional extra: pip install 'mesastack[bench]')")
+    x, y, sizes, theta0, ref = wide
+    np.testing.assert_allclose(jax_gather_engine(x, y, sizes, theta0, STEPS)(), ref, rtol=2e-5, atol=1e-7)
 
 
 def test_the_transcendental_limit_counts_each_hidden_tanh_output_exp_and_row_log():
