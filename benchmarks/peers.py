@@ -246,25 +246,17 @@ def naive_engine(x, y, sizes, theta0, steps):
     return run
 
 
-def jax_engine(x, y, sizes, theta0, steps):
-    """``jit(vmap(value_and_grad))`` with the steps inside ``lax.scan``; L, G, G1 per step."""
+def _jax_steps(loss, inputs, y, sizes, theta0, steps):
+    """run() of ``jit(vmap(value_and_grad(loss)))`` with the steps inside ``lax.scan``; L, G, G1 per step."""
     import jax
     import jax.numpy as jnp
 
-    xs, ys = jnp.asarray(x.numpy()), jnp.asarray(y.numpy())
+    ys = jnp.asarray(y.numpy())
     p0 = [tuple(jnp.asarray(a.astype(np.float32)) for a in wb) for wb in split_parameters(theta0, sizes)]
-
-    def loss(p, xx, yy):
-        h = xx
-        for W, b in p[:-1]:
-            h = jnp.tanh(h @ W + b)
-        z = h @ p[-1][0] + p[-1][1]
-        return jnp.mean(jax.nn.logsumexp(z, axis=-1) - jnp.take_along_axis(z, yy[:, None], axis=-1)[:, 0])
-
     vg = jax.vmap(jax.value_and_grad(loss), in_axes=(0, None, None))
 
     def evaluate(p):
-        L, g = vg(p, xs, ys)
+        L, g = vg(p, inputs, ys)
         leaves = jax.tree_util.tree_leaves(g)
         G = sum(jnp.sum(jnp.square(v).reshape(v.shape[0], -1), 1) for v in leaves)
         G1 = sum(jnp.sum(jnp.abs(v).reshape(v.shape[0], -1), 1) for v in leaves)
@@ -287,11 +279,30 @@ def jax_engine(x, y, sizes, theta0, steps):
     return run
 
 
+def _cross_entropy(z, yy):
+    import jax
+    import jax.numpy as jnp
+
+    return jnp.mean(jax.nn.logsumexp(z, axis=-1) - jnp.take_along_axis(z, yy[:, None], axis=-1)[:, 0])
+
+
+def jax_engine(x, y, sizes, theta0, steps):
+    """``jit(vmap(value_and_grad))`` with the steps inside ``lax.scan``; L, G, G1 per step."""
+    import jax.numpy as jnp
+
+    def loss(p, xx, yy):
+        h = xx
+        for W, b in p[:-1]:
+            h = jnp.tanh(h @ W + b)
+        return _cross_entropy(h @ p[-1][0] + p[-1][1], yy)
+
+    return _jax_steps(loss, jnp.asarray(x.numpy()), y, sizes, theta0, steps)
+
+
 def jax_gather_engine(x, y, sizes, theta0, steps):
     """:func:`jax_engine` with the first layer as an embedding lookup, ``W_1[tokens].sum(1) + b_1`` (its gradient
     XLA's scatter-add): what a JAX user who knows the inputs are one-hot would write, the peer of mesastack's
     gathers (``agents.language_model.one_hot``)."""
-    import jax
     import jax.numpy as jnp
 
     from agents.language_model.one_hot import one_hot_indices
@@ -299,40 +310,15 @@ def jax_gather_engine(x, y, sizes, theta0, steps):
     idx = one_hot_indices(x)
     if idx is None:
         raise SystemExit("the benchmark's inputs are not one-hot rows; jax-gather needs them")
-    ids, ys = jnp.asarray(idx.T.numpy()), jnp.asarray(y.numpy())  # [N, r] feature ids
-    p0 = [tuple(jnp.asarray(a.astype(np.float32)) for a in wb) for wb in split_parameters(theta0, sizes)]
 
     def loss(p, ii, yy):
         W, b = p[0]
         z = W[ii].sum(1) + b  # the first layer's pre-activations: rows of W_1 summed
         for W, b in p[1:]:
             z = jnp.tanh(z) @ W + b
-        return jnp.mean(jax.nn.logsumexp(z, axis=-1) - jnp.take_along_axis(z, yy[:, None], axis=-1)[:, 0])
+        return _cross_entropy(z, yy)
 
-    vg = jax.vmap(jax.value_and_grad(loss), in_axes=(0, None, None))
-
-    def evaluate(p):
-        L, g = vg(p, ids, ys)
-        leaves = jax.tree_util.tree_leaves(g)
-        G = sum(jnp.sum(jnp.square(v).reshape(v.shape[0], -1), 1) for v in leaves)
-        G1 = sum(jnp.sum(jnp.abs(v).reshape(v.shape[0], -1), 1) for v in leaves)
-        return L, g, jnp.stack([L, G, G1])
-
-    def body(p, _):
-        L, g, rec = evaluate(p)
-        return jax.tree_util.tree_map(lambda a, d: a - LR * d, p, g), rec
-
-    @jax.jit
-    def run_steps(p):
-        p, rec = jax.lax.scan(body, p, None, length=steps)
-        last = evaluate(p)[2]
-        return jnp.concatenate([rec, last[None]], 0)
-
-    def run():
-        out = np.asarray(jax.block_until_ready(run_steps(p0)), dtype=np.float64)
-        return out[:, :2].transpose(1, 2, 0)
-
-    return run
+    return _jax_steps(loss, jnp.asarray(idx.T.numpy()), y, sizes, theta0, steps)  # [N, r] feature ids
 
 
 ENGINE_FNS = {"mesastack": mesastack_engine, "compiled": compiled_engine, "kernel": kernel_engine, "cuda": cuda_engine,
