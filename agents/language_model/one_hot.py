@@ -178,8 +178,8 @@ def bound_gather(idx: torch.Tensor, W: torch.Tensor, b: torch.Tensor, scale: flo
                  tanh: bool = False) -> Callable[[int], None]:
     """:func:`gather_first_layer` of these tensors as a function of the thread count, its arguments converted once.
 
-    The engine's buffers are never reallocated, so it binds its call once (a call then costs about 2 us
-    of Python instead of 14).
+    The engine's buffers are never reallocated, so it binds its call once (a small call then costs 2.9 us
+    instead of 12.8).
 
     Examples
     --------

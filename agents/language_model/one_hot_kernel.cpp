@@ -136,6 +136,16 @@ void backward(long K, long H, long D, long M, long r, const int32_t* idx, const 
     });
 }
 
+template <typename F>
+int guarded(F f) {  // 0, or 1 when a buffer could not be allocated: no exception crosses into Python
+    try {
+        f();
+        return 0;
+    } catch (...) {
+        return 1;
+    }
+}
+
 }  // namespace
 
 extern "C" {
@@ -145,42 +155,22 @@ extern "C" {
 // backward: d [K, H, M] contiguous; gW, gb as W, b. Each returns 0, or 1 when a buffer could not be allocated.
 int mesastack_one_hot_forward_f64(long K, long H, long D, long M, long r, const int32_t* idx, const double* W, long sW,
                                   const double* b, long sb, double scale, double* z, long sz, int act, int threads) {
-    try {
-        forward<double>(K, H, D, M, r, idx, W, sW, b, sb, scale, z, sz, act, threads);
-        return 0;
-    } catch (...) {
-        return 1;
-    }
+    return guarded([&] { forward<double>(K, H, D, M, r, idx, W, sW, b, sb, scale, z, sz, act, threads); });
 }
 
 int mesastack_one_hot_forward_f32(long K, long H, long D, long M, long r, const int32_t* idx, const float* W, long sW,
                                   const float* b, long sb, float scale, float* z, long sz, int act, int threads) {
-    try {
-        forward<float>(K, H, D, M, r, idx, W, sW, b, sb, scale, z, sz, act, threads);
-        return 0;
-    } catch (...) {
-        return 1;
-    }
+    return guarded([&] { forward<float>(K, H, D, M, r, idx, W, sW, b, sb, scale, z, sz, act, threads); });
 }
 
 int mesastack_one_hot_backward_f64(long K, long H, long D, long M, long r, const int32_t* idx, const double* d,
                                    double alpha, double* gW, long sW, double* gb, long sb, int threads) {
-    try {
-        backward<double>(K, H, D, M, r, idx, d, alpha, gW, sW, gb, sb, threads);
-        return 0;
-    } catch (...) {
-        return 1;
-    }
+    return guarded([&] { backward<double>(K, H, D, M, r, idx, d, alpha, gW, sW, gb, sb, threads); });
 }
 
 int mesastack_one_hot_backward_f32(long K, long H, long D, long M, long r, const int32_t* idx, const float* d,
                                    float alpha, float* gW, long sW, float* gb, long sb, int threads) {
-    try {
-        backward<float>(K, H, D, M, r, idx, d, alpha, gW, sW, gb, sb, threads);
-        return 0;
-    } catch (...) {
-        return 1;
-    }
+    return guarded([&] { backward<float>(K, H, D, M, r, idx, d, alpha, gW, sW, gb, sb, threads); });
 }
 
 }  // extern "C"
