@@ -11,9 +11,11 @@ compiler on the PATH (``g++``, ``c++`` or ``clang++``; a few seconds) for this C
   (libmvec, within 4 ulp); without libmvec, the same loops call the scalar functions;
 * without it: everything else, so the kernel's own checks still see NaN and infinity.
 
-The library lands in the cache folder (:func:`cache_folder`), named after the file's stem
-and a hash of the source, the compiler, its flags and the CPU, so a changed source or
-another machine builds anew. It is written under a temporary name and renamed into place,
+A kernel may include headers by a relative path (``#include "../row_split.h"``: the splitting
+of rows over threads, and ``guarded.h``, the entry points' exception guard, that kernels share). The library lands in the cache folder
+(:func:`cache_folder`), named after the file's stem and a hash of the source, the headers it
+includes, the compiler, its flags and the CPU, so a changed source or header or another
+machine builds anew. It is written under a temporary name and renamed into place,
 so an interrupted build leaves nothing half-written; where the cache folder cannot be
 written, the system's temporary folder is used.
 """
@@ -24,6 +26,7 @@ import ctypes
 import hashlib
 import os
 import platform
+import re
 import shutil
 import subprocess
 import tempfile
@@ -89,6 +92,20 @@ def _cpu() -> str:
         return platform.processor() + platform.machine()
 
 
+def _included(source: Path) -> list:
+    """The text of every header ``source`` includes by a relative path (``#include "name"``), and theirs, in order."""
+    seen, out, todo = set(), [], [Path(source)]
+    while todo:
+        path = todo.pop(0)
+        for name in re.findall(rb'^\s*#\s*include\s*"([^"]+)"', path.read_bytes(), flags=re.M):
+            header = (path.parent / name.decode()).resolve()
+            if header not in seen:
+                seen.add(header)
+                out.append(header.read_bytes())
+                todo.append(header)
+    return out
+
+
 def build(source: Path, cxx: str, folder: Path) -> Path:
     """Compile ``source`` (twice: the vector math, then the kernel) and link it; the library's path.
 
@@ -116,8 +133,8 @@ def build(source: Path, cxx: str, folder: Path) -> Path:
     text = Path(source).read_bytes()
     version = subprocess.run([cxx, "--version"], capture_output=True, text=True, timeout=60).stdout
     attempts = (("-lmvec",), ())  # glibc's vector math library; without it the loops call the scalar tanh, exp and log
-    key = hashlib.sha256(b"\0".join([text, version.encode(), " ".join(KERNEL_FLAGS + VECTOR_MATH_FLAGS).encode(),
-                                     _cpu().encode()])).hexdigest()[:20]
+    flags = " ".join(KERNEL_FLAGS + VECTOR_MATH_FLAGS).encode()
+    key = hashlib.sha256(b"\0".join([text, *_included(source), version.encode(), flags, _cpu().encode()])).hexdigest()[:20]
     stem = Path(source).stem
     target = folder / f"{stem}-{key}.so"
     if target.exists():

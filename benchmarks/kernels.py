@@ -19,6 +19,9 @@ checking that the two agree:
                    (128 one-hot features, 128 hidden units, 2048 rows, float32), K copies: the first
                    layer as matrix products (first_layer="product") against agents.language_model.one_hot's
                    gathers and scatters (agreement: L and the gradient, relative, to float32 rounding)
+  fused loss K=1/16  the same evaluation with the softmax, L and delta as torch's passes
+                   (loss_pass="torch") against agents.language_model.fused_loss's one pass (the
+                   first layer gathered in both; agreement as above)
 
 A row whose numbers do not agree says ``DIFFERS`` (a finding, not tuned away). torch on one
 thread (as the leaves run). Printed: ms per call of each, plain / kernel, and the load average.
@@ -45,6 +48,7 @@ from agents.in_context.attention import LinearSelfAttention  # noqa: E402
 from agents.in_context.attention_kernel import attention_kernel_available  # noqa: E402
 from agents.in_context.tasks import TaskDistribution, sample_tasks  # noqa: E402
 from agents.in_context.training import stack_tasks  # noqa: E402
+from agents.language_model.fused_loss import fused_loss_available  # noqa: E402
 from agents.language_model.one_hot import one_hot_available  # noqa: E402
 from agents.maze.grid import MazeDistribution, stack_mazes  # noqa: E402
 from agents.maze.planning import action_values, greedy_paths, optimal_values  # noqa: E402
@@ -107,12 +111,13 @@ def _greedy():
     return lambda: walk("numpy"), lambda: walk("kernel"), same
 
 
-def _one_hot(K: int):
+def _switched(K: int, switch: str, plain: str, kernel: str):
+    """The mid-size model's loss and gradient with the engine's ``switch`` set to ``plain`` and to ``kernel``."""
     from agents.language_model.mlp import PopulationMLP
     from benchmarks.population import problem
 
     x, y, sizes = problem("mid")
-    nets = [PopulationMLP(sizes, x, y, K, "float32", first_layer=f) for f in ("product", "gather")]
+    nets = [PopulationMLP(sizes, x, y, K, "float32", **{switch: v}) for v in (plain, kernel)]
     theta = torch.randn(K, nets[0].P, generator=torch.Generator().manual_seed(0)) * 0.1
     for net in nets:
         net.theta.copy_(theta)
@@ -143,21 +148,24 @@ def main(argv=None) -> list:
         cases["optimal values"] = _values
         cases["greedy paths"] = _greedy
     if one_hot_available():
-        cases["one-hot K=1"] = lambda: _one_hot(1)
-        cases["one-hot K=16"] = lambda: _one_hot(16)
+        cases["one-hot K=1"] = lambda: _switched(1, "first_layer", "product", "gather")
+        cases["one-hot K=16"] = lambda: _switched(16, "first_layer", "product", "gather")
+    if fused_loss_available():
+        cases["fused loss K=1"] = lambda: _switched(1, "loss_pass", "torch", "fused")
+        cases["fused loss K=16"] = lambda: _switched(16, "loss_pass", "torch", "fused")
     if not cases:
         print("no C++ compiler here: no kernel can be built (engine='auto' runs the plain code); nothing to compare")
         return []
     print("C++ kernels against the plain code, torch on 1 thread; load average "
           + " ".join(f"{v:.2f}" for v in os.getloadavg()))
-    print(f"{'case':15s} {'plain ms':>9s} {'kernel ms':>10s} {'plain/kernel':>13s}  agreement")
+    print(f"{'case':16s} {'plain ms':>9s} {'kernel ms':>10s} {'plain/kernel':>13s}  agreement")
     out = []
     for name, make in cases.items():
         plain, kernel, compare = make()
         diff = compare(kernel(), plain())
         t = interleaved({"plain": plain, "kernel": kernel}, args.repeats)
         agree = "equal" if diff == 0.0 else (f"{diff:.1e}" if diff < 1e-5 else f"DIFFERS {diff:.1e}")
-        print(f"{name:15s} {t['plain'] * 1e3:9.3f} {t['kernel'] * 1e3:10.3f} {t['plain'] / t['kernel']:13.1f}  {agree}")
+        print(f"{name:16s} {t['plain'] * 1e3:9.3f} {t['kernel'] * 1e3:10.3f} {t['plain'] / t['kernel']:13.1f}  {agree}")
         out.append({"case": name, "plain_ms": t["plain"] * 1e3, "kernel_ms": t["kernel"] * 1e3, "agreement": diff})
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1))

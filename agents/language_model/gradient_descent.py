@@ -25,6 +25,7 @@ from hierarchy.protocol import Progress
 from hierarchy.trajectory import Trajectory
 
 from agents.language_model.markov import TokenDataset, context_index
+from agents.language_model.fused_loss import LOSS_PASSES
 from agents.language_model.one_hot import FIRST_LAYERS
 from agents.language_model.mlp import (PopulationMLP, check_loss, describe_loss, init_parameters, layer_sizes, parameter_count,
                   parameter_layout, torch_dtype)
@@ -144,6 +145,11 @@ class GradientDescent:
             (:mod:`agents.language_model.one_hot`) for inputs of at least 32 features (vocab x
             order) shared by the copies on the CPU, else the matrix product; "gather"; "product".
             The same numbers to float rounding; ``meta["first_layer"]`` says which ran.
+        loss_pass: how the eager engine computes the softmax, L and the loss's delta: "auto"
+            (default): the cross-entropy in one pass of a C++ kernel
+            (:mod:`agents.language_model.fused_loss`) on the CPU for vocabularies of at least 32
+            tokens, else torch's passes; "fused"; "torch". The same numbers to float rounding;
+            ``meta["loss_pass"]`` says which ran.
         device: where the copies train: "cpu" (default), "cuda" or "cuda:N" (the engine's
             buffers, the parameters, the optimizer's state and the records all stay on it; the
             trajectory comes back to the CPU). A GPU pays for wide models and large K; the
@@ -185,6 +191,7 @@ class GradientDescent:
     block: Optional[int] = None
     device: str = "cpu"
     first_layer: str = "auto"
+    loss_pass: str = "auto"
 
     def __attrs_post_init__(self):
         check_loss(self.loss, self.label_smoothing)
@@ -194,6 +201,12 @@ class GradientDescent:
         if self.first_layer == "gather" and self.device != "cpu":
             raise ParameterError(f"first_layer='gather' runs on the CPU, not on {self.device}; use first_layer='auto' "
                                  f"(the product there)", parameter="first_layer")
+        if self.loss_pass not in LOSS_PASSES:
+            raise ParameterError(f"loss_pass={self.loss_pass!r}; choose one of {', '.join(LOSS_PASSES)}",
+                                 parameter="loss_pass")
+        if self.loss_pass == "fused" and (self.device != "cpu" or self.loss != "cross_entropy"):
+            raise ParameterError(f"loss_pass='fused' computes the cross-entropy on the CPU, but this run is the "
+                                 f"{self.loss} on {self.device}; use loss_pass='auto' (torch's passes there)", parameter="loss_pass")
         check_device(self.device)
         if self.engine not in ENGINES:
             raise ParameterError(f"engine={self.engine!r}; choose one of {', '.join(ENGINES)}", parameter="engine")
@@ -465,7 +478,7 @@ class GradientDescent:
                 for i in range(lo, hi):  # once per run, not on the step path
                     counts[i - lo, inverse.reshape(-1)[ends[i] - parts[i][0].shape[0]:ends[i]]] = parts[i][1]
                 return PopulationMLP(self.sizes, torch.from_numpy(x), torch.from_numpy(counts), hi - lo, self.dtype,
-                                     self.loss, self.label_smoothing, self.device, self.first_layer)
+                                     self.loss, self.label_smoothing, self.device, self.first_layer, self.loss_pass)
         shared = len(ds) == 1  # per-copy data stays per copy in a chunk of one
         if not shared:
             ds, parts = ds[lo:hi], parts[lo:hi]
@@ -480,7 +493,7 @@ class GradientDescent:
         else:
             x, c = torch.from_numpy(xs), torch.from_numpy(counts)
         return PopulationMLP(self.sizes, x, c, hi - lo, self.dtype, self.loss, self.label_smoothing, self.device,
-                             self.first_layer)
+                             self.first_layer, self.loss_pass)
 
     def optimizer(self, seed: np.random.SeedSequence, steps: int, lrs: np.ndarray) -> GradientTransformation:
         """The update rule: ``sgd(lrs, lr_scale)``, theta <- theta - eps_t * s_k * grad L.
@@ -526,7 +539,8 @@ class GradientDescent:
         metadata (``copy_meta``, sliced by ``select``): initial_parameters and
         final_parameters [K, P]. Meta (the run's): schedule (its description),
         learning_rates (eps_0 .. eps_steps), hidden, layout, population, lr_scale,
-        init_scale, dtype, device, engine, first_layer (the eager engine's: "gather" or "product";
+        init_scale, dtype, device, engine, first_layer and loss_pass (the eager engine's: "gather" or
+        "product", "fused" or "torch";
         None for a block engine), loss, conditional_entropy (per dataset) and optimum (the
         same: the lowest L any model of the context can reach, when L is the plain
         cross-entropy; None otherwise), seed.
@@ -561,13 +575,13 @@ class GradientDescent:
         try:
             if chunk == K:
                 net = self._network()
-                first_layer = net.first_layer
+                passes = (net.first_layer, net.loss_pass)
                 values, diverged_at, theta_final = descend(
                     net, theta0, lrs[:steps], self.lr_scale, steps, self.record_true, progress,
                     self.optimizer(seed, steps, lrs), self._block())
                 del net
             else:
-                values, diverged_at, theta_final, first_layer = self._run_chunks(steps, lrs, theta0, chunk, progress)
+                values, diverged_at, theta_final, passes = self._run_chunks(steps, lrs, theta0, chunk, progress)
         finally:
             if self.threads is not None:
                 torch.set_num_threads(before)
@@ -583,7 +597,8 @@ class GradientDescent:
             "dtype": self.dtype,
             "device": self.device,
             "engine": self.engine,
-            "first_layer": first_layer if self.engine == "eager" else None,
+            "first_layer": passes[0] if self.engine == "eager" else None,
+            "loss_pass": passes[1] if self.engine == "eager" else None,
             "loss": describe_loss(self.loss, self.label_smoothing),
             "conditional_entropy": entropy,
             "optimum": entropy if (self.loss == "cross_entropy" and self.label_smoothing == 0) else None,
@@ -602,7 +617,7 @@ class GradientDescent:
     def _run_chunks(self, steps: int, lrs: np.ndarray, theta0: np.ndarray, chunk: int, progress: Progress):
         """Copies lo .. hi - 1, ``chunk`` at a time, each chunk an engine and an ``sgd`` of its own; results joined."""
         K = self.population
-        parts, first_layer = [], None
+        parts, passes = [], None
         for lo in range(0, K, chunk):
             hi = min(K, lo + chunk)
             scale = None if self.lr_scale is None else self.lr_scale[lo:hi]
@@ -611,12 +626,12 @@ class GradientDescent:
                 def report(t, lo=lo, hi=hi):  # cumulative, in whole steps of the full population
                     progress(int((lo * steps + (hi - lo) * t) // K))
             net = self._network(lo, hi)
-            first_layer = first_layer or net.first_layer
+            passes = passes or (net.first_layer, net.loss_pass)
             parts.append(descend(net, theta0[lo:hi], lrs[:steps], scale, steps, self.record_true, report,
                                  sgd(lrs, scale), self._block()))
             del net  # free this chunk's buffers before the next one is built
         values = {n: np.concatenate([p[0][n] for p in parts]) for n in parts[0][0]}
-        return values, np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts]), first_layer
+        return values, np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts]), passes
 
 
 def descend(

@@ -33,6 +33,7 @@ import attrs
 import numpy as np
 import torch
 
+from agents.language_model.fused_loss import bound_fused_loss, choose_loss_pass
 from agents.language_model.one_hot import bound_gather, bound_scatter, choose_first_layer
 from hierarchy.errors import ParameterError
 
@@ -240,7 +241,11 @@ class PopulationMLP:
     layer as gathers of W_1's rows and its weight gradient as scatters
     (:mod:`agents.language_model.one_hot`, the hidden tanh taken in the same pass), the same
     numbers to float rounding; other inputs, or "product", the matrix product below.
-    ``self.first_layer`` says which runs.
+    ``self.first_layer`` says which runs. ``loss_pass``: "auto" (default), "fused" or "torch":
+    the cross-entropy on the CPU with a vocabulary of at least 32 tokens runs its softmax, L and
+    delta in one pass of a C++ kernel (:mod:`agents.language_model.fused_loss`), the same numbers
+    to float rounding; the Brier score, smaller vocabularies, other devices, or "torch", torch's
+    passes below. ``self.loss_pass`` says which runs.
 
     Layout: activations are kept feature-major, [K, width, M], so the softmax reduces
     over a short middle axis. Each layer input carries a row of ones, so a layer is one
@@ -272,7 +277,7 @@ class PopulationMLP:
 
     def __init__(self, sizes, inputs: torch.Tensor, targets: torch.Tensor, population: int, dtype="float64",
                  loss: str = "cross_entropy", label_smoothing: float = 0.0, device: str = "cpu",
-                 first_layer: str = "auto"):
+                 first_layer: str = "auto", loss_pass: str = "auto"):
         dt = torch_dtype(dtype)
         self.device = torch.device(device)
         self.loss, self.label_smoothing = check_loss(loss, label_smoothing)
@@ -354,6 +359,7 @@ class PopulationMLP:
             self._q_const = torch.full((), self._q_sq * self._n_total, dtype=dt)
         self._idx = choose_first_layer(first_layer, inputs if self._shared else None, self.device)
         self.first_layer = "product" if self._idx is None else "gather"
+        self.loss_pass = "fused" if choose_loss_pass(loss_pass, self.loss, V, self.device) else "torch"
         self._plan()
 
     def step_data(self) -> StepData:
@@ -407,6 +413,9 @@ class PopulationMLP:
                                         tanh=hidden)
             self._scatter = bound_scatter(self._idx, self._z[0] if hidden else self._delta, 1.0 if hidden else 1.0 / self.N,
                                           gW, gb)
+        # the cross-entropy's one-pass kernel, bound once: L into self._loss, delta into self._e
+        self._fused = (bound_fused_loss(self._z[-1], self._q, self._n, 1.0 / self.N, self._e, self._loss)
+                       if self.loss_pass == "fused" else None)
 
     def _rowdot(self, a: torch.Tensor, b: torch.Tensor, out: torch.Tensor, scratch: torch.Tensor) -> torch.Tensor:
         """out[k] = <a[k], b[k]> over all other axes (b may be shared: leading axis 1).
@@ -416,6 +425,31 @@ class PopulationMLP:
         """
         torch.mul(a, b, out=scratch)
         return torch.sum(scratch.view(self.K, -1), 1, out=out)
+
+    def _torch_loss(self, L: torch.Tensor) -> None:
+        """L [K] and the loss's delta (into ``self._delta``) from the logits, as torch's passes (class docstring)."""
+        z = self._z[-1]
+        mx, ssum, tmp, col = self._col
+        if self.loss == "cross_entropy":
+            self._rowdot(z, self._q, self._parts[1], self._e)  # sum <Q_m, z_m>
+        torch.amax(z, 1, keepdim=True, out=mx)
+        e = torch.sub(z, mx, out=self._e)
+        e.exp_()
+        torch.sum(e, 1, keepdim=True, out=ssum)
+        if self.loss == "cross_entropy":
+            lse = torch.log(ssum, out=tmp).add_(mx)
+            self._rowdot(lse, self._n, self._parts[0], col)  # sum n_m lse_m
+            torch.sub(self._parts[0], self._parts[1], out=L).mul_(self._inv_n)
+            e.mul_(torch.div(self._n, ssum, out=tmp))  # n_m softmax
+            e.sub_(self._q)
+        else:  # brier
+            p = e.div_(ssum)
+            r = torch.mul(p, self._n, out=self._r).sub_(self._q)  # r = n p - Q
+            self._rowdot(p, r, self._parts[0], z)  # sum n p^2 - <p, Q>
+            self._rowdot(p, self._q, self._parts[1], z)
+            torch.sub(self._parts[0], self._parts[1], out=L).add_(self._q_const).mul_(self._inv_n)
+            pr = torch.sum(torch.mul(p, r, out=z), 1, keepdim=True, out=tmp)
+            r.sub_(pr).mul_(p).mul_(self._two)
 
     def loss_and_gradient(self, loss_out: torch.Tensor | None = None) -> torch.Tensor:
         """L(theta) [K] (written into ``loss_out`` when given) and dL/dtheta into ``self.grad``.
@@ -452,28 +486,12 @@ class PopulationMLP:
             if h is not None:
                 torch.sigmoid(z, out=h)
                 h.mul_(self._two).sub_(self._one)  # tanh = 2 sigmoid(2 z) - 1
-        z = self._z[-1]
-        mx, ssum, tmp, col = self._col
-        if self.loss == "cross_entropy":
-            self._rowdot(z, self._q, self._parts[1], self._e)  # sum <Q_m, z_m>
-        torch.amax(z, 1, keepdim=True, out=mx)
-        e = torch.sub(z, mx, out=self._e)
-        e.exp_()
-        torch.sum(e, 1, keepdim=True, out=ssum)
-        if self.loss == "cross_entropy":
-            lse = torch.log(ssum, out=tmp).add_(mx)
-            self._rowdot(lse, self._n, self._parts[0], col)  # sum n_m lse_m
-            torch.sub(self._parts[0], self._parts[1], out=L).mul_(self._inv_n)
-            e.mul_(torch.div(self._n, ssum, out=tmp))  # n_m softmax
-            e.sub_(self._q)
-        else:  # brier
-            p = e.div_(ssum)
-            r = torch.mul(p, self._n, out=self._r).sub_(self._q)  # r = n p - Q
-            self._rowdot(p, r, self._parts[0], z)  # sum n p^2 - <p, Q>
-            self._rowdot(p, self._q, self._parts[1], z)
-            torch.sub(self._parts[0], self._parts[1], out=L).add_(self._q_const).mul_(self._inv_n)
-            pr = torch.sum(torch.mul(p, r, out=z), 1, keepdim=True, out=tmp)
-            r.sub_(pr).mul_(p).mul_(self._two)
+        if self._fused is not None:  # softmax, L and delta in one pass over the logits
+            self._fused(torch.get_num_threads())
+            if loss_out is not None:
+                loss_out.copy_(self._loss)
+        else:
+            self._torch_loss(L)
         # backward: [dW_l^T | db_l] = delta_l @ [h_{l-1}; 1]^T, delta_{l-1} = (W_l delta_l) (1 - h^2)
         d = self._delta
         a = 1.0 / self.N

@@ -13,10 +13,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <exception>
 #include <new>
-#include <thread>
 #include <vector>
+
+#include "../guarded.h"
+#include "../row_split.h"
 
 #ifdef MESASTACK_VECTOR_MATH  // compiled under -ffast-math: tanh through libmvec (agents/native.py)
 
@@ -37,36 +38,6 @@ namespace {
 inline void tanh_rows(double* x, long n) { mesastack_one_hot_tanh_f64(x, n); }
 inline void tanh_rows(float* x, long n) { mesastack_one_hot_tanh_f32(x, n); }
 
-template <typename F>
-void split(long rows, long work, int threads, F f) {  // f(lo, hi) over contiguous row ranges
-    const long per_thread = 1 << 20;  // elements: below this a thread costs more than it saves
-    threads = (int)std::max(1L, std::min<long>(threads, std::min(rows, work / per_thread)));
-    if (threads == 1) {
-        f(0L, rows);
-        return;
-    }
-    std::vector<std::thread> pool;
-    long done = 0;  // rows handed to threads that started
-    for (int t = 1; t < threads; ++t) {
-        const long a = rows * t / threads, b = rows * (t + 1) / threads;
-        try {
-            pool.emplace_back([=] { f(a, b); });
-            done = b;
-        } catch (...) {  // no more threads: this one runs the ranges left
-            break;
-        }
-    }
-    std::exception_ptr error;
-    try {
-        f(0L, rows / threads);
-        if (done < rows) f(std::max(done, rows / threads), rows);
-    } catch (...) {
-        error = std::current_exception();
-    }
-    for (auto& t : pool) t.join();
-    if (error) std::rethrow_exception(error);
-}
-
 // Rows are taken in blocks of up to L hidden units of one copy, one unit per vector lane: each lane does what
 // one row alone would, in the same order, so a block's numbers are each row's whatever the blocks are.
 template <typename T>
@@ -81,7 +52,7 @@ void forward(long K, long H, long D, long M, long r, const int32_t* idx, const T
     constexpr int L = Lanes<T>::L;
     typedef typename Lanes<T>::vec vec;
     const long nb = (H + L - 1) / L;  // blocks of one copy
-    split(K * nb, K * H * M, threads, [=](long lo, long hi) {
+    mesastack::split(K * nb, K * H * M, 1L << 20, threads, [=](long lo, long hi) {
         std::vector<vec> w(D);
         for (long blk = lo; blk < hi; ++blk) {
             const long k = blk / nb, h0 = (blk % nb) * L, n = std::min<long>(L, H - h0);
@@ -114,7 +85,7 @@ void backward(long K, long H, long D, long M, long r, const int32_t* idx, const 
     constexpr int L = Lanes<T>::L;
     typedef typename Lanes<T>::vec vec;
     const long nb = (H + L - 1) / L;
-    split(K * nb, K * H * M * r, threads, [=](long lo, long hi) {
+    mesastack::split(K * nb, K * H * M * r, 1L << 20, threads, [=](long lo, long hi) {
         std::vector<vec> acc(D);
         for (long blk = lo; blk < hi; ++blk) {
             const long k = blk / nb, h0 = (blk % nb) * L, n = std::min<long>(L, H - h0);
@@ -136,16 +107,6 @@ void backward(long K, long H, long D, long M, long r, const int32_t* idx, const 
     });
 }
 
-template <typename F>
-int guarded(F f) {  // 0, or 1 when a buffer could not be allocated: no exception crosses into Python
-    try {
-        f();
-        return 0;
-    } catch (...) {
-        return 1;
-    }
-}
-
 }  // namespace
 
 extern "C" {
@@ -155,22 +116,22 @@ extern "C" {
 // backward: d [K, H, M] contiguous; gW, gb as W, b. Each returns 0, or 1 when a buffer could not be allocated.
 int mesastack_one_hot_forward_f64(long K, long H, long D, long M, long r, const int32_t* idx, const double* W, long sW,
                                   const double* b, long sb, double scale, double* z, long sz, int act, int threads) {
-    return guarded([&] { forward<double>(K, H, D, M, r, idx, W, sW, b, sb, scale, z, sz, act, threads); });
+    return mesastack::guarded([&] { forward<double>(K, H, D, M, r, idx, W, sW, b, sb, scale, z, sz, act, threads); });
 }
 
 int mesastack_one_hot_forward_f32(long K, long H, long D, long M, long r, const int32_t* idx, const float* W, long sW,
                                   const float* b, long sb, float scale, float* z, long sz, int act, int threads) {
-    return guarded([&] { forward<float>(K, H, D, M, r, idx, W, sW, b, sb, scale, z, sz, act, threads); });
+    return mesastack::guarded([&] { forward<float>(K, H, D, M, r, idx, W, sW, b, sb, scale, z, sz, act, threads); });
 }
 
 int mesastack_one_hot_backward_f64(long K, long H, long D, long M, long r, const int32_t* idx, const double* d,
                                    double alpha, double* gW, long sW, double* gb, long sb, int threads) {
-    return guarded([&] { backward<double>(K, H, D, M, r, idx, d, alpha, gW, sW, gb, sb, threads); });
+    return mesastack::guarded([&] { backward<double>(K, H, D, M, r, idx, d, alpha, gW, sW, gb, sb, threads); });
 }
 
 int mesastack_one_hot_backward_f32(long K, long H, long D, long M, long r, const int32_t* idx, const float* d,
                                    float alpha, float* gW, long sW, float* gb, long sb, int threads) {
-    return guarded([&] { backward<float>(K, H, D, M, r, idx, d, alpha, gW, sW, gb, sb, threads); });
+    return mesastack::guarded([&] { backward<float>(K, H, D, M, r, idx, d, alpha, gW, sW, gb, sb, threads); });
 }
 
 }  // extern "C"

@@ -198,6 +198,21 @@ def test_a_changed_source_builds_anew(fresh_build, monkeypatch, tmp_path):
     assert len([p for p in fresh_build.iterdir() if p.suffix == ".so"]) == 2
 
 
+@pytest.mark.skipif(native.compiler() is None, reason="no C++ compiler here")
+def test_a_changed_header_builds_anew(tmp_path):
+    (tmp_path / "src").mkdir()
+    source = tmp_path / "src" / "k.cpp"
+    source.write_text('#include "../h.h"\n#ifndef MESASTACK_VECTOR_MATH\n'  # built twice, as every kernel
+                      'extern "C" int mesastack_answer() { return ANSWER; }\n#endif\n')
+    header = tmp_path / "h.h"
+    header.write_text("#define ANSWER 41\n")
+    first = native.build(source, native.compiler(), tmp_path / "cache")
+    header.write_text("#define ANSWER 42\n")
+    second = native.build(source, native.compiler(), tmp_path / "cache")
+    assert first != second and first.exists()
+    assert native.ctypes.CDLL(str(second)).mesastack_answer() == 42
+
+
 def test_a_missing_compiler_is_one_line(fresh_build, monkeypatch, data):
     monkeypatch.setattr(native.shutil, "which", lambda name: None)
     assert kernel_available() is False
