@@ -153,3 +153,15 @@ def test_gradient_descent_refuses_a_loss_pass_it_cannot_run():
         GradientDescent(data, loss_pass="fast")
     with pytest.raises(ParameterError, match="but this run is the brier on cpu"):
         GradientDescent(data, loss_pass="fused", loss="brier")
+
+
+@needs_kernel
+@pytest.mark.parametrize("order,examples", [(1, 400), (2, 60)])  # the contexts shared by the copies, or padded per copy
+def test_per_copy_datasets_fuse_to_torchs_numbers(order, examples):
+    chain = MarkovChain.random(32, order, 0.3, seed=2)
+    data = tuple(chain.sample(examples, seed=10 + k) for k in range(3))
+    runs = {lp: GradientDescent(data, hidden=(7,), population=3, schedule=Constant(0.3), loss_pass=lp).run(10, 5)
+            for lp in ("fused", "torch")}
+    assert runs["fused"].meta["loss_pass"] == "fused"
+    for name in runs["fused"].values:
+        np.testing.assert_allclose(runs["fused"].values[name], runs["torch"].values[name], rtol=1e-12)
