@@ -18,9 +18,10 @@ K or on the thread count; they equal torch's to float rounding, not bit for bit.
 
 :class:`~agents.language_model.mlp.PopulationMLP` uses it (``loss_pass="auto"``, the
 default) for the cross-entropy on the CPU where the vocabulary has at least
-:data:`MIN_OUTPUTS` tokens: on the benchmarks' mid-size model (64 tokens, 2048 input rows)
-it took the loss from 0.33 to 0.11 ms a step at K = 1 (docs/performance.md). Smaller
-vocabularies keep torch's passes, so the scenarios' numbers (vocabulary 8) stay torch's.
+:data:`MIN_OUTPUTS` tokens: on the benchmarks' mid-size model (64 tokens, 2048 input rows,
+one thread) it took the loss from 0.24 to 0.31 ms a step to 0.09 to 0.115 at K = 1
+(docs/performance.md). Smaller vocabularies keep torch's passes, so the scenarios' numbers
+(vocabulary 8) stay torch's.
 
 Building: as the other kernels (:mod:`agents.native`); without a compiler, ``"auto"`` keeps
 torch's passes.
