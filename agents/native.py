@@ -36,7 +36,7 @@ from typing import Callable, Optional, Sequence
 
 from hierarchy.errors import ParameterError
 
-__all__ = ["cache_folder", "compiler", "build", "Library", "KERNEL_FLAGS", "VECTOR_MATH_FLAGS", "WIDE_VECTORS"]
+__all__ = ["cache_folder", "compiler", "build", "Library", "pointer", "KERNEL_FLAGS", "VECTOR_MATH_FLAGS", "WIDE_VECTORS"]
 
 #: On x86, loops vectorized 512 bits wide where the CPU has AVX-512: GCC's tuning for many such CPUs prefers
 #: 256 bits (``-march=native`` on an Intel Xeon with AVX-512 gave 256), and there the language model's kernel ran
@@ -165,6 +165,28 @@ def build(source: Path, cxx: str, folder: Path) -> Path:
                 os.replace(lib, target)  # atomic: another process sees the whole library or none
                 return target
     raise RuntimeError("; ".join(errors))
+
+
+def pointer(tensor) -> Optional[ctypes.c_void_p]:
+    """A tensor's data address as a ctypes argument (None for None: a kernel's optional buffer).
+
+    Parameters
+    ----------
+    tensor : torch.Tensor or None
+        Anything with ``data_ptr()``.
+
+    Returns
+    -------
+    ctypes.c_void_p or None
+
+    Examples
+    --------
+    >>> import torch
+    >>> t = torch.zeros(3)
+    >>> pointer(t).value == t.data_ptr(), pointer(None)
+    (True, None)
+    """
+    return None if tensor is None else ctypes.c_void_p(tensor.data_ptr())
 
 
 class Library:

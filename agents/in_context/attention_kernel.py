@@ -24,7 +24,7 @@ from typing import Optional
 
 import torch
 
-from agents.native import Library
+from agents.native import Library, pointer
 
 __all__ = ["attention_kernel_available", "attention_engine", "fits", "kernel_products"]
 
@@ -86,10 +86,6 @@ def fits(model, params: torch.Tensor, tasks) -> Optional[str]:
     return None
 
 
-def _ptr(t: torch.Tensor):
-    return ctypes.c_void_p(t.data_ptr())
-
-
 def kernel_products(Wq: torch.Tensor, Wk: torch.Tensor, Wv: torch.Tensor, p_row: torch.Tensor, tasks) -> tuple:
     """``(loss [K], dL/du [K, D], dL/dR [K, D, d])`` of a one-layer model, in the kernel (module docstring).
 
@@ -143,8 +139,8 @@ def kernel_products(Wq: torch.Tensor, Wk: torch.Tensor, Wv: torch.Tensor, p_row:
     du = torch.empty(K, D, dtype=torch.float64)
     dR = torch.empty(K, D, d, dtype=torch.float64)
     code = lib.mesastack_lsa_loss_gradient(ctypes.c_long(K), ctypes.c_long(B), ctypes.c_long(N), ctypes.c_long(d),
-                                           ctypes.c_int(int(Wq.dtype == torch.float32)), _ptr(X), _ptr(y), _ptr(xq),
-                                           _ptr(yq), _ptr(u), _ptr(R), _ptr(loss), _ptr(du), _ptr(dR))
+                                           ctypes.c_int(int(Wq.dtype == torch.float32)), pointer(X), pointer(y), pointer(xq),
+                                           pointer(yq), pointer(u), pointer(R), pointer(loss), pointer(du), pointer(dR))
     if code:
         raise MemoryError(f"the linear self-attention kernel could not allocate its buffers for {N} context pairs "
                           f"of dimension {d}; free some memory, or use engine='torch'")

@@ -35,7 +35,7 @@ from typing import Callable
 
 import torch
 
-from agents.native import Library
+from agents.native import Library, pointer
 from hierarchy.errors import ParameterError
 
 __all__ = ["MIN_OUTPUTS", "LOSS_PASSES", "fused_loss_available", "choose_loss_pass", "fused_loss", "bound_fused_loss"]
@@ -113,10 +113,6 @@ def choose_loss_pass(loss_pass: str, loss: str, vocab: int, device) -> bool:
     return why is None and int(vocab) >= MIN_OUTPUTS and fused_loss_available()
 
 
-def _ptr(t: torch.Tensor):
-    return ctypes.c_void_p(t.data_ptr())
-
-
 def bound_fused_loss(z: torch.Tensor, q: torch.Tensor, n: torch.Tensor, inv_n: float, delta: torch.Tensor,
                      L: torch.Tensor) -> Callable[[int], None]:
     """:func:`fused_loss` of these tensors as a function of the thread count, its arguments checked and converted once.
@@ -147,13 +143,14 @@ def bound_fused_loss(z: torch.Tensor, q: torch.Tensor, n: torch.Tensor, inv_n: f
     if not z.is_contiguous() or Kq not in (1, K):
         raise ParameterError(f"logits must be contiguous and the targets shared or per copy (Kq in (1, {K}), not "
                              f"{Kq}); give the engine's buffers", parameter="loss_pass")
-    if z.data_ptr() == delta.data_ptr():
-        raise ParameterError("delta must not be the logits' buffer; give the engine's own delta", parameter="loss_pass")
+    size = z.numel() * z.element_size()  # delta has z's shape and dtype (checked above)
+    if z.data_ptr() < delta.data_ptr() + size and delta.data_ptr() < z.data_ptr() + size:
+        raise ParameterError("delta overlaps the logits' buffer; give the engine's own delta", parameter="loss_pass")
     suffix = "f32" if dt == torch.float32 else "f64"
     fn = getattr(_KERNEL.get(), f"mesastack_fused_loss_{suffix}")
     c = ctypes.c_float if dt == torch.float32 else ctypes.c_double
-    args = (ctypes.c_long(K), ctypes.c_long(V), ctypes.c_long(M), _ptr(z), _ptr(q), _ptr(n), ctypes.c_int(int(Kq == K)),
-            c(inv_n), _ptr(delta), _ptr(L))
+    args = (ctypes.c_long(K), ctypes.c_long(V), ctypes.c_long(M), pointer(z), pointer(q), pointer(n), ctypes.c_int(int(Kq == K)),
+            c(inv_n), pointer(delta), pointer(L))
 
     def call(threads: int) -> None:
         if fn(*args, ctypes.c_int(int(threads))):

@@ -13,8 +13,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdint>
-#include <new>
 #include <vector>
 
 #include "../guarded.h"

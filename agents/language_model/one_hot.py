@@ -35,7 +35,7 @@ from typing import Callable, Optional
 
 import torch
 
-from agents.native import Library
+from agents.native import Library, pointer
 from hierarchy.errors import ParameterError
 
 __all__ = ["MIN_FEATURES", "FIRST_LAYERS", "one_hot_available", "one_hot_indices", "choose_first_layer",
@@ -153,10 +153,6 @@ def choose_first_layer(first_layer: str, inputs: Optional[torch.Tensor], device)
     return idx
 
 
-def _ptr(t: torch.Tensor):
-    return ctypes.c_void_p(t.data_ptr())
-
-
 def _suffix(t: torch.Tensor) -> str:
     if t.dtype not in (torch.float32, torch.float64) or t.device.type != "cpu":
         raise ParameterError(f"the one-hot kernel takes float32 or float64 tensors on the CPU, not {t.dtype} on "
@@ -192,8 +188,8 @@ def bound_gather(idx: torch.Tensor, W: torch.Tensor, b: torch.Tensor, scale: flo
     r, M = idx.shape
     fn = getattr(_KERNEL.get(), f"mesastack_one_hot_forward_{_suffix(W)}")
     c = ctypes.c_float if W.dtype == torch.float32 else ctypes.c_double
-    args = (ctypes.c_long(K), ctypes.c_long(H), ctypes.c_long(D), ctypes.c_long(M), ctypes.c_long(r), _ptr(idx), _ptr(W),
-            ctypes.c_long(W.stride(0)), _ptr(b), ctypes.c_long(b.stride(0)), c(scale), _ptr(z), ctypes.c_long(z.stride(0)),
+    args = (ctypes.c_long(K), ctypes.c_long(H), ctypes.c_long(D), ctypes.c_long(M), ctypes.c_long(r), pointer(idx), pointer(W),
+            ctypes.c_long(W.stride(0)), pointer(b), ctypes.c_long(b.stride(0)), c(scale), pointer(z), ctypes.c_long(z.stride(0)),
             ctypes.c_int(int(tanh)))
     return _bound(fn, args, (idx, W, b, z), D)
 
@@ -213,8 +209,8 @@ def bound_scatter(idx: torch.Tensor, delta: torch.Tensor, alpha: float, gW: torc
     r, M = idx.shape
     fn = getattr(_KERNEL.get(), f"mesastack_one_hot_backward_{_suffix(delta)}")
     c = ctypes.c_float if delta.dtype == torch.float32 else ctypes.c_double
-    args = (ctypes.c_long(K), ctypes.c_long(H), ctypes.c_long(D), ctypes.c_long(M), ctypes.c_long(r), _ptr(idx),
-            _ptr(delta), c(alpha), _ptr(gW), ctypes.c_long(gW.stride(0)), _ptr(gb), ctypes.c_long(gb.stride(0)))
+    args = (ctypes.c_long(K), ctypes.c_long(H), ctypes.c_long(D), ctypes.c_long(M), ctypes.c_long(r), pointer(idx),
+            pointer(delta), c(alpha), pointer(gW), ctypes.c_long(gW.stride(0)), pointer(gb), ctypes.c_long(gb.stride(0)))
     return _bound(fn, args, (idx, delta, gW, gb), D)
 
 

@@ -25,7 +25,7 @@ import torch
 
 from hierarchy.errors import ParameterError
 
-from agents.native import Library
+from agents.native import Library, pointer
 
 __all__ = ["soft_kernel_library", "soft_kernel_available", "soft_engine", "fits", "kernel_sweeps",
            "kernel_sweeps_backward"]
@@ -114,10 +114,6 @@ def fits(reward: torch.Tensor, successors: torch.Tensor, valid: torch.Tensor) ->
     return None
 
 
-def _ptr(t: Optional[torch.Tensor]):
-    return ctypes.c_void_p(t.data_ptr()) if t is not None else None
-
-
 def _check(code: int, what: str) -> None:
     if code:
         raise MemoryError(f"the soft value iteration kernel could not allocate its buffers for {what}; free some "
@@ -169,9 +165,9 @@ def kernel_sweeps(reward: torch.Tensor, successors: torch.Tensor, valid: torch.T
     V = torch.empty_like(r)
     s, v = _checked(successors, valid, N)
     if R and N:
-        _check(lib.mesastack_soft_forward(ctypes.c_long(R), ctypes.c_long(N), _ptr(s), _ptr(v), _ptr(r),
+        _check(lib.mesastack_soft_forward(ctypes.c_long(R), ctypes.c_long(N), pointer(s), pointer(v), pointer(r),
                                           ctypes.c_int(int(bool(from_reward))), ctypes.c_double(float(gamma)),
-                                          ctypes.c_int(int(iterations)), _ptr(V)),
+                                          ctypes.c_int(int(iterations)), pointer(V)),
                f"{R} mazes of {N} cells")
     return V
 
@@ -223,8 +219,8 @@ def kernel_sweeps_backward(reward: torch.Tensor, grad: torch.Tensor, successors:
     dr = torch.empty_like(g)
     s, v = _checked(successors, valid, N)
     if R and N:
-        _check(lib.mesastack_soft_backward(ctypes.c_long(R), ctypes.c_long(N), _ptr(s), _ptr(v), _ptr(r), _ptr(g),
+        _check(lib.mesastack_soft_backward(ctypes.c_long(R), ctypes.c_long(N), pointer(s), pointer(v), pointer(r), pointer(g),
                                            ctypes.c_int(int(bool(from_reward))), ctypes.c_double(float(gamma)),
-                                           ctypes.c_int(int(iterations)), _ptr(dr)),
+                                           ctypes.c_int(int(iterations)), pointer(dr)),
                f"{R} mazes of {N} cells")
     return dr

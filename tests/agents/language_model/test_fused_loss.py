@@ -165,3 +165,15 @@ def test_per_copy_datasets_fuse_to_torchs_numbers(order, examples):
     assert runs["fused"].meta["loss_pass"] == "fused"
     for name in runs["fused"].values:
         np.testing.assert_allclose(runs["fused"].values[name], runs["torch"].values[name], rtol=1e-12)
+
+
+def test_a_delta_that_overlaps_the_logits_is_refused_in_one_line():
+    from agents.language_model.fused_loss import bound_fused_loss
+
+    K, V, M = 1, 40, 6
+    buf = torch.zeros(2 * K * V * M, dtype=torch.float64)
+    z, delta = buf[: K * V * M].view(K, V, M), buf[1 : 1 + K * V * M].view(K, V, M)  # one element apart
+    q, n = torch.zeros(1, V, M, dtype=torch.float64), torch.ones(1, 1, M, dtype=torch.float64)
+    with pytest.raises(ParameterError, match="delta overlaps the logits' buffer") as err:
+        bound_fused_loss(z, q, n, 1.0 / M, delta, torch.empty(K, dtype=torch.float64))
+    assert "\n" not in str(err.value)
