@@ -81,6 +81,34 @@ def test_gather_is_the_product_and_scatter_its_transpose(dtype, rtol, H):
 
 
 @needs_kernel
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_a_columns_numbers_do_not_depend_on_the_columns_beside_it(dtype):
+    """Columns taken a vector's width at a time (through an in-register transpose) and the last ones taken
+    one at a time give the same numbers, bit for bit: the first 5 columns of 37 against those 5 alone (without
+    the tanh, whose vectorized and scalar forms may differ in the last bit)."""
+    rng = np.random.default_rng(7)
+    K, H, M, few = 2, 13, 37, 5
+    x, _ = one_hot_rows(rng, M, 2, 6)
+    idx = one_hot_indices(torch.from_numpy(x))
+    D = x.shape[1]
+    W = torch.from_numpy(rng.normal(size=(K, D, H))).to(dtype)
+    b = torch.from_numpy(rng.normal(size=(K, H))).to(dtype)
+    d = torch.zeros(K, H, M, dtype=dtype)
+    d[:, :, :few] = torch.from_numpy(rng.normal(size=(K, H, few))).to(dtype)  # the other columns add zeros
+
+    def both(cols):
+        z = torch.empty(K, H, cols, dtype=dtype)
+        gW, gb = torch.empty(K, D, H, dtype=dtype), torch.empty(K, H, dtype=dtype)
+        sub = idx[:, :cols].contiguous()
+        gather_first_layer(sub, W, b, 2.0, z, 1)
+        scatter_first_layer(sub, d[:, :, :cols].contiguous(), 0.5, gW, gb, 1)
+        return z[:, :, :few], gW, gb
+
+    for a, c in zip(both(M), both(few)):
+        assert torch.equal(a, c)
+
+
+@needs_kernel
 def test_a_copys_numbers_do_not_depend_on_K_or_the_threads():
     rng = np.random.default_rng(0)
     K, H, M = 4, 128, 4100  # enough work (K H M >= 2^21) for the kernel to split it over two threads
