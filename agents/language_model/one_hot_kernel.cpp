@@ -15,11 +15,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <new>
 #include <vector>
 
 #include "../guarded.h"
+#include "../lanes.h"
 #include "../row_split.h"
 
 #ifdef MESASTACK_VECTOR_MATH  // compiled under -ffast-math: tanh through libmvec (agents/native.py)
@@ -41,58 +41,11 @@ namespace {
 inline void tanh_rows(double* x, long n) { mesastack_one_hot_tanh_f64(x, n); }
 inline void tanh_rows(float* x, long n) { mesastack_one_hot_tanh_f32(x, n); }
 
-// Rows are taken in blocks of up to L hidden units of one copy, one unit per vector lane: each lane does what
-// one row alone would, in the same order, so a block's numbers are each row's whatever the blocks are.
-template <typename T>
-struct Lanes {
-    static constexpr int L = 32 / sizeof(T);  // 8 floats or 4 doubles: 256 bits
-    typedef T vec __attribute__((vector_size(32)));
-};
-
-// Two vectors' lanes picked by index (0 .. L - 1 from a, L .. 2 L - 1 from b): one or two permutes. Compilers
-// without __builtin_shufflevector (GCC before 12) take the columns one at a time instead (the same numbers).
-#if defined(__clang__) || __GNUC__ >= 12
-#define MESASTACK_SHUFFLE(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
-constexpr bool TRANSPOSED = true;
-#else
-#define MESASTACK_SHUFFLE(a, b, ...) (a)
-constexpr bool TRANSPOSED = false;
-#endif
-
-// r[i][j] <- r[j][i]: an L x L block transposed in registers (exchanging the row and column bits, one a stage),
-// so that rows of M (one hidden unit, consecutive m) and vectors of L units (one m) trade places in whole vectors.
-inline void transpose(Lanes<float>::vec* r) {
-    typedef Lanes<float>::vec v;
-    for (int i = 0; i < 4; ++i) {
-        const v a = r[i], b = r[i + 4];
-        r[i] = MESASTACK_SHUFFLE(a, b, 0, 1, 2, 3, 8, 9, 10, 11);
-        r[i + 4] = MESASTACK_SHUFFLE(a, b, 4, 5, 6, 7, 12, 13, 14, 15);
-    }
-    for (int i : {0, 1, 4, 5}) {
-        const v a = r[i], b = r[i + 2];
-        r[i] = MESASTACK_SHUFFLE(a, b, 0, 1, 8, 9, 4, 5, 12, 13);
-        r[i + 2] = MESASTACK_SHUFFLE(a, b, 2, 3, 10, 11, 6, 7, 14, 15);
-    }
-    for (int i : {0, 2, 4, 6}) {
-        const v a = r[i], b = r[i + 1];
-        r[i] = MESASTACK_SHUFFLE(a, b, 0, 8, 2, 10, 4, 12, 6, 14);
-        r[i + 1] = MESASTACK_SHUFFLE(a, b, 1, 9, 3, 11, 5, 13, 7, 15);
-    }
-}
-
-inline void transpose(Lanes<double>::vec* r) {
-    typedef Lanes<double>::vec v;
-    for (int i = 0; i < 2; ++i) {
-        const v a = r[i], b = r[i + 2];
-        r[i] = MESASTACK_SHUFFLE(a, b, 0, 1, 4, 5);
-        r[i + 2] = MESASTACK_SHUFFLE(a, b, 2, 3, 6, 7);
-    }
-    for (int i : {0, 2}) {
-        const v a = r[i], b = r[i + 1];
-        r[i] = MESASTACK_SHUFFLE(a, b, 0, 4, 2, 6);
-        r[i + 1] = MESASTACK_SHUFFLE(a, b, 1, 5, 3, 7);
-    }
-}
+// Rows are taken in blocks of up to L hidden units of one copy, one unit per vector lane (mesastack::Lanes): each
+// lane does what one row alone would, in the same order, so a block's numbers are each row's whatever the blocks are.
+using mesastack::Lanes;
+using mesastack::TRANSPOSED;
+using mesastack::transpose;
 
 template <typename T>
 void forward(long K, long H, long D, long M, long r, const int32_t* idx, const T* W, long sW, const T* b, long sb,
@@ -124,7 +77,7 @@ void forward(long K, long H, long D, long M, long r, const int32_t* idx, const T
                     s[u] = sc * (s[u] + bh);
                 }
                 transpose(s);
-                for (long i = 0; i < n; ++i) std::memcpy(zr + i * M + m, &s[i], sizeof(vec));
+                for (long i = 0; i < n; ++i) mesastack::store(zr + i * M + m, s[i]);
             }
             for (; m < M; ++m) {
                 vec s = wv[idx[m]];
@@ -156,7 +109,7 @@ void backward(long K, long H, long D, long M, long r, const int32_t* idx, const 
             for (; TRANSPOSED && m + L <= M; m += L) {  // L columns at once, read row by row through a transpose
                 vec x[L];
                 for (long i = 0; i < L; ++i) {
-                    if (i < n) std::memcpy(&x[i], dr + i * M + m, sizeof(vec));
+                    if (i < n) x[i] = mesastack::load(dr + i * M + m);
                     else x[i] = vec{};
                 }
                 transpose(x);
