@@ -13,6 +13,9 @@ recording L and G (and G1 where the engine has it) + the SGD update, timed for
   kernel      the same through ``engine="kernel"``: blocks of 128 steps in the hand-written C++
               kernel (``agents.language_model.kernel``; built once per machine, about 3 s, in the
               untimed first call; "no C++ compiler" without one)
+  lanes       the same through ``engine="lanes"``: blocks of 128 steps in the C++ lane kernel, 16
+              copies at once, one a vector lane (``agents.language_model.lane_kernel``; a group
+              costs the same for 1 copy as for 16, so it pays from K = 16)
   cuda        mesastack's eager engine on the GPU (``device="cuda"``), printed under the row
               where torch sees a GPU (none here: "no GPU")
   torch.func  the PyTorch model-ensembling recipe: ``stack_module_state`` +
@@ -39,7 +42,7 @@ The physical limit of a case: the FLOPs of the step's matrix products
 same for each weight gradient and each back-propagated delta but the input layer's,
 about 3x the forward) x K, divided by the float32 rate of a 2048^3 matrix product timed
 in the same process (median); "x limit" is mesastack's eager engine's time over that limit, "best x"
-the fastest mesastack engine's (eager, compiled, kernel). A second
+the fastest mesastack engine's (eager, compiled, kernel, lanes). A second
 limit adds the step's transcendental functions, which every engine must evaluate and no
 matrix product does: K M (hidden widths) tanh and K M (vocabulary + 1) exp and log, at the
 per-element times of ``torch.tanh`` and ``torch.exp`` on a float32 tensor in cache (16
@@ -69,13 +72,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agents.language_model.compiled import compiler_available  # noqa: E402
 from agents.language_model.kernel import KERNEL_BLOCK, kernel_available  # noqa: E402
+from agents.language_model.lane_kernel import lane_kernel_available  # noqa: E402
 from agents.language_model.gradient_descent import cache_chunk, descend  # noqa: E402
 from agents.language_model.mlp import PopulationMLP, init_parameters, split_parameters  # noqa: E402
 from benchmarks.population import LR, MODELS, interleaved, matmul_flops_per_step, peak_stepper, problem  # noqa: E402
 
-ENGINES = ("mesastack", "compiled", "kernel", "cuda", "torch.func", "jax", "jax-gather", "naive")
+ENGINES = ("mesastack", "compiled", "kernel", "lanes", "cuda", "torch.func", "jax", "jax-gather", "naive")
 #: mesastack's own engines (the "best" columns take the fastest of them)
-OWN = ("mesastack", "compiled", "kernel")
+OWN = ("mesastack", "compiled", "kernel", "lanes")
 KS = (1, 16, 64, 256, 1024, 4096)
 #: float32 agreement of L after the timed steps across engines (relative)
 RTOL = 2e-4
@@ -172,6 +176,11 @@ def compiled_engine(x, y, sizes, theta0, steps, block=COMPILED_BLOCK, engine="co
 def kernel_engine(x, y, sizes, theta0, steps):
     """mesastack's C++ kernel (``GradientDescent(engine="kernel")``): ``descend`` in blocks of ``KERNEL_BLOCK`` steps."""
     return compiled_engine(x, y, sizes, theta0, steps, block=KERNEL_BLOCK, engine="kernel")
+
+
+def lanes_engine(x, y, sizes, theta0, steps):
+    """mesastack's lane kernel (``GradientDescent(engine="lanes")``): ``descend`` in blocks of ``KERNEL_BLOCK`` steps."""
+    return compiled_engine(x, y, sizes, theta0, steps, block=KERNEL_BLOCK, engine="lanes")
 
 
 def cuda_engine(x, y, sizes, theta0, steps):
@@ -321,7 +330,7 @@ def jax_gather_engine(x, y, sizes, theta0, steps):
     return _jax_steps(loss, jnp.asarray(idx.T.numpy()), y, sizes, theta0, steps)  # [N, r] feature ids
 
 
-ENGINE_FNS = {"mesastack": mesastack_engine, "compiled": compiled_engine, "kernel": kernel_engine, "cuda": cuda_engine,
+ENGINE_FNS = {"mesastack": mesastack_engine, "compiled": compiled_engine, "kernel": kernel_engine, "lanes": lanes_engine, "cuda": cuda_engine,
               "torch.func": torchfunc_engine, "jax": jax_engine, "jax-gather": jax_gather_engine, "naive": naive_engine}
 
 
@@ -342,7 +351,7 @@ def memory_bytes(engine: str, sizes, M: int, K: int) -> float:
     intermediates); the naive loop holds one copy's at a time; the kernel, one tile of 64
     rows per thread.
     """
-    if engine == "kernel":
+    if engine in ("kernel", "lanes"):  # a tile per thread: 64 rows of one copy, or 16 rows of 16 copies
         return 4.0 * 4 * 64 * sum(sizes[1:]) * 2
     per_copy = 4.0 * M * sum(sizes[1:])
     copies = 1 if engine == "naive" else K
@@ -395,7 +404,7 @@ def child(args) -> list:
     print(f"\n== torch {torch.__version__} on {torch.get_num_threads()} thread(s); process on {cores} core(s); "
           f"XLA {'1 thread' if args.threads == 1 else 'default pool'}; "
           f"jax {'available' if have_jax else 'not installed'}; {load()}", flush=True)
-    hdr = (f"{'model':5s} {'K':>5s} {'mesastack':>10s} {'compiled':>9s} {'kernel':>9s} {'torch.func':>11s} {'jax':>10s} {'jax-gather':>10s}"
+    hdr = (f"{'model':5s} {'K':>5s} {'mesastack':>10s} {'compiled':>9s} {'kernel':>9s} {'lanes':>9s} {'torch.func':>11s} {'jax':>10s} {'jax-gather':>10s}"
            f" {'naive':>10s} {'limit':>9s} {'x limit':>8s} {'best x':>8s} {'lim+tr':>9s} {'x lim+tr':>8s}  (ms per step; mm GFLOP/s; tanh, exp"
            f" ns/element; best x: the fastest mesastack engine over the limit; lim+tr: with the transcendentals)")
     print(hdr, flush=True)
@@ -424,6 +433,9 @@ def child(args) -> list:
                 if e == "kernel" and not kernel_available():
                     why[e] = "no C++ compiler"
                     continue
+                if e == "lanes" and not lane_kernel_available():
+                    why[e] = "no C++ compiler"
+                    continue
                 if e == "compiled" and K > args.compiled_max_k:
                     why[e] = f"skipped (K > --compiled-max-k {args.compiled_max_k})"
                     continue
@@ -436,7 +448,7 @@ def child(args) -> list:
                     chunk = max(1, int(K * args.mem_budget * 2**30 / need))
                     why[e] = f"in chunks of {chunk} copies (est. {need / 2**30:.0f} GiB at once)"
                 per = est_per_copy.get((model, e))
-                if per is not None and e in ("naive", "torch.func", "kernel"):
+                if per is not None and e in ("naive", "torch.func", "kernel", "lanes"):
                     est = per * K * (steps + 1) * (reps + 2)
                     if est > args.max_case_s:
                         why[e] = f"skipped (too slow: est. {est:.0f} s)"
@@ -494,7 +506,7 @@ def child(args) -> list:
             best = min(v for e, v in ms.items() if e in OWN) if "mesastack" in ms else None
             dist_best = f"{best / (limit * 1e3):8.1f}" if best is not None else f"{'-':>8s}"
             dist_tr = f"{best / (limit_tr * 1e3):8.1f}" if best is not None else f"{'-':>8s}"
-            print(f"{model:5s} {K:5d} {cell('mesastack', 10)} {cell('compiled', 9)} {cell('kernel', 9)} {cell('torch.func', 11)} {cell('jax', 10)}"
+            print(f"{model:5s} {K:5d} {cell('mesastack', 10)} {cell('compiled', 9)} {cell('kernel', 9)} {cell('lanes', 9)} {cell('torch.func', 11)} {cell('jax', 10)}"
                   f" {cell('jax-gather', 10)} {cell('naive', 10)} {limit * 1e3:9.4g} {dist} {dist_best} {limit_tr * 1e3:9.4g} {dist_tr}"
                   f"  ({rate / 1e9:.0f}; {t_tanh * 1e9:.2f}, {t_exp * 1e9:.2f})", flush=True)
             if "cuda" in ms:
@@ -627,7 +639,7 @@ def summary(rows: list) -> None:
     for r in rows:
         by[(r["model"], r["K"], r["threads"], r["engine"])] = r["ms_per_step"]
     print(f"\nratios peer / mesastack (> 1: mesastack faster); {load()}")
-    print(f"{'model':5s} {'K':>5s} {'thr':>3s} {'compiled':>9s} {'kernel':>9s} {'torch.func':>11s} {'jax':>8s} {'jax-g':>8s} {'naive':>8s} {'limit/ms':>9s}"
+    print(f"{'model':5s} {'K':>5s} {'thr':>3s} {'compiled':>9s} {'kernel':>9s} {'lanes':>9s} {'torch.func':>11s} {'jax':>8s} {'jax-g':>8s} {'naive':>8s} {'limit/ms':>9s}"
           f" {'jax/best':>9s}")
     for (m, K, n, e), v in sorted(by.items()):
         if e != "mesastack":
@@ -638,7 +650,7 @@ def summary(rows: list) -> None:
         best = min(by.get((m, K, n, o), v) for o in OWN)
         jax = [by[(m, K, n, j)] for j in ("jax", "jax-gather") if (m, K, n, j) in by]
         jb = f"{min(jax) / best:.2f}" if jax else "-"  # against the faster JAX
-        print(f"{m:5s} {K:5d} {n:3d} {ratio('compiled'):>9s} {ratio('kernel'):>9s} {ratio('torch.func'):>11s} {ratio('jax'):>8s}"
+        print(f"{m:5s} {K:5d} {n:3d} {ratio('compiled'):>9s} {ratio('kernel'):>9s} {ratio('lanes'):>9s} {ratio('torch.func'):>11s} {ratio('jax'):>8s}"
               f" {ratio('jax-gather'):>8s} {ratio('naive'):>8s}"
               f" {ratio('limit'):>9s} {jb:>9s}")
 

@@ -33,6 +33,7 @@ from agents.language_model.schedules import Decay, Schedule, describe, schedule_
 from agents.devices import check_device
 from agents.language_model.compiled import BLOCK, CompiledSteps
 from agents.language_model.kernel import KERNEL_BLOCK, KernelSteps
+from agents.language_model.lane_kernel import LaneSteps
 from agents.training import GradientTransformation, sgd, train
 from agents.training.loop import PROGRESS_EVERY, divergence_rule, train_blocks
 from hierarchy.seeding import as_seed, children
@@ -40,10 +41,10 @@ from hierarchy.seeding import as_seed, children
 __all__ = ["GradientDescent", "descend", "PROGRESS_EVERY", "CHUNK_MEMORY_FRACTION", "ENGINES"]
 
 #: The engines a run can use (:class:`GradientDescent` ``engine``).
-ENGINES = ("eager", "compiled", "kernel")
+ENGINES = ("eager", "compiled", "kernel", "lanes")
 
 #: The engines that run blocks of steps in one call, with their steps per call by default.
-BLOCK_ENGINES = {"compiled": BLOCK, "kernel": KERNEL_BLOCK}
+BLOCK_ENGINES = {"compiled": BLOCK, "kernel": KERNEL_BLOCK, "lanes": KERNEL_BLOCK}
 
 #: The share of this machine's memory (:func:`hierarchy.memory.total_memory`) a run's
 #: per-copy working memory may take at once; a population needing more runs in chunks of
@@ -136,10 +137,13 @@ class GradientDescent:
             start to end on one thread (:mod:`agents.language_model.kernel`; needs a C++
             compiler, about 3 s to build once per machine; CPU only), the fastest for small
             models and few copies (the BLAS wins on wide ones); the same numbers to float
-            rounding. The block engines run plain gradient descent only (a subclass with its
-            own :meth:`optimizer` runs eager).
-        block: steps per call with engine="compiled" or "kernel"; None (default): the
-            engine's own (8 compiled, 128 kernel).
+            rounding. "lanes": the same in a C++ kernel that runs 16 copies at once (8 in
+            float64), one copy a vector lane (:mod:`agents.language_model.lane_kernel`; CPU,
+            cross-entropy, copies sharing their data), the fastest from 16 copies of small
+            models; the same numbers to float rounding. The block engines run plain gradient
+            descent only (a subclass with its own :meth:`optimizer` runs eager).
+        block: steps per call with engine="compiled", "kernel" or "lanes"; None (default): the
+            engine's own (8 compiled, 128 kernel and lanes).
         first_layer: how the eager engine computes the first layer of the one-hot contexts:
             "auto" (default): gathers and scatters of W_1's rows in a C++ kernel
             (:mod:`agents.language_model.one_hot`) for inputs of at least 32 features (vocab x
@@ -213,8 +217,11 @@ class GradientDescent:
         if self.engine in BLOCK_ENGINES and not self.chunkable():
             raise ParameterError(f"engine={self.engine!r} runs plain gradient descent, but {type(self).__name__} has its own "
                                  f"optimizer; use engine='eager'", parameter="engine")
-        if self.engine == "kernel" and self.device != "cpu":
-            raise ParameterError(f"engine='kernel' runs on the CPU, not on {self.device}; use engine='eager' on a GPU",
+        if self.engine == "lanes" and self.loss != "cross_entropy":
+            raise ParameterError(f"engine='lanes' runs the cross-entropy, not loss={self.loss!r}; use engine='kernel'",
+                                 parameter="engine")
+        if self.engine in ("kernel", "lanes") and self.device != "cpu":
+            raise ParameterError(f"engine={self.engine!r} runs on the CPU, not on {self.device}; use engine='eager' on a GPU",
                                  parameter="engine")
         if self.block is not None and (isinstance(self.block, bool) or not isinstance(self.block, (int, np.integer))
                                        or self.block < 1):
@@ -609,7 +616,7 @@ class GradientDescent:
         return Trajectory(values, diverged_at=diverged_at, meta=meta, copy_meta=copy_meta)
 
     def _block(self) -> Optional[tuple]:
-        """(engine, steps per call) of a block engine ("compiled", "kernel"), None for the eager engine."""
+        """(engine, steps per call) of a block engine ("compiled", "kernel", "lanes"), None for the eager engine."""
         if self.engine not in BLOCK_ENGINES:
             return None
         return self.engine, int(self.block) if self.block is not None else BLOCK_ENGINES[self.engine]
@@ -671,8 +678,9 @@ def descend(
         Replaces ``sgd(lrs, lr_scale)`` (e.g. with annealing's jumps chained after it).
     block : tuple, optional
         (engine, S): run ``sgd(lrs, lr_scale)`` in blocks of S steps a call, ``"compiled"``
-        (:class:`~agents.language_model.compiled.CompiledSteps`) or ``"kernel"``
-        (:class:`~agents.language_model.kernel.KernelSteps`), through
+        (:class:`~agents.language_model.compiled.CompiledSteps`), ``"kernel"``
+        (:class:`~agents.language_model.kernel.KernelSteps`) or ``"lanes"``
+        (:class:`~agents.language_model.lane_kernel.LaneSteps`), through
         :func:`agents.training.loop.train_blocks` (``optimizer`` is then not used: it must be
         that same sgd). None: the eager engine, step by step.
 
@@ -702,7 +710,7 @@ def descend(
         raise ParameterError(f"starting parameters have shape {theta0.shape}; the engine needs [{K}, {P}]")
     if block is not None:
         engine, S = block
-        steps_fn = (CompiledSteps if engine == "compiled" else KernelSteps)(net, S, record_true)
+        steps_fn = {"compiled": CompiledSteps, "kernel": KernelSteps, "lanes": LaneSteps}[engine](net, S, record_true)
         result = train_blocks(steps_fn, torch.from_numpy(theta0).to(net.device, net.theta.dtype),
                               lrs, steps, scale=lr_scale, record_true=record_true, progress=progress)
         return result.values, result.diverged_at, result.params

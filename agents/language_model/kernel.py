@@ -139,7 +139,8 @@ class KernelSteps:
         if net.device.type != "cpu":
             raise ParameterError(f"engine='kernel' runs on the CPU, not on {net.device}; use engine='eager' on a GPU",
                                  parameter="engine")
-        lib = kernel_library()
+        self._refuse(net)
+        lib = self._library.get()
         self.block = int(block)
         self.K, self.P, self.dtype = net.K, net.P, net.theta.dtype
         data = net.step_data()
@@ -152,7 +153,7 @@ class KernelSteps:
                                  float(data.brier_constant), int(bool(record_true)))
         sizes = net.sizes  # FLOPs of a copy's step: forward, weight gradients and back-propagated deltas
         self._flops = 2.0 * x.shape[-1] * sum((3 if l else 2) * sizes[l] * sizes[l + 1] for l in range(len(sizes) - 1))
-        self._fn = lib.mesastack_steps_f64 if self.dtype == torch.float64 else lib.mesastack_steps_f32
+        self._fn = getattr(lib, self._functions[0] if self.dtype == torch.float64 else self._functions[1])
         self._theta = torch.empty(self.K, self.P, dtype=self.dtype)
         self._inactive = torch.empty(self.K, dtype=torch.bool)
         self._limit = torch.empty(self.K, dtype=self.dtype)
@@ -161,6 +162,15 @@ class KernelSteps:
 
     #: train_blocks may call it with a shorter last block (no padded steps computed).
     ragged = True
+
+    #: The library and its entry points (float64, float32).
+    _library = _KERNEL
+    _functions = ("mesastack_steps_f64", "mesastack_steps_f32")
+    #: Copies a call takes are a multiple of this many.
+    _granule = 1
+
+    def _refuse(self, net: PopulationMLP) -> None:
+        """Raise ParameterError for an engine this kernel cannot run (this one runs every engine on the CPU)."""
 
     def __call__(self, theta: torch.Tensor, lrs: torch.Tensor, scale: torch.Tensor, inactive: torch.Tensor,
                  limit: torch.Tensor, runaway: torch.Tensor):
@@ -186,6 +196,7 @@ class KernelSteps:
         # a few copies a call, about CALL_FLOPS of work each (tenths of a second): Python handles a Ctrl-C
         # between calls, so a long block of a large population still stops at once
         per_call = max(threads, int(CALL_FLOPS // (S * self._flops)))
+        per_call = -(-per_call // self._granule) * self._granule  # whole groups of copies (the lane kernel's)
         for lo in range(0, self.K, per_call):
             if self._fn(ctypes.byref(self._problem), self.K, lo, min(self.K, lo + per_call), S, *args):
                 raise MemoryError(f"the kernel could not allocate its working buffers for copies {lo} onwards; "

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from agents.language_model.kernel import kernel_available
+from agents.language_model.lane_kernel import lane_kernel_available
 from agents.language_model.one_hot import one_hot_available
-from benchmarks.peers import (jax_available, jax_engine, jax_gather_engine, kernel_engine, mesastack_engine, naive_engine,
+from benchmarks.peers import (jax_available, jax_engine, jax_gather_engine, kernel_engine, lanes_engine, mesastack_engine,
+                              naive_engine,
                               problem, start, torchfunc_engine)
 
 STEPS = 4
@@ -43,6 +45,15 @@ def test_the_kernel_row_agrees_with_autograd(tiny):
         pytest.skip("the C++ kernel does not build here (no C++ compiler)")
     x, y, sizes, theta0, _ = tiny
     np.testing.assert_allclose(kernel_engine(x, y, sizes, theta0, STEPS)(), naive_engine(x, y, sizes, theta0, STEPS)(),
+                               rtol=2e-5, atol=1e-7)
+
+
+def test_the_lanes_row_agrees_with_autograd(tiny):
+    """The lane kernel's row against the loop of nn.Modules (autograd)."""
+    if not lane_kernel_available():
+        pytest.skip("the lane kernel does not build here (no C++ compiler)")
+    x, y, sizes, theta0, _ = tiny
+    np.testing.assert_allclose(lanes_engine(x, y, sizes, theta0, STEPS)(), naive_engine(x, y, sizes, theta0, STEPS)(),
                                rtol=2e-5, atol=1e-7)
 
 

@@ -17,6 +17,7 @@ from agents.language_model.annealing import Annealing
 from agents.language_model.compiled import CompiledSteps, compiler_available
 from agents.language_model.gradient_descent import GradientDescent
 from agents.language_model.kernel import kernel_available
+from agents.language_model.lane_kernel import lane_kernel_available
 from agents.language_model.markov import MarkovChain
 from agents.language_model.schedules import Constant, Decay
 from agents.language_model.gradient_descent import descend
@@ -26,6 +27,9 @@ from hierarchy.errors import ParameterError
 needs_compiler = pytest.mark.skipif(not compiler_available(), reason="no working C++ compiler for torch.compile here")
 needs_kernel = pytest.mark.skipif(not kernel_available(), reason="the C++ kernel does not build here (no C++ compiler)")
 BLOCK_ENGINES = [pytest.param("compiled", marks=needs_compiler), pytest.param("kernel", marks=needs_kernel)]
+needs_lanes = pytest.mark.skipif(not lane_kernel_available(), reason="the lane kernel does not build here (no C++ compiler)")
+#: with the lane kernel, which runs the cross-entropy of copies sharing their data only
+SHARED_DATA_ENGINES = BLOCK_ENGINES + [pytest.param("lanes", marks=needs_lanes)]
 
 
 def test_a_broken_toolchain_is_caught_by_the_probe(monkeypatch):
@@ -60,7 +64,7 @@ def _assert_close(eager, fused, rtol):
     assert np.array_equal(fused.diverged_at, eager.diverged_at)
 
 
-@pytest.mark.parametrize("engine", BLOCK_ENGINES)
+@pytest.mark.parametrize("engine", SHARED_DATA_ENGINES)
 def test_block_engine_equals_eager_with_rates_per_copy_and_a_last_partial_block(data, engine):
     """21 steps in blocks of 4 (the last block padded), per-copy rate multipliers, a decaying schedule."""
     eager, fused = _both(21, engine, data=data, hidden=(3,), population=3, schedule=Decay(0.5, 10.0), lr_scale=[1.0, 0.5, 2.0])
@@ -69,7 +73,7 @@ def test_block_engine_equals_eager_with_rates_per_copy_and_a_last_partial_block(
     assert fused.meta["divergence"] == eager.meta["divergence"]
 
 
-@pytest.mark.parametrize("engine", BLOCK_ENGINES)
+@pytest.mark.parametrize("engine", SHARED_DATA_ENGINES)
 def test_block_engine_freezes_diverging_copies_at_the_same_step(data, engine):
     """A huge rate for copy 1 sends its L up without overflow: the runaway rule freezes it at the same step."""
     eager, fused = _both(21, engine, data=data, hidden=(3,), population=3, schedule=Constant(0.5), lr_scale=[1.0, 1e6, 1.0])
@@ -88,7 +92,7 @@ def test_block_engine_brier_smoothing_two_layers_and_data_per_copy(engine):
     _assert_close(eager, fused, 1e-12)
 
 
-@pytest.mark.parametrize("engine", BLOCK_ENGINES)
+@pytest.mark.parametrize("engine", SHARED_DATA_ENGINES)
 def test_block_engine_progress_counts_every_step(data, engine):
     seen = []
     GradientDescent(data, hidden=(3,), population=3, engine=engine, block=4).run(10, 0, progress=seen.append)
@@ -102,7 +106,7 @@ def test_engine_choice_is_checked_in_one_line(data):
         GradientDescent(data, engine="compiled", block=0)
     with pytest.raises(ParameterError, match="block=True; give a positive number of steps per call, such as 128"):
         GradientDescent(data, engine="kernel", block=True)
-    for engine in ("compiled", "kernel"):
+    for engine in ("compiled", "kernel", "lanes"):
         with pytest.raises(ParameterError, match=f"engine='{engine}' runs plain gradient descent, but Annealing has its own "
                                                  f"optimizer; use engine='eager'"):
             Annealing(data, engine=engine)

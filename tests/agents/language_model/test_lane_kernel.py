@@ -1,0 +1,127 @@
+"""The lane kernel's own promises (agents.language_model.lane_kernel): a copy's numbers do not depend on the
+other copies of its group, on K, on where the groups start, on the threads or on the block; tiles of 16
+contexts (a partial last one), two hidden layers, dense shared inputs and float32 give the eager engine's
+numbers; an exploding copy freezes at the eager engine's step; what it cannot run is refused in one line.
+
+Independent truth: the eager engine (PopulationMLP's hand-written passes through the one loop), to float
+rounding. Its agreement on the cases shared with the other block engines (rates per copy, a last partial
+block, divergence, progress) is in test_compiled.py.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from agents.language_model.gradient_descent import GradientDescent, descend
+from agents.language_model.lane_kernel import LaneSteps, lane_kernel_available, lanes_per_group
+from agents.language_model.markov import MarkovChain
+from agents.language_model.mlp import PopulationMLP, init_parameters
+from agents.language_model.schedules import Constant, Decay
+from hierarchy.errors import ParameterError
+
+pytestmark = pytest.mark.skipif(not lane_kernel_available(), reason="the lane kernel does not build here (no C++ compiler)")
+
+
+@pytest.fixture(scope="module")
+def data():
+    return MarkovChain.random(8, 2, 0.3, seed=0).sample(64, seed=1)
+
+
+def _close(a, b, rtol):
+    for name in a.values:
+        x, y = a[name], b[name]
+        assert np.array_equal(np.isnan(x), np.isnan(y)), name
+        ok = ~np.isnan(x)
+        np.testing.assert_allclose(y[ok], x[ok], rtol=rtol, atol=0, err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_copy_does_not_depend_on_its_group_K_threads_or_block(data, dtype):
+    """20 copies (one full group and a partial one in float32, two and a half in float64): copy k alone, or in
+    calls that start its group elsewhere, on 1 or 2 threads, in blocks of 3 or 128, gives bitwise the same."""
+    G = lanes_per_group(getattr(torch, dtype))
+    K = 20
+    kw = dict(data=data, hidden=(5,), schedule=Decay(0.5, 20.0), dtype=dtype, engine="lanes")
+    gd = GradientDescent(population=K, lr_scale=np.linspace(0.3, 2.0, K), threads=1, **kw)
+    theta0 = gd.initial_parameters(4)
+    full = gd.run(30, 4)
+    again = GradientDescent(population=K, init=theta0, lr_scale=gd.lr_scale, threads=2, block=3, **kw).run(30, 0)
+    for name in full.values:
+        assert np.array_equal(full[name], again[name]), name
+    for k in (0, G - 1, G, K - 1):
+        alone = GradientDescent(population=1, init=theta0[k:k + 1], lr_scale=gd.lr_scale[k:k + 1], **kw).run(30, 0)
+        for name in full.values:
+            assert np.array_equal(alone[name][0], full[name][k]), (k, name)
+        assert np.array_equal(alone.copy_meta["final_parameters"][0], full.copy_meta["final_parameters"][k])
+    shifted = GradientDescent(population=K - 3, init=theta0[3:], lr_scale=gd.lr_scale[3:], **kw).run(30, 0)
+    for name in full.values:  # every group now starts three copies later
+        assert np.array_equal(shifted[name], full[name][3:]), name
+
+
+@pytest.mark.parametrize("examples,hidden", [(300, (7, 4)), (3000, (9,))])
+def test_tiles_of_contexts_and_two_hidden_layers_equal_the_eager_engine(examples, hidden):
+    """Order 3 over 6 tokens: up to 216 distinct contexts, so many tiles of 16 and a partial last one."""
+    d = MarkovChain.random(6, 3, 0.5, seed=2).sample(examples, seed=3)
+    M = len(d.context_counts()[0])
+    assert M > 16 and M % 16 != 0
+    kw = dict(data=d, hidden=hidden, population=3, schedule=Constant(0.4), lr_scale=[1.0, 0.5, 2.0])
+    eager = GradientDescent(**kw).run(12, 1)
+    lanes = GradientDescent(engine="lanes", **kw).run(12, 1)
+    _close(eager, lanes, 1e-12)
+    np.testing.assert_allclose(lanes.copy_meta["final_parameters"], eager.copy_meta["final_parameters"], rtol=1e-12,
+                               atol=1e-14)
+
+
+def test_dense_inputs_shared_by_the_copies_equal_the_eager_engine():
+    """Inputs that are not one-hot (every entry nonzero, some exact zeros): the first layer over all of them."""
+    gen = torch.Generator().manual_seed(4)
+    M, D, V, K = 40, 6, 5, 3
+    x = torch.randn(M, D, generator=gen, dtype=torch.float64)
+    x[::3, 2] = 0.0
+    y = torch.randint(0, V, (M,), generator=gen)
+    sizes = (D, 7, V)
+    theta0 = init_parameters(sizes, np.random.SeedSequence(8).spawn(K))
+    lrs = np.full(10, 0.2)
+    eager = descend(PopulationMLP(sizes, x, y, K), theta0, lrs, None, 10)
+    lanes = descend(PopulationMLP(sizes, x, y, K), theta0, lrs, None, 10, block=("lanes", 4))
+    for name in eager[0]:
+        np.testing.assert_allclose(lanes[0][name], eager[0][name], rtol=1e-12, err_msg=name)
+    np.testing.assert_allclose(lanes[2], eager[2], rtol=1e-12, atol=1e-14)
+
+
+def test_float32_equals_the_eager_engine_to_float32_rounding(data):
+    kw = dict(data=data, hidden=(8,), population=18, schedule=Constant(0.1), dtype="float32")
+    eager = GradientDescent(**kw).run(40, 5)
+    lanes = GradientDescent(engine="lanes", **kw).run(40, 5)
+    _close(eager, lanes, 2e-5)
+
+
+def test_an_exploding_copy_is_frozen_at_the_same_step(data):
+    """A rate of 1e300 throws copy 1's parameters out at its first update: both engines freeze it at the same step."""
+    kw = dict(data=data, hidden=(3,), population=2, schedule=Constant(0.5), lr_scale=[1.0, 1e300])
+    eager = GradientDescent(**kw).run(15, 6)
+    lanes = GradientDescent(engine="lanes", **kw).run(15, 6)
+    assert eager.diverged_at[1] >= 0 and eager.diverged_at[0] == -1
+    assert np.array_equal(lanes.diverged_at, eager.diverged_at)
+    _close(eager, lanes, 1e-12)
+
+
+def test_what_it_cannot_run_is_refused_in_one_line(data):
+    with pytest.raises(ParameterError, match="engine='lanes' runs the cross-entropy, not loss='brier'; use engine='kernel'"):
+        GradientDescent(data, loss="brier", engine="lanes")
+    chains = [MarkovChain.random(6, 1, 0.5, seed=s) for s in range(2)]
+    per_copy = tuple(c.sample(40, seed=10 + i) for i, c in enumerate(chains))
+    with pytest.raises(ParameterError, match="engine='lanes' runs copies that share their inputs and targets.*use engine='kernel'"):
+        GradientDescent(per_copy, hidden=(3,), population=2, engine="lanes").run(4, 0)
+    with pytest.raises(ParameterError, match="block=0"):
+        LaneSteps(PopulationMLP((16, 3, 8), torch.from_numpy(data.inputs(np.float64)), torch.from_numpy(data.targets), 1), 0)
+
+
+def test_the_starting_parameters_are_not_written(data):
+    net = PopulationMLP((16, 3, 8), torch.from_numpy(data.inputs(np.float64)), torch.from_numpy(data.targets), 2)
+    theta0 = torch.randn(2, net.P, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    before = theta0.clone()
+    theta, *_ = LaneSteps(net, 4)(theta0, torch.full((4,), 0.5, dtype=torch.float64), torch.ones(2, 1, dtype=torch.float64),
+                                  torch.zeros(2, dtype=torch.bool), torch.full((2,), float("nan"), dtype=torch.float64),
+                                  torch.tensor(1e4, dtype=torch.float64))
+    assert torch.equal(theta0, before) and not torch.equal(theta, before)
