@@ -283,7 +283,6 @@ template <typename T>
 void run_group(const MesastackProblem& p, Work<T>& w, int K, int lo, int hi, int S, const T* lrs, T* theta,
                const T* scale, uint8_t* inactive, T* limit, T R, T* rec) {
     typedef typename Group<T>::vec vec;
-    constexpr int G = Group<T>::G;
     const long P = p.params;
     const int n = hi - lo, M = p.M;
     for (long i = 0; i < P; ++i) {  // lanes past hi hold zeros: finite, never recorded, never moved
