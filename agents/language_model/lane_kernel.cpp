@@ -304,7 +304,7 @@ void run_group(const MesastackProblem& p, Work<T>& w, int K, int lo, int hi, int
             g1 += gi < 0 ? -gi : gi;
         }
         T* row = rec + (long)s * 3 * K;
-        vec step = {}, moving = {};  // moving: -1 (all bits) in the lanes of active copies
+        vec step = {}, moving = {};  // moving: 1 in the lanes of active copies, 0 elsewhere
         for (int c = 0; c < n; ++c) {
             const int k = lo + c;
             const T Lk = Lv[c], g2k = std::sqrt(g2[c]);
