@@ -6,13 +6,14 @@ steps, :mod:`agents.language_model.kernel`; the maze planner's soft value iterat
 compiler on the PATH (``g++``, ``c++`` or ``clang++``; a few seconds) for this CPU
 (``-march=native``, and on x86 ``-mprefer-vector-width=512``: :data:`WIDE_VECTORS`), twice:
 
-* with ``-DMESASTACK_VECTOR_MATH`` and ``-ffast-math``: only the file's element-wise loops
-  of tanh, exp and log, which the compiler maps to glibc's vector math library
+* with ``-DMESASTACK_VECTOR_MATH`` and ``-ffast-math``: only the element-wise loops of tanh,
+  exp and log of ``vector_math.h``, which the compiler maps to glibc's vector math library
   (libmvec, within 4 ulp); without libmvec, the same loops call the scalar functions;
 * without it: everything else, so the kernel's own checks still see NaN and infinity.
 
 A kernel may include headers by a relative path (``#include "../row_split.h"``: the splitting
-of rows over threads, and ``guarded.h``, the entry points' exception guard, that kernels share). The library lands in the cache folder
+of rows over threads; ``guarded.h``, the entry points' exception guard; ``vector_math.h``;
+``lanes.h``, 256-bit vectors: what the kernels share). The library lands in the cache folder
 (:func:`cache_folder`), named after the file's stem and a hash of the source, the headers it
 includes, the compiler, its flags and the CPU, so a changed source or header or another
 machine builds anew. It is written under a temporary name and renamed into place,

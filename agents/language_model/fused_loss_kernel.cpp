@@ -17,31 +17,14 @@
 
 #include "../guarded.h"
 #include "../row_split.h"
+#include "../vector_math.h"
 
-#ifdef MESASTACK_VECTOR_MATH  // compiled under -ffast-math: exp and log through libmvec (agents/native.py)
-
-extern "C" {
-void mesastack_fused_loss_exp_f64(double* x, long n) { for (long i = 0; i < n; ++i) x[i] = std::exp(x[i]); }
-void mesastack_fused_loss_exp_f32(float* x, long n) { for (long i = 0; i < n; ++i) x[i] = std::exp(x[i]); }
-void mesastack_fused_loss_log_f64(double* x, long n) { for (long i = 0; i < n; ++i) x[i] = std::log(x[i]); }
-void mesastack_fused_loss_log_f32(float* x, long n) { for (long i = 0; i < n; ++i) x[i] = std::log(x[i]); }
-}
-
-#else
-
-extern "C" {
-void mesastack_fused_loss_exp_f64(double* x, long n);
-void mesastack_fused_loss_exp_f32(float* x, long n);
-void mesastack_fused_loss_log_f64(double* x, long n);
-void mesastack_fused_loss_log_f32(float* x, long n);
-}
+#ifndef MESASTACK_VECTOR_MATH  // the vector math compile (-ffast-math) gives vector_math.h's exp and log loops only
 
 namespace {
 
-inline void exp_row(double* x, long n) { mesastack_fused_loss_exp_f64(x, n); }
-inline void exp_row(float* x, long n) { mesastack_fused_loss_exp_f32(x, n); }
-inline void log_row(double* x, long n) { mesastack_fused_loss_log_f64(x, n); }
-inline void log_row(float* x, long n) { mesastack_fused_loss_log_f32(x, n); }
+using mesastack::vexp;
+using mesastack::vlog;
 
 constexpr long C = 256;  // columns a chunk: V rows of C stay in cache from the max through the delta
 
@@ -65,11 +48,11 @@ double chunk(long V, long M, long m0, long w, const T* __restrict zk, const T* _
             qz += (double)qrow[i] * (double)row[i];
             drow[i] = row[i] - mx[i];
         }
-        exp_row(drow, w);
+        vexp(drow, w);
         for (long i = 0; i < w; ++i) s[i] += drow[i];
     }
     for (long i = 0; i < w; ++i) f[i] = s[i];
-    log_row(f, w);
+    vlog(f, w);
     double nl = 0.0;
     for (long i = 0; i < w; ++i) {
         nl += (double)nk[m0 + i] * (double)(f[i] + mx[i]);

@@ -8,8 +8,8 @@
 // `threads` threads in contiguous ranges; a copy's arithmetic does not depend on K, on
 // the split or on the thread count. Python side: agents/language_model/kernel.py.
 //
-// The file is compiled twice: once with -DMESASTACK_VECTOR_MATH and -ffast-math, giving
-// only the element-wise tanh, exp and log loops (which the compiler then maps to glibc's
+// The file is compiled twice (agents/native.py): once with -DMESASTACK_VECTOR_MATH and
+// -ffast-math, giving only vector_math.h's element-wise tanh, exp and log loops (glibc's
 // vector math library, libmvec, within 4 ulp), and once without, giving the kernel, so
 // that nothing else is compiled under fast-math (the kernel's finiteness checks must see
 // NaN and infinity).
@@ -17,41 +17,20 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <exception>
-#include <new>
-#include <thread>
 #include <vector>
 
-#ifdef MESASTACK_VECTOR_MATH
+#include "../guarded.h"
+#include "../row_split.h"
+#include "../vector_math.h"
+#include "problem.h"
 
-extern "C" {
-void mesastack_tanh_f64(double* x, long n) { for (long i = 0; i < n; ++i) x[i] = std::tanh(x[i]); }
-void mesastack_tanh_f32(float* x, long n) { for (long i = 0; i < n; ++i) x[i] = std::tanh(x[i]); }
-void mesastack_exp_f64(double* x, long n) { for (long i = 0; i < n; ++i) x[i] = std::exp(x[i]); }
-void mesastack_exp_f32(float* x, long n) { for (long i = 0; i < n; ++i) x[i] = std::exp(x[i]); }
-void mesastack_log_f64(double* x, long n) { for (long i = 0; i < n; ++i) x[i] = std::log(x[i]); }
-void mesastack_log_f32(float* x, long n) { for (long i = 0; i < n; ++i) x[i] = std::log(x[i]); }
-}
-
-#else
-
-extern "C" {
-void mesastack_tanh_f64(double* x, long n);
-void mesastack_tanh_f32(float* x, long n);
-void mesastack_exp_f64(double* x, long n);
-void mesastack_exp_f32(float* x, long n);
-void mesastack_log_f64(double* x, long n);
-void mesastack_log_f32(float* x, long n);
-}
+#ifndef MESASTACK_VECTOR_MATH
 
 namespace {
 
-inline void vtanh(double* x, long n) { mesastack_tanh_f64(x, n); }
-inline void vtanh(float* x, long n) { mesastack_tanh_f32(x, n); }
-inline void vexp(double* x, long n) { mesastack_exp_f64(x, n); }
-inline void vexp(float* x, long n) { mesastack_exp_f32(x, n); }
-inline void vlog(double* x, long n) { mesastack_log_f64(x, n); }
-inline void vlog(float* x, long n) { mesastack_log_f32(x, n); }
+using mesastack::vexp;
+using mesastack::vlog;
+using mesastack::vtanh;
 
 // Columns (merged contexts) handled at once: a tile's activations stay in the first-level cache.
 constexpr int TILE = 64;
@@ -112,27 +91,6 @@ inline void combine(T* out, T init, const T* coef, long cstride, const T* rows, 
 }
 
 }  // namespace
-
-extern "C" {
-
-// What every call of a run shares: the model's widths, the data and the loss.
-struct MesastackProblem {
-    int layers;              // weight layers L (widths sizes[0] .. sizes[L])
-    const int* sizes;        // [L + 1]
-    long params;             // P per copy
-    int M;                   // rows (merged contexts)
-    const void* x;           // [D, M] shared, or [K, D, M]
-    long x_stride;           // elements between copies' inputs (0: shared)
-    const void* n;           // [Kq, M] examples per row
-    const void* q;           // [Kq, V, M] summed targets
-    long nq_stride;          // 0: shared targets, else 1 (copy k's rows at k M and k V M)
-    int brier;               // 0: cross-entropy, 1: Brier
-    double N;                // examples per copy
-    double q_const;          // N c of the Brier loss
-    int watch_g;             // also freeze a copy whose |g|_2 is not finite
-};
-
-}
 
 namespace {
 
@@ -325,46 +283,14 @@ void run_copies(const MesastackProblem& p, int K, int lo, int hi, int S, const T
     }
 }
 
-// Copies lo .. hi - 1 of K, split over `threads` threads in contiguous ranges.
+// Copies lo .. hi - 1 of K, split over `threads` threads in contiguous ranges (a copy's numbers whatever the split).
 template <typename T>
 void run(const MesastackProblem* p, int K, int lo, int hi, int S, const T* lrs, T* theta, const T* scale,
          uint8_t* inactive, T* limit, T R, T* rec, int threads) {
-    const int n = hi - lo;
-    threads = std::max(1, std::min(threads, n));
-    if (threads == 1) {
-        run_copies(*p, K, lo, hi, S, lrs, theta, scale, inactive, limit, R, rec);
-        return;
-    }
-    std::vector<std::thread> pool;
-    std::vector<char> failed(threads, 0);
-    int started = 1;
-    for (int t = 1; t < threads; ++t) {
-        const int a = lo + (int)((long)n * t / threads), b = lo + (int)((long)n * (t + 1) / threads);
-        try {
-            pool.emplace_back([=, &failed] {
-                try {
-                    run_copies(*p, K, a, b, S, lrs, theta, scale, inactive, limit, R, rec);
-                } catch (...) {
-                    failed[t] = 1;
-                }
-            });
-            started = t + 1;
-        } catch (...) {  // no more threads: this thread runs the ranges left, after its own
-            break;
-        }
-    }
-    std::exception_ptr error;
-    try {
-        run_copies(*p, K, lo, lo + (int)((long)n / threads), S, lrs, theta, scale, inactive, limit, R, rec);
-        if (started < threads)
-            run_copies(*p, K, lo + (int)((long)n * started / threads), hi, S, lrs, theta, scale, inactive, limit, R, rec);
-    } catch (...) {
-        error = std::current_exception();
-    }
-    for (auto& t : pool) t.join();
-    if (error) std::rethrow_exception(error);
-    for (char f : failed)
-        if (f) throw std::bad_alloc();
+    const long n = hi - lo;
+    mesastack::split(n, n, 1L, threads, [=](long a, long b) {
+        run_copies(*p, K, lo + (int)a, lo + (int)b, S, lrs, theta, scale, inactive, limit, R, rec);
+    });
 }
 
 }  // namespace
@@ -376,26 +302,17 @@ extern "C" {
 // exception crosses into Python).
 int mesastack_steps_f64(const MesastackProblem* p, int K, int lo, int hi, int S, const double* lrs, double* theta,
                         const double* scale, uint8_t* inactive, double* limit, double R, double* rec, int threads) {
-    try {
-        run<double>(p, K, lo, hi, S, lrs, theta, scale, inactive, limit, R, rec, threads);
-        return 0;
-    } catch (...) {
-        return 1;
-    }
+    return mesastack::guarded([&] { run<double>(p, K, lo, hi, S, lrs, theta, scale, inactive, limit, R, rec, threads); });
 }
 
 int mesastack_steps_f32(const MesastackProblem* p, int K, int lo, int hi, int S, const float* lrs, float* theta,
                         const float* scale, uint8_t* inactive, float* limit, double R, float* rec, int threads) {
-    try {
-        run<float>(p, K, lo, hi, S, lrs, theta, scale, inactive, limit, (float)R, rec, threads);
-        return 0;
-    } catch (...) {
-        return 1;
-    }
+    return mesastack::guarded(
+        [&] { run<float>(p, K, lo, hi, S, lrs, theta, scale, inactive, limit, (float)R, rec, threads); });
 }
 
 int mesastack_kernel_version() { return 2; }
 
-}
+}  // extern "C"
 
-#endif
+#endif  // MESASTACK_VECTOR_MATH

@@ -11,8 +11,8 @@
 // additions per column). Cross-entropy only, and inputs and targets shared by the copies. Python side:
 // agents/language_model/lane_kernel.py.
 //
-// Compiled twice, as kernel.cpp (agents/native.py): with -DMESASTACK_VECTOR_MATH and -ffast-math for the
-// element-wise tanh, exp and log loops only (glibc's libmvec), and without for the rest.
+// Compiled twice, as kernel.cpp (agents/native.py): with -DMESASTACK_VECTOR_MATH and -ffast-math for
+// vector_math.h's element-wise tanh, exp and log loops only (glibc's libmvec), and without for the rest.
 
 #include <algorithm>
 #include <cmath>
@@ -23,55 +23,17 @@
 
 #include "../guarded.h"
 #include "../row_split.h"
+#include "../vector_math.h"
+#include "problem.h"
 
-#ifdef MESASTACK_VECTOR_MATH
-
-extern "C" {
-void mesastack_lane_tanh_f64(double* x, long n) { for (long i = 0; i < n; ++i) x[i] = std::tanh(x[i]); }
-void mesastack_lane_tanh_f32(float* x, long n) { for (long i = 0; i < n; ++i) x[i] = std::tanh(x[i]); }
-void mesastack_lane_exp_f64(double* x, long n) { for (long i = 0; i < n; ++i) x[i] = std::exp(x[i]); }
-void mesastack_lane_exp_f32(float* x, long n) { for (long i = 0; i < n; ++i) x[i] = std::exp(x[i]); }
-void mesastack_lane_log_f64(double* x, long n) { for (long i = 0; i < n; ++i) x[i] = std::log(x[i]); }
-void mesastack_lane_log_f32(float* x, long n) { for (long i = 0; i < n; ++i) x[i] = std::log(x[i]); }
-}
-
-#else
-
-extern "C" {
-void mesastack_lane_tanh_f64(double* x, long n);
-void mesastack_lane_tanh_f32(float* x, long n);
-void mesastack_lane_exp_f64(double* x, long n);
-void mesastack_lane_exp_f32(float* x, long n);
-void mesastack_lane_log_f64(double* x, long n);
-void mesastack_lane_log_f32(float* x, long n);
-
-// What every call of a run shares (the layout of kernel.cpp's MesastackProblem).
-struct MesastackProblem {
-    int layers;
-    const int* sizes;
-    long params;
-    int M;
-    const void* x;
-    long x_stride;
-    const void* n;
-    const void* q;
-    long nq_stride;
-    int brier;
-    double N;
-    double q_const;
-    int watch_g;
-};
-}
+#ifndef MESASTACK_VECTOR_MATH
 
 namespace {
 
 // Buffers of whole vectors (a multiple of 16 floats or 8 doubles): libmvec's vector forms on every element.
-inline void vtanh(double* x, long n) { mesastack_lane_tanh_f64(x, n); }
-inline void vtanh(float* x, long n) { mesastack_lane_tanh_f32(x, n); }
-inline void vexp(double* x, long n) { mesastack_lane_exp_f64(x, n); }
-inline void vexp(float* x, long n) { mesastack_lane_exp_f32(x, n); }
-inline void vlog(double* x, long n) { mesastack_lane_log_f64(x, n); }
-inline void vlog(float* x, long n) { mesastack_lane_log_f32(x, n); }
+using mesastack::vexp;
+using mesastack::vlog;
+using mesastack::vtanh;
 
 template <typename T>
 struct Group {

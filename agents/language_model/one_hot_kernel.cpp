@@ -21,25 +21,13 @@
 #include "../guarded.h"
 #include "../lanes.h"
 #include "../row_split.h"
+#include "../vector_math.h"
 
-#ifdef MESASTACK_VECTOR_MATH  // compiled under -ffast-math: tanh through libmvec (agents/native.py)
-
-extern "C" {
-void mesastack_one_hot_tanh_f64(double* x, long n) { for (long i = 0; i < n; ++i) x[i] = std::tanh(x[i]); }
-void mesastack_one_hot_tanh_f32(float* x, long n) { for (long i = 0; i < n; ++i) x[i] = std::tanh(x[i]); }
-}
-
-#else
-
-extern "C" {
-void mesastack_one_hot_tanh_f64(double* x, long n);
-void mesastack_one_hot_tanh_f32(float* x, long n);
-}
+#ifndef MESASTACK_VECTOR_MATH  // the vector math compile (-ffast-math) gives vector_math.h's tanh loops only
 
 namespace {
 
-inline void tanh_rows(double* x, long n) { mesastack_one_hot_tanh_f64(x, n); }
-inline void tanh_rows(float* x, long n) { mesastack_one_hot_tanh_f32(x, n); }
+using mesastack::vtanh;
 
 // Rows are taken in blocks of up to L hidden units of one copy, one unit per vector lane (mesastack::Lanes): each
 // lane does what one row alone would, in the same order, so a block's numbers are each row's whatever the blocks are.
@@ -86,7 +74,7 @@ void forward(long K, long H, long D, long M, long r, const int32_t* idx, const T
                 for (long i = 0; i < n; ++i) zr[i * M + m] = s[i];
             }
             if (act)
-                for (long i = 0; i < n; ++i) tanh_rows(zr + i * M, M);  // the block's rows, still in cache
+                for (long i = 0; i < n; ++i) vtanh(zr + i * M, M);  // the block's rows, still in cache
         }
     });
 }

@@ -22,19 +22,9 @@
 #include <new>
 #include <vector>
 
-#ifdef MESASTACK_VECTOR_MATH
+#include "../vector_math.h"
 
-extern "C" {
-void mesastack_soft_exp(double* x, long n) { for (long i = 0; i < n; ++i) x[i] = std::exp(x[i]); }
-void mesastack_soft_log(double* x, long n) { for (long i = 0; i < n; ++i) x[i] = std::log(x[i]); }
-}
-
-#else
-
-extern "C" {
-void mesastack_soft_exp(double* x, long n);
-void mesastack_soft_log(double* x, long n);
-}
+#ifndef MESASTACK_VECTOR_MATH  // the vector math compile (-ffast-math) gives vector_math.h's exp and log loops only
 
 namespace {
 
@@ -77,7 +67,7 @@ struct Row {
             // would send the whole vector through the vector library's scalar fallback)
             for (int a = 0; a < 5; ++a)
                 for (long n = 0; n < N; ++n) E[a * N + n] = vt[a * N + n] ? E[a * N + n] - m[n] : 0.0;
-            mesastack_soft_exp(E.data(), 5 * N);
+            mesastack::vexp(E.data(), 5 * N);
             for (long i = 0; i < 5 * N; ++i) E[i] = vt[i] ? E[i] : 0.0;
             for (long n = 0; n < N; ++n) s[n] = (((e0[n] + e4[n]) + e1[n]) + e2[n]) + e3[n];
             if (P) {
@@ -85,7 +75,7 @@ struct Row {
                 for (int a = 0; a < 5; ++a)
                     for (long n = 0; n < N; ++n) p[a * N + n] = E[a * N + n] / s[n];
             }
-            mesastack_soft_log(s.data(), N);
+            mesastack::vlog(s.data(), N);
             for (long n = 0; n < N; ++n) cur[n] = rw[n] + (s[n] + m[n]);
         }
     }

@@ -16,9 +16,10 @@ import agents.language_model.compiled as compiled_module
 from agents.language_model.annealing import Annealing
 from agents.language_model.compiled import CompiledSteps, compiler_available
 from agents.language_model.gradient_descent import GradientDescent
-from agents.language_model.kernel import kernel_available
-from agents.language_model.lane_kernel import lane_kernel_available
+from agents.language_model.kernel import KernelSteps, kernel_available
+from agents.language_model.lane_kernel import LaneSteps, lane_kernel_available
 from agents.language_model.markov import MarkovChain
+from agents.language_model.mlp import PopulationMLP
 from agents.language_model.schedules import Constant, Decay
 from agents.language_model.gradient_descent import descend
 from agents.training.loop import train_blocks
@@ -30,6 +31,8 @@ BLOCK_ENGINES = [pytest.param("compiled", marks=needs_compiler), pytest.param("k
 needs_lanes = pytest.mark.skipif(not lane_kernel_available(), reason="the lane kernel does not build here (no C++ compiler)")
 #: with the lane kernel, which runs the cross-entropy of copies sharing their data only
 SHARED_DATA_ENGINES = BLOCK_ENGINES + [pytest.param("lanes", marks=needs_lanes)]
+#: the C++ kernels' engines and their step classes
+NATIVE_ENGINES = [pytest.param("kernel", KernelSteps, marks=needs_kernel), pytest.param("lanes", LaneSteps, marks=needs_lanes)]
 
 
 def test_a_broken_toolchain_is_caught_by_the_probe(monkeypatch):
@@ -81,6 +84,37 @@ def test_block_engine_freezes_diverging_copies_at_the_same_step(data, engine):
     _assert_close(eager, fused, 1e-12)
     frozen = eager.diverged_at[1]
     assert np.isnan(fused["L"][1, frozen:]).all()
+
+
+@pytest.mark.parametrize("engine,steps", NATIVE_ENGINES)
+def test_a_kernel_freezes_an_exploding_copy_at_the_eager_engines_step(data, engine, steps):
+    """A rate of 1e300 throws copy 1's parameters out at its first update (L not finite, no runaway needed)."""
+    kw = dict(data=data, hidden=(3,), population=2, schedule=Constant(0.5), lr_scale=[1.0, 1e300])
+    eager = GradientDescent(**kw).run(15, 6)
+    fused = GradientDescent(engine=engine, **kw).run(15, 6)
+    assert eager.diverged_at[1] >= 0 and eager.diverged_at[0] == -1
+    _assert_close(eager, fused, 1e-12)
+
+
+@pytest.mark.parametrize("engine,steps", NATIVE_ENGINES)
+def test_a_kernel_in_float32_equals_the_eager_engine_to_float32_rounding(data, engine, steps):
+    """18 copies: a whole group of the lane kernel's 16 and a partial one."""
+    kw = dict(data=data, hidden=(8,), population=18, schedule=Constant(0.1), dtype="float32")
+    eager = GradientDescent(**kw).run(40, 5)
+    fused = GradientDescent(engine=engine, **kw).run(40, 5)
+    for name in eager.values:
+        np.testing.assert_allclose(fused[name], eager[name], rtol=2e-5, atol=0, err_msg=name)
+
+
+@pytest.mark.parametrize("engine,steps", NATIVE_ENGINES)
+def test_a_kernel_does_not_write_the_starting_parameters(data, engine, steps):
+    net = PopulationMLP((16, 3, 8), torch.from_numpy(data.inputs(np.float64)), torch.from_numpy(data.targets), 2)
+    theta0 = torch.randn(2, net.P, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    before = theta0.clone()
+    theta, *_ = steps(net, 4)(theta0, torch.full((4,), 0.5, dtype=torch.float64), torch.ones(2, 1, dtype=torch.float64),
+                              torch.zeros(2, dtype=torch.bool), torch.full((2,), float("nan"), dtype=torch.float64),
+                              torch.tensor(1e4, dtype=torch.float64))
+    assert torch.equal(theta0, before) and not torch.equal(theta, before)
 
 
 @pytest.mark.parametrize("engine", BLOCK_ENGINES)
