@@ -9,7 +9,9 @@ compiler on the PATH (``g++``, ``c++`` or ``clang++``; a few seconds) for this C
 * with ``-DMESASTACK_VECTOR_MATH`` and ``-ffast-math``: only the element-wise loops of tanh,
   exp and log of ``vector_math.h``, which the compiler maps to glibc's vector math library
   (libmvec, within 4 ulp); without libmvec, the same loops call the scalar functions;
-* without it: everything else, so the kernel's own checks still see NaN and infinity.
+* without it: everything else, so the kernel's own checks still see NaN and infinity; with
+  ``-fopenmp`` (:data:`OPENMP`) where it builds, so that a kernel's threads are torch's own
+  OpenMP threads (``row_split.h``).
 
 A kernel may include headers by a relative path (``#include "../row_split.h"``: the splitting
 of rows over threads; ``guarded.h``, the entry points' exception guard; ``vector_math.h``;
@@ -37,7 +39,8 @@ from typing import Callable, Optional, Sequence
 
 from hierarchy.errors import ParameterError
 
-__all__ = ["cache_folder", "compiler", "build", "Library", "pointer", "KERNEL_FLAGS", "VECTOR_MATH_FLAGS", "WIDE_VECTORS"]
+__all__ = ["cache_folder", "compiler", "build", "Library", "pointer", "KERNEL_FLAGS", "VECTOR_MATH_FLAGS", "OPENMP",
+           "WIDE_VECTORS"]
 
 #: On x86, loops vectorized 512 bits wide where the CPU has AVX-512: GCC's tuning for many such CPUs prefers
 #: 256 bits (``-march=native`` on an Intel Xeon with AVX-512 gave 256), and there the language model's kernel ran
@@ -49,6 +52,11 @@ WIDE_VECTORS = ("-mprefer-vector-width=512",) if platform.machine().lower() in (
 KERNEL_FLAGS = ("-O3", "-march=native", *WIDE_VECTORS, "-fPIC", "-std=c++17", "-fno-math-errno", "-fassociative-math",
                 "-fno-signed-zeros", "-fno-trapping-math")
 VECTOR_MATH_FLAGS = ("-O3", "-march=native", *WIDE_VECTORS, "-fPIC", "-std=c++17", "-ffast-math", "-DMESASTACK_VECTOR_MATH")
+
+#: The kernel's threads through OpenMP (agents/row_split.h): the library needs libgomp.so.1, and where torch
+#: has loaded its own the loader gives it that one, so the kernels run on torch's OpenMP threads instead of
+#: competing with them for the cores. Dropped where it does not build (std::threads then).
+OPENMP = ("-fopenmp",)
 
 
 def cache_folder() -> Path:
@@ -133,8 +141,10 @@ def build(source: Path, cxx: str, folder: Path) -> Path:
     """
     text = Path(source).read_bytes()
     version = subprocess.run([cxx, "--version"], capture_output=True, text=True, timeout=60).stdout
-    attempts = (("-lmvec",), ())  # glibc's vector math library; without it the loops call the scalar tanh, exp and log
-    flags = " ".join(KERNEL_FLAGS + VECTOR_MATH_FLAGS).encode()
+    # OpenMP first (row_split.h: the kernel's threads are then torch's own OpenMP threads), then glibc's vector
+    # math library (without it the loops call the scalar tanh, exp and log): each dropped where it does not build
+    attempts = [(omp, mvec) for omp in (OPENMP, ()) for mvec in (("-lmvec",), ())]
+    flags = " ".join(KERNEL_FLAGS + VECTOR_MATH_FLAGS + OPENMP).encode()
     key = hashlib.sha256(b"\0".join([text, *_included(source), version.encode(), flags, _cpu().encode()])).hexdigest()[:20]
     stem = Path(source).stem
     target = folder / f"{stem}-{key}.so"
@@ -153,10 +163,11 @@ def build(source: Path, cxx: str, folder: Path) -> Path:
     errors = []
     with tempfile.TemporaryDirectory(dir=folder, prefix=".build-") as tmp:
         vm, k, lib = (os.path.join(tmp, n) for n in ("vector_math.o", f"{stem}.o", f"{stem}.so"))
-        for extra in attempts:
+        for omp, extra in attempts:
             vm_flags = VECTOR_MATH_FLAGS if extra else tuple(f for f in VECTOR_MATH_FLAGS if f != "-ffast-math")
-            steps = ([cxx, *vm_flags, "-c", str(source), "-o", vm], [cxx, *KERNEL_FLAGS, "-c", str(source), "-o", k],
-                     [cxx, "-shared", vm, k, "-o", lib, *extra, "-lm", "-pthread"])
+            steps = ([cxx, *vm_flags, "-c", str(source), "-o", vm],
+                     [cxx, *KERNEL_FLAGS, *omp, "-c", str(source), "-o", k],
+                     [cxx, "-shared", vm, k, "-o", lib, *omp, *extra, "-lm", "-pthread"])
             for cmd in steps:
                 out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
                 if out.returncode != 0:
@@ -165,7 +176,7 @@ def build(source: Path, cxx: str, folder: Path) -> Path:
             else:
                 os.replace(lib, target)  # atomic: another process sees the whole library or none
                 return target
-    raise RuntimeError("; ".join(errors))
+    raise RuntimeError("; ".join(dict.fromkeys(errors)))  # each failure once
 
 
 def pointer(tensor) -> Optional[ctypes.c_void_p]:
