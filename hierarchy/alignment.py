@@ -49,17 +49,22 @@ def alignment_ratio(C_base, C_mesa, no_progress) -> np.ndarray:
     Returns
     -------
     numpy.ndarray [K]
-        alpha per copy, NaN where ``no_progress``.
+        alpha per copy, NaN where ``no_progress``; +-inf where the ratio is beyond float64's range
+        (a C_mesa just above the zero test), without a warning.
 
     Examples
     --------
     >>> alignment_ratio(np.array([2.0, 1.0]), np.array([4.0, 0.0]), np.array([False, True])).tolist()
     [0.5, nan]
+    >>> alignment_ratio(np.array([-1e300]), np.array([1e-300]), np.array([False])).tolist()
+    [-inf]
     """
     C_base = np.asarray(C_base, dtype=np.float64)
     C_mesa = np.asarray(C_mesa, dtype=np.float64)
     safe = np.where(no_progress, 1.0, C_mesa)
-    return np.where(no_progress, np.nan, C_base / safe)
+    with np.errstate(over="ignore"):  # an overflowing ratio is +-inf, its sign the ratio's
+        ratio = C_base / safe
+    return np.where(no_progress, np.nan, ratio)
 
 
 @attrs.frozen(eq=False)

@@ -114,6 +114,16 @@ def test_scaling_true_objective_divides_alpha(pair, k, est):
     assert np.allclose(ak.value[d], a.value[d] / k, rtol=1e-9)
 
 
+def test_an_overflowing_ratio_is_infinite_without_a_warning():
+    import warnings
+
+    from hierarchy.alignment import alignment_ratio
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = alignment_ratio(np.array([1e300, -1e300, 3.0]), np.array([1e-300, 1e-300, -1.5]), np.array([False] * 3))
+    assert r.tolist() == [np.inf, -np.inf, -2.0]
+
+
 @given(traj, estimators)
 def test_alignment_undefined_when_mesa_does_not_move(Lb, est):
     flat = np.full_like(Lb, 0.7)
