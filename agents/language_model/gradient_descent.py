@@ -33,7 +33,7 @@ from agents.language_model.schedules import Decay, Schedule, describe, schedule_
 from agents.devices import check_device
 from agents.language_model.compiled import BLOCK, CompiledSteps
 from agents.language_model.kernel import KERNEL_BLOCK, KernelSteps
-from agents.language_model.lane_kernel import LaneSteps
+from agents.language_model.lane_kernel import LaneSteps, refuse_loss
 from agents.training import GradientTransformation, sgd, train
 from agents.training.loop import PROGRESS_EVERY, divergence_rule, train_blocks
 from hierarchy.seeding import as_seed, children
@@ -217,9 +217,8 @@ class GradientDescent:
         if self.engine in BLOCK_ENGINES and not self.chunkable():
             raise ParameterError(f"engine={self.engine!r} runs plain gradient descent, but {type(self).__name__} has its own "
                                  f"optimizer; use engine='eager'", parameter="engine")
-        if self.engine == "lanes" and self.loss != "cross_entropy":
-            raise ParameterError(f"engine='lanes' runs the cross-entropy, not loss={self.loss!r}; use engine='kernel'",
-                                 parameter="engine")
+        if self.engine == "lanes":
+            refuse_loss(self.loss)
         if self.engine in ("kernel", "lanes") and self.device != "cpu":
             raise ParameterError(f"engine={self.engine!r} runs on the CPU, not on {self.device}; use engine='eager' on a GPU",
                                  parameter="engine")

@@ -137,7 +137,7 @@ class KernelSteps:
         if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
             raise ParameterError(f"block={block!r}; give a positive number of steps per kernel call, such as {KERNEL_BLOCK}")
         if net.device.type != "cpu":
-            raise ParameterError(f"engine='kernel' runs on the CPU, not on {net.device}; use engine='eager' on a GPU",
+            raise ParameterError(f"engine={self._engine!r} runs on the CPU, not on {net.device}; use engine='eager' on a GPU",
                                  parameter="engine")
         self._refuse(net)
         lib = self._library.get()
@@ -163,7 +163,8 @@ class KernelSteps:
     #: train_blocks may call it with a shorter last block (no padded steps computed).
     ragged = True
 
-    #: The library and its entry points (float64, float32).
+    #: The engine's name (in messages), the library and its entry points (float64, float32).
+    _engine = "kernel"
     _library = _KERNEL
     _functions = ("mesastack_steps_f64", "mesastack_steps_f32")
     #: Copies a call takes are a multiple of this many.

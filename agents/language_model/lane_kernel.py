@@ -35,7 +35,7 @@ from agents.language_model.kernel import KernelSteps
 from agents.language_model.mlp import PopulationMLP
 from agents.native import Library
 
-__all__ = ["LaneSteps", "lane_kernel_available", "lanes_per_group"]
+__all__ = ["LaneSteps", "refuse_loss", "lane_kernel_available", "lanes_per_group"]
 
 SOURCE = Path(__file__).with_name("lane_kernel.cpp")
 
@@ -56,6 +56,30 @@ def lane_kernel_available() -> bool:
     True
     """
     return _KERNEL.available()
+
+
+def refuse_loss(loss: str) -> None:
+    """Refuse a loss the lane kernel does not run (it runs the cross-entropy only).
+
+    Parameters
+    ----------
+    loss : str
+        The engine's loss, "cross_entropy" or "brier".
+
+    Raises
+    ------
+    ParameterError
+        For any loss but the cross-entropy, naming the engine that runs it.
+
+    Examples
+    --------
+    >>> refuse_loss("brier")
+    Traceback (most recent call last):
+    hierarchy.errors.ParameterError: engine='lanes' runs the cross-entropy, not loss='brier'; use engine='kernel'
+    """
+    if loss != "cross_entropy":
+        raise ParameterError(f"engine='lanes' runs the cross-entropy, not loss={loss!r}; use engine='kernel'",
+                             parameter="engine")
 
 
 def lanes_per_group(dtype: torch.dtype) -> int:
@@ -98,6 +122,7 @@ class LaneSteps(KernelSteps):
     hierarchy.errors.ParameterError: engine='lanes' runs the cross-entropy, not loss='brier'; use engine='kernel'
     """
 
+    _engine = "lanes"
     _library = _KERNEL
     _functions = ("mesastack_lane_steps_f64", "mesastack_lane_steps_f32")
 
@@ -106,9 +131,7 @@ class LaneSteps(KernelSteps):
         self._granule = lanes_per_group(self.dtype)
 
     def _refuse(self, net: PopulationMLP) -> None:
-        if net.loss != "cross_entropy":
-            raise ParameterError(f"engine='lanes' runs the cross-entropy, not loss={net.loss!r}; use engine='kernel'",
-                                 parameter="engine")
+        refuse_loss(net.loss)
         data = net.step_data()
         if not data.shared or data.n.shape[0] != 1:
             raise ParameterError("engine='lanes' runs copies that share their inputs and targets, and these copies have "

@@ -39,21 +39,15 @@ def test_torch_peers_agree_with_mesastack(tiny, engine):
     np.testing.assert_allclose(out, ref, rtol=2e-5, atol=1e-7)
 
 
-def test_the_kernel_row_agrees_with_autograd(tiny):
-    """The kernel's row against the loop of nn.Modules (autograd), not against the eager engine it was checked on."""
-    if not kernel_available():
+@pytest.mark.parametrize("engine,available", [(kernel_engine, kernel_available), (lanes_engine, lane_kernel_available)],
+                         ids=["kernel", "lanes"])
+def test_the_c_kernel_rows_agree_with_autograd(tiny, engine, available):
+    """The per-copy and lane kernels' rows against the loop of nn.Modules (autograd), not against the eager engine
+    they were checked on."""
+    if not available():
         pytest.skip("the C++ kernel does not build here (no C++ compiler)")
     x, y, sizes, theta0, _ = tiny
-    np.testing.assert_allclose(kernel_engine(x, y, sizes, theta0, STEPS)(), naive_engine(x, y, sizes, theta0, STEPS)(),
-                               rtol=2e-5, atol=1e-7)
-
-
-def test_the_lanes_row_agrees_with_autograd(tiny):
-    """The lane kernel's row against the loop of nn.Modules (autograd)."""
-    if not lane_kernel_available():
-        pytest.skip("the lane kernel does not build here (no C++ compiler)")
-    x, y, sizes, theta0, _ = tiny
-    np.testing.assert_allclose(lanes_engine(x, y, sizes, theta0, STEPS)(), naive_engine(x, y, sizes, theta0, STEPS)(),
+    np.testing.assert_allclose(engine(x, y, sizes, theta0, STEPS)(), naive_engine(x, y, sizes, theta0, STEPS)(),
                                rtol=2e-5, atol=1e-7)
 
 

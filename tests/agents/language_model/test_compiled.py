@@ -24,6 +24,7 @@ from agents.language_model.schedules import Constant, Decay
 from agents.language_model.gradient_descent import descend
 from agents.training.loop import train_blocks
 from hierarchy.errors import ParameterError
+from tests.agents.language_model.helpers import assert_records_close
 
 needs_compiler = pytest.mark.skipif(not compiler_available(), reason="no working C++ compiler for torch.compile here")
 needs_kernel = pytest.mark.skipif(not kernel_available(), reason="the C++ kernel does not build here (no C++ compiler)")
@@ -45,11 +46,6 @@ def test_a_broken_toolchain_is_caught_by_the_probe(monkeypatch):
     assert compiler_available() is False
 
 
-@pytest.fixture(scope="module")
-def data():
-    return MarkovChain.random(8, 2, 0.3, seed=0).sample(64, seed=1)
-
-
 def _both(steps, engine="compiled", **kw):
     eager = GradientDescent(**kw).run(steps, 3)
     fused = GradientDescent(engine=engine, block=4, **kw).run(steps, 3)
@@ -58,11 +54,7 @@ def _both(steps, engine="compiled", **kw):
 
 def _assert_close(eager, fused, rtol):
     assert sorted(eager.values) == sorted(fused.values)
-    for name in eager.values:
-        a, b = eager[name], fused[name]
-        assert np.array_equal(np.isnan(a), np.isnan(b)), name
-        ok = ~np.isnan(a)
-        assert np.allclose(b[ok], a[ok], rtol=rtol, atol=0), (name, np.max(np.abs(b[ok] - a[ok]) / np.abs(a[ok])))
+    assert_records_close(eager, fused, rtol)
     assert np.allclose(fused.copy_meta["final_parameters"], eager.copy_meta["final_parameters"], rtol=rtol, atol=1e-14)
     assert np.array_equal(fused.diverged_at, eager.diverged_at)
 

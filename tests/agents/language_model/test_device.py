@@ -6,16 +6,10 @@ import torch
 
 from agents.language_model.compiled import compiler_available
 from agents.language_model.gradient_descent import GradientDescent
-from agents.language_model.markov import MarkovChain
 from agents.language_model.schedules import Constant
 from hierarchy.errors import ParameterError
 
 needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")
-
-
-@pytest.fixture(scope="module")
-def data():
-    return MarkovChain.random(8, 2, 0.3, seed=0).sample(64, seed=1)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")

@@ -20,21 +20,9 @@ from agents.language_model.gradient_descent import descend
 from agents.language_model.mlp import PopulationMLP, init_parameters
 from agents.language_model.schedules import Constant, Decay
 from hierarchy.errors import ParameterError
+from tests.agents.language_model.helpers import assert_records_close
 
 pytestmark = pytest.mark.skipif(not kernel_available(), reason="the C++ kernel does not build here (no C++ compiler)")
-
-
-@pytest.fixture(scope="module")
-def data():
-    return MarkovChain.random(8, 2, 0.3, seed=0).sample(64, seed=1)
-
-
-def _close(a, b, rtol):
-    for name in a.values:
-        x, y = a[name], b[name]
-        assert np.array_equal(np.isnan(x), np.isnan(y)), name
-        ok = ~np.isnan(x)
-        np.testing.assert_allclose(y[ok], x[ok], rtol=rtol, atol=0, err_msg=name)
 
 
 def test_a_copy_does_not_depend_on_K_threads_or_block(data):
@@ -88,7 +76,7 @@ def test_more_contexts_than_a_tile_equal_the_eager_engine(examples):
     kw = dict(data=d, hidden=(7, 4), population=3, schedule=Constant(0.4), lr_scale=[1.0, 0.5, 2.0])
     eager = GradientDescent(**kw).run(12, 1)
     kern = GradientDescent(engine="kernel", **kw).run(12, 1)
-    _close(eager, kern, 1e-12)
+    assert_records_close(eager, kern, 1e-12)
     np.testing.assert_allclose(kern.copy_meta["final_parameters"], eager.copy_meta["final_parameters"], rtol=1e-12,
                                atol=1e-14)
 

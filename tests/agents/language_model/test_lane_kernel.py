@@ -19,21 +19,9 @@ from agents.language_model.markov import MarkovChain
 from agents.language_model.mlp import PopulationMLP, init_parameters
 from agents.language_model.schedules import Constant, Decay
 from hierarchy.errors import ParameterError
+from tests.agents.language_model.helpers import assert_records_close
 
 pytestmark = pytest.mark.skipif(not lane_kernel_available(), reason="the lane kernel does not build here (no C++ compiler)")
-
-
-@pytest.fixture(scope="module")
-def data():
-    return MarkovChain.random(8, 2, 0.3, seed=0).sample(64, seed=1)
-
-
-def _close(a, b, rtol):
-    for name in a.values:
-        x, y = a[name], b[name]
-        assert np.array_equal(np.isnan(x), np.isnan(y)), name
-        ok = ~np.isnan(x)
-        np.testing.assert_allclose(y[ok], x[ok], rtol=rtol, atol=0, err_msg=name)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -68,7 +56,7 @@ def test_tiles_of_contexts_and_two_hidden_layers_equal_the_eager_engine(examples
     kw = dict(data=d, hidden=hidden, population=3, schedule=Constant(0.4), lr_scale=[1.0, 0.5, 2.0])
     eager = GradientDescent(**kw).run(12, 1)
     lanes = GradientDescent(engine="lanes", **kw).run(12, 1)
-    _close(eager, lanes, 1e-12)
+    assert_records_close(eager, lanes, 1e-12)
     np.testing.assert_allclose(lanes.copy_meta["final_parameters"], eager.copy_meta["final_parameters"], rtol=1e-12,
                                atol=1e-14)
 
@@ -99,3 +87,10 @@ def test_what_it_cannot_run_is_refused_in_one_line(data):
         GradientDescent(per_copy, hidden=(3,), population=2, engine="lanes").run(4, 0)
     with pytest.raises(ParameterError, match="block=0"):
         LaneSteps(PopulationMLP((16, 3, 8), torch.from_numpy(data.inputs(np.float64)), torch.from_numpy(data.targets), 1), 0)
+
+
+def test_a_lane_engine_off_the_cpu_is_refused_under_its_own_name(data):
+    net = PopulationMLP((16, 3, 8), torch.from_numpy(data.inputs(np.float64)), torch.from_numpy(data.targets), 1)
+    net.device = torch.device("meta")  # any device but the CPU
+    with pytest.raises(ParameterError, match=r"^engine='lanes' runs on the CPU, not on meta; use engine='eager' on a GPU$"):
+        LaneSteps(net, 4)
