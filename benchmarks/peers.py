@@ -330,6 +330,9 @@ def jax_gather_engine(x, y, sizes, theta0, steps):
     return _jax_steps(loss, jnp.asarray(idx.T.numpy()), y, sizes, theta0, steps)  # [N, r] feature ids
 
 
+#: the engines that need a C++ kernel built here, with their checks
+NATIVE = {"kernel": kernel_available, "lanes": lane_kernel_available}
+
 ENGINE_FNS = {"mesastack": mesastack_engine, "compiled": compiled_engine, "kernel": kernel_engine, "lanes": lanes_engine, "cuda": cuda_engine,
               "torch.func": torchfunc_engine, "jax": jax_engine, "jax-gather": jax_gather_engine, "naive": naive_engine}
 
@@ -430,10 +433,7 @@ def child(args) -> list:
                 if e == "compiled" and not compiler_available():
                     why[e] = "no C++ compiler"
                     continue
-                if e == "kernel" and not kernel_available():
-                    why[e] = "no C++ compiler"
-                    continue
-                if e == "lanes" and not lane_kernel_available():
+                if e in NATIVE and not NATIVE[e]():
                     why[e] = "no C++ compiler"
                     continue
                 if e == "compiled" and K > args.compiled_max_k:
