@@ -11,6 +11,9 @@ the same z and gradient as the product):
     dW_k[v, h]  = alpha * sum over (m ascending, then j) with idx[j, m] = v of delta[k, h, m]
     db_k[h]     = alpha * sum_m delta[k, h, m]
 
+where the scatter may take the hidden layer's output y = tanh(z) and use delta * (1 - y^2), the
+tanh's derivative, in the same pass (the back-propagated delta of the first layer, read once).
+
 ``one_hot_kernel.cpp`` beside this module computes both (:func:`gather_first_layer`,
 :func:`scatter_first_layer`), each (copy, hidden unit) row start to end on one thread, so a
 copy's numbers do not depend on K, on a chunk or on the thread count; they equal the
@@ -195,7 +198,7 @@ def bound_gather(idx: torch.Tensor, W: torch.Tensor, b: torch.Tensor, scale: flo
 
 
 def bound_scatter(idx: torch.Tensor, delta: torch.Tensor, alpha: float, gW: torch.Tensor,
-                  gb: torch.Tensor) -> Callable[[int], None]:
+                  gb: torch.Tensor, tanh_out: Optional[torch.Tensor] = None) -> Callable[[int], None]:
     """:func:`scatter_first_layer` of these tensors as a function of the thread count (as :func:`bound_gather`).
 
     Examples
@@ -209,9 +212,14 @@ def bound_scatter(idx: torch.Tensor, delta: torch.Tensor, alpha: float, gW: torc
     r, M = idx.shape
     fn = getattr(_KERNEL.get(), f"mesastack_one_hot_backward_{_suffix(delta)}")
     c = ctypes.c_float if delta.dtype == torch.float32 else ctypes.c_double
+    if tanh_out is not None and (tanh_out.shape != delta.shape or tanh_out.dtype != delta.dtype
+                                 or tanh_out.stride()[1:] != (M, 1)):
+        raise ParameterError(f"tanh_out of shape {tuple(tanh_out.shape)} and strides {tanh_out.stride()}; give delta's "
+                             f"shape {tuple(delta.shape)} and dtype with each copy's rows contiguous", parameter="tanh_out")
     args = (ctypes.c_long(K), ctypes.c_long(H), ctypes.c_long(D), ctypes.c_long(M), ctypes.c_long(r), pointer(idx),
-            pointer(delta), c(alpha), pointer(gW), ctypes.c_long(gW.stride(0)), pointer(gb), ctypes.c_long(gb.stride(0)))
-    return _bound(fn, args, (idx, delta, gW, gb), D)
+            pointer(delta), pointer(tanh_out), ctypes.c_long(0 if tanh_out is None else tanh_out.stride(0)), c(alpha),
+            pointer(gW), ctypes.c_long(gW.stride(0)), pointer(gb), ctypes.c_long(gb.stride(0)))
+    return _bound(fn, args, (idx, delta, tanh_out, gW, gb), D)
 
 
 def gather_first_layer(idx: torch.Tensor, W: torch.Tensor, b: torch.Tensor, scale: float, z: torch.Tensor,
@@ -265,8 +273,9 @@ def gather_first_layer(idx: torch.Tensor, W: torch.Tensor, b: torch.Tensor, scal
 
 
 def scatter_first_layer(idx: torch.Tensor, delta: torch.Tensor, alpha: float, gW: torch.Tensor, gb: torch.Tensor,
-                        threads: int = 1) -> None:
-    """gW [K, D, H] = alpha * delta x^T and gb [K, H] = alpha * sum_m delta, written in place (module docstring).
+                        threads: int = 1, tanh_out: Optional[torch.Tensor] = None) -> None:
+    """gW [K, D, H] = alpha * delta x^T and gb [K, H] = alpha * sum_m delta, written in place (module docstring);
+    with ``tanh_out`` (y = tanh(z) of the layer) delta * (1 - y^2) instead of delta.
 
     Parameters
     ----------
@@ -278,11 +287,14 @@ def scatter_first_layer(idx: torch.Tensor, delta: torch.Tensor, alpha: float, gW
     gW, gb : torch.Tensor
         As ``W`` and ``b`` of :func:`gather_first_layer`.
     threads : int
+    tanh_out : torch.Tensor, optional
+        [K, H, M] of delta's dtype, each copy's rows contiguous (a view of the first H rows of a [K, H', M]
+        buffer will do): the hidden layer's tanh, whose derivative 1 - y^2 multiplies delta (delta is not changed).
 
     Raises
     ------
     ParameterError, MemoryError
-        As :func:`gather_first_layer`.
+        As :func:`gather_first_layer`; ParameterError too for a ``tanh_out`` of another shape, dtype or layout.
 
     Examples
     --------
@@ -296,4 +308,4 @@ def scatter_first_layer(idx: torch.Tensor, delta: torch.Tensor, alpha: float, gW
     >>> gW.flatten().tolist()  # feature 0 in row 0, feature 1 in row 1, feature 2 in both
     [1.0, 10.0, 11.0]
     """
-    bound_scatter(idx, delta, alpha, gW, gb)(threads)
+    bound_scatter(idx, delta, alpha, gW, gb, tanh_out)(threads)

@@ -5,7 +5,9 @@
 // multiplications: for copy k (W_k [D, H] input-major, b_k [H]), in the feature-major layout [K, H, M],
 //   forward:  z[k, h, m] = scale * ((W_k[idx[0, m], h] + ... + W_k[idx[r-1, m], h]) + b_k[h]), or tanh of it
 //   backward: dW_k[v, h] = alpha * sum over (m ascending, then j) with idx[j, m] = v of d[k, h, m],
-//             db_k[h]    = alpha * sum_m d[k, h, m].
+//             db_k[h]    = alpha * sum_m d[k, h, m],
+//             with d[k, h, m] first multiplied by (1 - y[k, h, m]^2) where the layer's output y = tanh(z) is given
+//             (the tanh's derivative taken in the same pass, as torch's tanh_backward computes it).
 // Each (k, h) row is computed start to end by one thread (blocks of a copy's rows side by side in vector
 // lanes), in the same order whatever K, the split or the thread count, so a copy's numbers do not depend
 // on them. The blocks are split over `threads` threads in contiguous ranges. A block's columns are taken a
@@ -80,8 +82,8 @@ void forward(long K, long H, long D, long M, long r, const int32_t* idx, const T
 }
 
 template <typename T>
-void backward(long K, long H, long D, long M, long r, const int32_t* idx, const T* d, T alpha, T* gW, long sW,
-              T* gb, long sb, int threads) {
+void backward(long K, long H, long D, long M, long r, const int32_t* idx, const T* d, const T* y, long sy, T alpha,
+              T* gW, long sW, T* gb, long sb, int threads) {
     constexpr int L = Lanes<T>::L;
     typedef typename Lanes<T>::vec vec;
     const long nb = (H + L - 1) / L;
@@ -90,9 +92,12 @@ void backward(long K, long H, long D, long M, long r, const int32_t* idx, const 
         for (long blk = lo; blk < hi; ++blk) {
             const long k = blk / nb, h0 = (blk % nb) * L, n = std::min<long>(L, H - h0);
             const T* dr = d + (k * H + h0) * M;
+            const T* yr = y ? y + k * sy + h0 * M : nullptr;
             std::fill(acc.begin(), acc.end(), vec{});
             vec* a = acc.data();
             vec total = {};
+            vec one;
+            for (int i = 0; i < L; ++i) one[i] = T(1);
             long m = 0;
             for (; TRANSPOSED && m + L <= M; m += L) {  // L columns at once, read row by row through a transpose
                 vec x[L];
@@ -100,6 +105,11 @@ void backward(long K, long H, long D, long M, long r, const int32_t* idx, const 
                     if (i < n) x[i] = mesastack::load(dr + i * M + m);
                     else x[i] = vec{};
                 }
+                if (yr)
+                    for (long i = 0; i < n; ++i) {
+                        const vec yi = mesastack::load(yr + i * M + m);
+                        x[i] = x[i] * (one - yi * yi);
+                    }
                 transpose(x);
                 for (int u = 0; u < L; ++u) {
                     total += x[u];
@@ -108,7 +118,7 @@ void backward(long K, long H, long D, long M, long r, const int32_t* idx, const 
             }
             for (; m < M; ++m) {
                 vec x = {};
-                for (long i = 0; i < n; ++i) x[i] = dr[i * M + m];
+                for (long i = 0; i < n; ++i) x[i] = yr ? dr[i * M + m] * (T(1) - yr[i * M + m] * yr[i * M + m]) : dr[i * M + m];
                 total += x;
                 for (long j = 0; j < r; ++j) a[idx[j * M + m]] += x;
             }
@@ -126,7 +136,8 @@ extern "C" {
 
 // forward: idx [r, M] (int32, each in [0, D)); W and b copy k's at W + k * sW, b + k * sb; copy k's z [H, M] at
 // z + k * sz, rows contiguous; act = 1: tanh(z) written instead of z.
-// backward: d [K, H, M] contiguous; gW, gb as W, b. Each returns 0, or 1 when a buffer could not be allocated.
+// backward: d [K, H, M] contiguous; y: null, or the tanh layer's output, copy k's [H, M] at y + k * sy, rows
+// contiguous, whose derivative multiplies d; gW, gb as W, b. Each returns 0, or 1 when a buffer could not be allocated.
 int mesastack_one_hot_forward_f64(long K, long H, long D, long M, long r, const int32_t* idx, const double* W, long sW,
                                   const double* b, long sb, double scale, double* z, long sz, int act, int threads) {
     return mesastack::guarded([&] { forward<double>(K, H, D, M, r, idx, W, sW, b, sb, scale, z, sz, act, threads); });
@@ -138,13 +149,15 @@ int mesastack_one_hot_forward_f32(long K, long H, long D, long M, long r, const 
 }
 
 int mesastack_one_hot_backward_f64(long K, long H, long D, long M, long r, const int32_t* idx, const double* d,
-                                   double alpha, double* gW, long sW, double* gb, long sb, int threads) {
-    return mesastack::guarded([&] { backward<double>(K, H, D, M, r, idx, d, alpha, gW, sW, gb, sb, threads); });
+                                   const double* y, long sy, double alpha, double* gW, long sW, double* gb, long sb,
+                                   int threads) {
+    return mesastack::guarded([&] { backward<double>(K, H, D, M, r, idx, d, y, sy, alpha, gW, sW, gb, sb, threads); });
 }
 
 int mesastack_one_hot_backward_f32(long K, long H, long D, long M, long r, const int32_t* idx, const float* d,
-                                   float alpha, float* gW, long sW, float* gb, long sb, int threads) {
-    return mesastack::guarded([&] { backward<float>(K, H, D, M, r, idx, d, alpha, gW, sW, gb, sb, threads); });
+                                   const float* y, long sy, float alpha, float* gW, long sW, float* gb, long sb,
+                                   int threads) {
+    return mesastack::guarded([&] { backward<float>(K, H, D, M, r, idx, d, y, sy, alpha, gW, sW, gb, sb, threads); });
 }
 
 }  // extern "C"

@@ -79,6 +79,24 @@ def test_gather_is_the_product_and_scatter_its_transpose(dtype, rtol, H):
     np.testing.assert_allclose(gb.double().numpy(), 0.25 * dn.sum(2), rtol=10 * rtol, atol=10 * rtol)
     assert torch.all(g[:, D * H + H:] == 0)  # nothing written past the first layer
 
+    # with the hidden layer's tanh given, the scatter takes its derivative: delta (1 - y^2), delta unchanged
+    y = torch.from_numpy(np.tanh(rng.normal(size=(K, H + 3, M)))).to(dtype)[:, :H]  # rows of a wider buffer
+    before = d.clone()
+    scatter_first_layer(idx, d, 0.25, gW, gb, tanh_out=y)
+    dy = dn * (1.0 - y.double().numpy() ** 2)
+    np.testing.assert_allclose(gW.double().numpy(), 0.25 * np.einsum("khm,md->kdh", dy, x), rtol=10 * rtol, atol=10 * rtol)
+    np.testing.assert_allclose(gb.double().numpy(), 0.25 * dy.sum(2), rtol=10 * rtol, atol=10 * rtol)
+    assert torch.equal(d, before)
+
+
+@needs_kernel
+def test_scatter_refuses_a_tanh_output_of_another_shape_or_layout():
+    idx = torch.tensor([[0, 1], [2, 2]], dtype=torch.int32)
+    d, gW, gb = torch.ones(1, 2, 2), torch.empty(1, 3, 2), torch.empty(1, 2)
+    for y in (torch.ones(1, 3, 2), torch.ones(1, 2, 2, dtype=torch.float64), torch.ones(1, 2, 4)[:, :, ::2]):
+        with pytest.raises(ParameterError, match="tanh_out"):
+            scatter_first_layer(idx, d, 1.0, gW, gb, tanh_out=y)
+
 
 @needs_kernel
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
