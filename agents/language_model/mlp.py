@@ -419,7 +419,7 @@ class PopulationMLP:
             # runs 1.3x faster than delta @ [h; 1]^T on this CPU) into a contiguous buffer, then one copy
             # into grad (a product written straight into grad's strided block runs 3x slower on small layers)
             rows = slice(offsets[l], offsets[l] + (n_in + 1) * n_out)
-            a_prev = self._a[l][:, : n_in + 1].expand(K, -1, -1)
+            a_prev = self._a[l][:, : n_in + 1]  # [K, n_in + 1, M]: per-copy inputs or a hidden layer
             block = self.theta[:, rows].view(K, n_in + 1, n_out)
             gblock = self.grad[:, rows].view(K, n_in + 1, n_out)
             self._fwd.append(("block", (z, block.transpose(1, 2), a_prev), scale, h))
