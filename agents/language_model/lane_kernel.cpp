@@ -7,8 +7,10 @@
 // lane, so a copy's numbers never depend on the other copies in its group, on K, on where the groups start,
 // on the split over threads or on the block; and there are no sums across a vector's lanes (the small widths
 // of the tiny model leave kernel.cpp's per-copy products short rows and horizontal sums). The inputs' nonzero
-// entries are taken column by column (the language model's one-hot contexts: the first layer is then a few
-// additions per column). Cross-entropy only, and inputs and targets shared by the copies. Python side:
+// entries are taken column by column in the forward pass and row by row (within a tile) in the first layer's
+// gradient (the language model's one-hot contexts: the first layer is then a few additions per column). Sums
+// run in registers, 8 units at once, over blocks of a compile-time width (a width known only at run time left
+// them on the stack). Cross-entropy only, and inputs and targets shared by the copies. Python side:
 // agents/language_model/lane_kernel.py.
 //
 // Compiled twice, as kernel.cpp (agents/native.py): with -DMESASTACK_VECTOR_MATH and -ffast-math for
@@ -59,6 +61,10 @@ struct Work {  // one thread's buffers
     // the inputs' nonzeros column by column: column m's at start[m] .. start[m + 1] - 1 of rows and vals
     std::vector<int> start, rows;
     std::vector<T> vals;
+    // the same row by row within each tile: tile t's row i at tstart[t (D + 1) + i] .. of tcols (its columns
+    // relative to the tile, ascending) and tvals
+    std::vector<int> tstart, tcols;
+    std::vector<T> tvals;
 };
 
 template <typename T>
@@ -101,6 +107,22 @@ void prepare(const MesastackProblem& p, Work<T>& w) {
                 w.vals[fill[m]++] = v;
             }
         }
+    const int tiles = (M + TL - 1) / TL;
+    w.tstart.assign((long)tiles * (D + 1), 0);
+    w.tcols.clear();
+    w.tvals.clear();
+    for (int t = 0; t < tiles; ++t)
+        for (int i = 0; i < D; ++i) {
+            w.tstart[(long)t * (D + 1) + i] = (int)w.tcols.size();
+            for (int m = t * TL; m < std::min(M, (t + 1) * TL); ++m) {
+                const T v = x[(long)i * M + m];
+                if (v != T(0)) {
+                    w.tcols.push_back(m - t * TL);
+                    w.tvals.push_back(v);
+                }
+            }
+            w.tstart[(long)t * (D + 1) + i + 1] = (int)w.tcols.size();
+        }
 }
 
 // One tile of columns m0 .. m0 + tm - 1 for the group's parameters w.th: its share of the cross-entropy's two
@@ -126,12 +148,24 @@ void tile(const MesastackProblem& p, Work<T>& w, int m0, int tm, typename Group<
         const vec* b = th + w.offb[l];
         vec* z = l < L - 1 ? hbuf : w.z.data();  // z[j TL + m]
         if (l == 0) {
+            constexpr int JB = 8;  // units at once in registers
             for (int m = 0; m < tm; ++m) {
-                for (int j = 0; j < n_out; ++j) z[(long)j * TL + m] = b[j];
-                for (int e = w.start[m0 + m]; e < w.start[m0 + m + 1]; ++e) {
-                    const T v = w.vals[e];
-                    const vec* Wi = W + (long)w.rows[e] * n_out;
-                    for (int j = 0; j < n_out; ++j) z[(long)j * TL + m] += v * Wi[j];
+                const int e0 = w.start[m0 + m], e1 = w.start[m0 + m + 1];
+                int j0 = 0;
+                for (; j0 + JB <= n_out; j0 += JB) {
+                    vec a[JB];
+                    for (int r = 0; r < JB; ++r) a[r] = b[j0 + r];
+                    for (int e = e0; e < e1; ++e) {
+                        const T v = w.vals[e];
+                        const vec* Wi = W + (long)w.rows[e] * n_out + j0;
+                        for (int r = 0; r < JB; ++r) a[r] += v * Wi[r];
+                    }
+                    for (int r = 0; r < JB; ++r) z[(long)(j0 + r) * TL + m] = a[r];
+                }
+                for (int j = j0; j < n_out; ++j) {
+                    vec a = b[j];
+                    for (int e = e0; e < e1; ++e) a += w.vals[e] * W[(long)w.rows[e] * n_out + j];
+                    z[(long)j * TL + m] = a;
                 }
             }
         } else {
@@ -201,13 +235,30 @@ void tile(const MesastackProblem& p, Work<T>& w, int m0, int tm, typename Group<
             for (int m = 0; m < tm; ++m) a += dj[m];
             gb[j] = a;
         }
-        if (l == 0) {
-            for (int m = 0; m < tm; ++m)
-                for (int e = w.start[m0 + m]; e < w.start[m0 + m + 1]; ++e) {
-                    const T v = w.vals[e];
-                    vec* gi = gW + (long)w.rows[e] * n_out;
-                    for (int j = 0; j < n_out; ++j) gi[j] += v * d[(long)j * TL + m];
+        if (l == 0) {  // row by row: dW_0[i, j] += sum over the tile's columns m of row i of x[i, m] delta_0[j, m]
+            const int* st = w.tstart.data() + (long)(m0 / TL) * (n_in + 1);
+            constexpr int JB = 8;  // units at once in registers
+            for (int i = 0; i < n_in; ++i) {
+                const int e0 = st[i], e1 = st[i + 1];
+                if (e0 == e1) continue;
+                vec* gi = gW + (long)i * n_out;
+                int j0 = 0;
+                for (; j0 + JB <= n_out; j0 += JB) {
+                    vec a[JB];
+                    for (int r = 0; r < JB; ++r) a[r] = gi[j0 + r];
+                    for (int e = e0; e < e1; ++e) {
+                        const T v = w.tvals[e];
+                        const vec* dm = d + (long)j0 * TL + w.tcols[e];
+                        for (int r = 0; r < JB; ++r) a[r] += v * dm[(long)r * TL];
+                    }
+                    for (int r = 0; r < JB; ++r) gi[j0 + r] = a[r];
                 }
+                for (int j = j0; j < n_out; ++j) {
+                    vec a = gi[j];
+                    for (int e = e0; e < e1; ++e) a += w.tvals[e] * d[(long)j * TL + w.tcols[e]];
+                    gi[j] = a;
+                }
+            }
             break;
         }
         long off = 0;
@@ -216,16 +267,21 @@ void tile(const MesastackProblem& p, Work<T>& w, int m0, int tm, typename Group<
         for (int i = 0; i < n_in; ++i) {
             const vec* hi = hp + (long)i * TL;
             constexpr int JB = 8;  // columns of dW_l at once in registers (independent sums)
-            for (int j0 = 0; j0 < n_out; j0 += JB) {
-                const int nj = std::min(JB, n_out - j0);
+            vec* gr = gW + (long)i * n_out;
+            int j0 = 0;
+            for (; j0 + JB <= n_out; j0 += JB) {
                 vec a[JB];
-                vec* gr = gW + (long)i * n_out + j0;
-                for (int r = 0; r < nj; ++r) a[r] = gr[r];
+                for (int r = 0; r < JB; ++r) a[r] = gr[j0 + r];
                 for (int m = 0; m < tm; ++m) {
                     const vec h = hi[m];
-                    for (int r = 0; r < nj; ++r) a[r] += h * d[(long)(j0 + r) * TL + m];
+                    for (int r = 0; r < JB; ++r) a[r] += h * d[(long)(j0 + r) * TL + m];
                 }
-                for (int r = 0; r < nj; ++r) gr[r] = a[r];
+                for (int r = 0; r < JB; ++r) gr[j0 + r] = a[r];
+            }
+            for (int j = j0; j < n_out; ++j) {
+                vec a = gr[j];
+                for (int m = 0; m < tm; ++m) a += hi[m] * d[(long)j * TL + m];
+                gr[j] = a;
             }
             vec a[TL] = {};
             for (int j = 0; j < n_out; ++j) {

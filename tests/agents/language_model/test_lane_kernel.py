@@ -47,9 +47,10 @@ def test_a_copy_does_not_depend_on_its_group_K_threads_or_block(data, dtype):
         assert np.array_equal(shifted[name], full[name][3:]), name
 
 
-@pytest.mark.parametrize("examples,hidden", [(300, (7, 4)), (3000, (9,))])
+@pytest.mark.parametrize("examples,hidden", [(300, (7, 4)), (3000, (9,)), (600, (12, 10))])
 def test_tiles_of_contexts_and_two_hidden_layers_equal_the_eager_engine(examples, hidden):
-    """Order 3 over 6 tokens: up to 216 distinct contexts, so many tiles of 16 and a partial last one."""
+    """Order 3 over 6 tokens: up to 216 distinct contexts, so many tiles of 16 and a partial last one. The widths
+    take the kernel's blocks of 8 units in registers whole, with a remainder (9, 12 -> 10) and alone (7, 4, 10 -> 6)."""
     d = MarkovChain.random(6, 3, 0.5, seed=2).sample(examples, seed=3)
     M = len(d.context_counts()[0])
     assert M > 16 and M % 16 != 0
