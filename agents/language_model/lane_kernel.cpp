@@ -125,6 +125,33 @@ void prepare(const MesastackProblem& p, Work<T>& w) {
         }
 }
 
+// out[r so] = init[r] + sum_e vals[e] src[idx[e] se + r sr] for r < n, the terms in the order of e (e0 .. e1 - 1):
+// a sparse input's share of a layer, 8 units at once in registers (a block's width known at compile time: one
+// known only at run time left the sums on the stack), then the rest one by one. out may be init.
+template <typename T>
+inline void sparse_sums(typename Group<T>::vec* out, long so, const typename Group<T>::vec* init,
+                        const typename Group<T>::vec* src, long se, long sr, const int* idx, const T* vals, int e0, int e1,
+                        int n) {
+    typedef typename Group<T>::vec vec;
+    constexpr int JB = 8;
+    int j0 = 0;
+    for (; j0 + JB <= n; j0 += JB) {
+        vec a[JB];
+        for (int r = 0; r < JB; ++r) a[r] = init[j0 + r];
+        for (int e = e0; e < e1; ++e) {
+            const T v = vals[e];
+            const vec* row = src + (long)idx[e] * se + (long)j0 * sr;
+            for (int r = 0; r < JB; ++r) a[r] += v * row[(long)r * sr];
+        }
+        for (int r = 0; r < JB; ++r) out[(long)(j0 + r) * so] = a[r];
+    }
+    for (int j = j0; j < n; ++j) {
+        vec a = init[j];
+        for (int e = e0; e < e1; ++e) a += vals[e] * src[(long)idx[e] * se + (long)j * sr];
+        out[(long)j * so] = a;
+    }
+}
+
 // One tile of columns m0 .. m0 + tm - 1 for the group's parameters w.th: its share of the cross-entropy's two
 // sums (part0 += sum_m n_m lse_m, part1 += sum_m <Q_m, z_m>) and of the gradient (added to w.g).
 template <typename T>
@@ -148,26 +175,9 @@ void tile(const MesastackProblem& p, Work<T>& w, int m0, int tm, typename Group<
         const vec* b = th + w.offb[l];
         vec* z = l < L - 1 ? hbuf : w.z.data();  // z[j TL + m]
         if (l == 0) {
-            constexpr int JB = 8;  // units at once in registers
-            for (int m = 0; m < tm; ++m) {
-                const int e0 = w.start[m0 + m], e1 = w.start[m0 + m + 1];
-                int j0 = 0;
-                for (; j0 + JB <= n_out; j0 += JB) {
-                    vec a[JB];
-                    for (int r = 0; r < JB; ++r) a[r] = b[j0 + r];
-                    for (int e = e0; e < e1; ++e) {
-                        const T v = w.vals[e];
-                        const vec* Wi = W + (long)w.rows[e] * n_out + j0;
-                        for (int r = 0; r < JB; ++r) a[r] += v * Wi[r];
-                    }
-                    for (int r = 0; r < JB; ++r) z[(long)(j0 + r) * TL + m] = a[r];
-                }
-                for (int j = j0; j < n_out; ++j) {
-                    vec a = b[j];
-                    for (int e = e0; e < e1; ++e) a += w.vals[e] * W[(long)w.rows[e] * n_out + j];
-                    z[(long)j * TL + m] = a;
-                }
-            }
+            for (int m = 0; m < tm; ++m)  // column m: z_0[j, m] = b_0[j] + sum over its nonzeros x[i, m] W_0[i, j]
+                sparse_sums<T>(z + m, TL, b, W, n_out, 1, w.rows.data(), w.vals.data(), w.start[m0 + m],
+                               w.start[m0 + m + 1], n_out);
         } else {
             for (int j = 0; j < n_out; ++j) {
                 vec a[TL];
@@ -237,28 +247,10 @@ void tile(const MesastackProblem& p, Work<T>& w, int m0, int tm, typename Group<
         }
         if (l == 0) {  // row by row: dW_0[i, j] += sum over the tile's columns m of row i of x[i, m] delta_0[j, m]
             const int* st = w.tstart.data() + (long)(m0 / TL) * (n_in + 1);
-            constexpr int JB = 8;  // units at once in registers
-            for (int i = 0; i < n_in; ++i) {
-                const int e0 = st[i], e1 = st[i + 1];
-                if (e0 == e1) continue;
-                vec* gi = gW + (long)i * n_out;
-                int j0 = 0;
-                for (; j0 + JB <= n_out; j0 += JB) {
-                    vec a[JB];
-                    for (int r = 0; r < JB; ++r) a[r] = gi[j0 + r];
-                    for (int e = e0; e < e1; ++e) {
-                        const T v = w.tvals[e];
-                        const vec* dm = d + (long)j0 * TL + w.tcols[e];
-                        for (int r = 0; r < JB; ++r) a[r] += v * dm[(long)r * TL];
-                    }
-                    for (int r = 0; r < JB; ++r) gi[j0 + r] = a[r];
-                }
-                for (int j = j0; j < n_out; ++j) {
-                    vec a = gi[j];
-                    for (int e = e0; e < e1; ++e) a += w.tvals[e] * d[(long)j * TL + w.tcols[e]];
-                    gi[j] = a;
-                }
-            }
+            for (int i = 0; i < n_in; ++i)  // row i: dW_0[i, j] += sum over its nonzeros x[i, m] delta_0[j, m]
+                if (st[i] < st[i + 1])
+                    sparse_sums<T>(gW + (long)i * n_out, 1, gW + (long)i * n_out, d, 1, TL, w.tcols.data(),
+                                   w.tvals.data(), st[i], st[i + 1], n_out);
             break;
         }
         long off = 0;
