@@ -245,7 +245,7 @@ void tile(const MesastackProblem& p, Work<T>& w, int m0, int tm, typename Group<
             for (int m = 0; m < tm; ++m) a += dj[m];
             gb[j] = a;
         }
-        if (l == 0) {  // row by row: dW_0[i, j] += sum over the tile's columns m of row i of x[i, m] delta_0[j, m]
+        if (l == 0) {  // row by row, over the tile's nonzeros of each row
             const int* st = w.tstart.data() + (long)(m0 / TL) * (n_in + 1);
             for (int i = 0; i < n_in; ++i)  // row i: dW_0[i, j] += sum over its nonzeros x[i, m] delta_0[j, m]
                 if (st[i] < st[i + 1])
