@@ -43,8 +43,9 @@ struct Group {
     typedef T vec __attribute__((vector_size(64)));
 };
 
-// Columns (merged contexts) a tile: a group's activations of a tile stay in the caches.
-constexpr int TL = 16;
+// Columns (merged contexts) a tile: a group's activations of a tile stay in the caches. A short last tile runs
+// as one of the fewest multiple of 4 columns that hold it (its loops over the tile's width shorter).
+constexpr int TILE = 16;
 
 template <typename T>
 inline typename Group<T>::vec splat(T a) {
@@ -76,12 +77,12 @@ void prepare(const MesastackProblem& p, Work<T>& w) {
     typedef typename Group<T>::vec vec;
     w.th.assign(p.params, vec{});
     w.g.assign(p.params, vec{});
-    w.h.assign((long)std::max(hidden, 1) * TL, vec{});
-    w.z.assign((long)p.sizes[L] * TL, vec{});
-    w.e.assign((long)p.sizes[L] * TL, vec{});
-    w.d0.assign((long)widest * TL, vec{});
-    w.d1.assign((long)widest * TL, vec{});
-    w.col.assign(3 * TL, vec{});
+    w.h.assign((long)std::max(hidden, 1) * TILE, vec{});
+    w.z.assign((long)p.sizes[L] * TILE, vec{});
+    w.e.assign((long)p.sizes[L] * TILE, vec{});
+    w.d0.assign((long)widest * TILE, vec{});
+    w.d1.assign((long)widest * TILE, vec{});
+    w.col.assign(3 * TILE, vec{});
     w.offW.resize(L);
     w.offb.resize(L);
     long off = 0;
@@ -107,17 +108,17 @@ void prepare(const MesastackProblem& p, Work<T>& w) {
                 w.vals[fill[m]++] = v;
             }
         }
-    const int tiles = (M + TL - 1) / TL;
+    const int tiles = (M + TILE - 1) / TILE;
     w.tstart.assign((long)tiles * (D + 1), 0);
     w.tcols.clear();
     w.tvals.clear();
     for (int t = 0; t < tiles; ++t)
         for (int i = 0; i < D; ++i) {
             w.tstart[(long)t * (D + 1) + i] = (int)w.tcols.size();
-            for (int m = t * TL; m < std::min(M, (t + 1) * TL); ++m) {
+            for (int m = t * TILE; m < std::min(M, (t + 1) * TILE); ++m) {
                 const T v = x[(long)i * M + m];
                 if (v != T(0)) {
-                    w.tcols.push_back(m - t * TL);
+                    w.tcols.push_back(m - t * TILE);
                     w.tvals.push_back(v);
                 }
             }
@@ -154,7 +155,7 @@ inline void sparse_sums(typename Group<T>::vec* out, long so, const typename Gro
 
 // One tile of columns m0 .. m0 + tm - 1 for the group's parameters w.th: its share of the cross-entropy's two
 // sums (part0 += sum_m n_m lse_m, part1 += sum_m <Q_m, z_m>) and of the gradient (added to w.g).
-template <typename T>
+template <typename T, int TL>
 void tile(const MesastackProblem& p, Work<T>& w, int m0, int tm, typename Group<T>::vec& part0,
           typename Group<T>::vec& part1) {
     typedef typename Group<T>::vec vec;
@@ -246,7 +247,7 @@ void tile(const MesastackProblem& p, Work<T>& w, int m0, int tm, typename Group<
             gb[j] = a;
         }
         if (l == 0) {  // row by row, over the tile's nonzeros of each row
-            const int* st = w.tstart.data() + (long)(m0 / TL) * (n_in + 1);
+            const int* st = w.tstart.data() + (long)(m0 / TILE) * (n_in + 1);
             for (int i = 0; i < n_in; ++i)  // row i: dW_0[i, j] += sum over its nonzeros x[i, m] delta_0[j, m]
                 if (st[i] < st[i + 1])
                     sparse_sums<T>(gW + (long)i * n_out, 1, gW + (long)i * n_out, d, 1, TL, w.tcols.data(),
@@ -305,7 +306,13 @@ void run_group(const MesastackProblem& p, Work<T>& w, int K, int lo, int hi, int
     for (int s = 0; s < S; ++s) {
         std::fill(w.g.begin(), w.g.end(), vec{});
         vec part0 = {}, part1 = {};
-        for (int m0 = 0; m0 < M; m0 += TL) tile(p, w, m0, std::min(TL, M - m0), part0, part1);
+        for (int m0 = 0; m0 < M; m0 += TILE) {
+            const int tm = std::min(TILE, M - m0);
+            if (tm > 12) tile<T, 16>(p, w, m0, tm, part0, part1);
+            else if (tm > 8) tile<T, 12>(p, w, m0, tm, part0, part1);
+            else if (tm > 4) tile<T, 8>(p, w, m0, tm, part0, part1);
+            else tile<T, 4>(p, w, m0, tm, part0, part1);
+        }
         const vec Lv = (part0 - part1) * splat(T(1) / T(p.N));
         vec g2 = {}, g1 = {};
         for (long i = 0; i < P; ++i) {
