@@ -308,7 +308,8 @@ void run_group(const MesastackProblem& p, Work<T>& w, int K, int lo, int hi, int
         vec part0 = {}, part1 = {};
         for (int m0 = 0; m0 < M; m0 += TILE) {
             const int tm = std::min(TILE, M - m0);
-            if (tm > 12) tile<T, 16>(p, w, m0, tm, part0, part1);
+            static_assert(TILE == 16, "the widths below are TILE's multiples of 4");
+            if (tm > 12) tile<T, TILE>(p, w, m0, tm, part0, part1);
             else if (tm > 8) tile<T, 12>(p, w, m0, tm, part0, part1);
             else if (tm > 4) tile<T, 8>(p, w, m0, tm, part0, part1);
             else tile<T, 4>(p, w, m0, tm, part0, part1);
