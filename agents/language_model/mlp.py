@@ -323,6 +323,8 @@ class PopulationMLP:
         self._q_sq = (1.0 - s + s / V) ** 2 + (V - 1) * (s / V) ** 2  # |q|^2 of one example
         self._n_total = float(n.sum()) / n.shape[0]
 
+        self._idx = choose_first_layer(first_layer, inputs if self._shared else None, self.device)
+        self.first_layer = "product" if self._idx is None else "gather"
         with self.device:  # every buffer below on the run's device
             self.theta = torch.zeros(K, self.P, dtype=dt)
             self.grad = torch.zeros(K, self.P, dtype=dt)
@@ -346,8 +348,9 @@ class PopulationMLP:
             # layer's augmented weights [W_1^T | b_1 | 0] [K, n_1, aug(D)] with their gradient,
             # transposed: [aug(D), K n_1]
             self._z = [torch.empty(K, w, M, dtype=dt) for w in self.sizes[1:]]
-            self._wb = torch.zeros(K, self.sizes[1], _augmented(D), dtype=dt) if self._shared else None
-            self._gwb = torch.empty(_augmented(D), K * self.sizes[1], dtype=dt) if self._shared else None
+            product = self._shared and self._idx is None  # one-hot inputs (gather) need neither
+            self._wb = torch.zeros(K, self.sizes[1], _augmented(D), dtype=dt) if product else None
+            self._gwb = torch.empty(_augmented(D), K * self.sizes[1], dtype=dt) if product else None
             self._e = torch.empty(K, V, M, dtype=dt)
             self._col = [torch.empty(K, 1, M, dtype=dt) for _ in range(4)]
             self._r = torch.empty(K, V, M, dtype=dt) if self.loss == "brier" else None
@@ -359,8 +362,6 @@ class PopulationMLP:
             self._two = torch.full((), 2.0, dtype=dt)
             self._inv_n = torch.full((), 1.0 / self.N, dtype=dt)
             self._q_const = torch.full((), self._q_sq * self._n_total, dtype=dt)
-        self._idx = choose_first_layer(first_layer, inputs if self._shared else None, self.device)
-        self.first_layer = "product" if self._idx is None else "gather"
         self.loss_pass = "fused" if choose_loss_pass(loss_pass, self.loss, V, self.device) else "torch"
         self._plan()
 
@@ -406,6 +407,10 @@ class PopulationMLP:
             rows = slice(offsets[l], offsets[l] + (n_in + 1) * n_out)  # [W_l; b_l] in theta and grad
             gblock = self.grad[:, rows].view(K, n_in + 1, n_out)
             # the first layer's delta is the one back-propagated from layer 1, z_0
+            if l == 0 and self._shared and self._idx is not None:  # one-hot: the bound gather and scatter below
+                self._fwd.append(("shared", None, scale, h))
+                self._bwd.append(("shared", None, back))
+                continue
             if l == 0 and self._shared:  # all copies in one product on flat views [K n_1, M], [K n_1, aug(D)]
                 wb, gwb = self._wb, self._gwb
                 self._fwd.append(("shared", (wb[:, :, :n_in], W.transpose(1, 2), wb[:, :, n_in], b,
