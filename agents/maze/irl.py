@@ -220,10 +220,12 @@ def maxent_irl(mazes: Sequence[Maze], positions, features: Callable[[Maze], np.n
     H = T - 1). Maximizes mean log P_w(demo) - (l2 / 2) |w|^2 from w = 0 by BFGS ascent with
     Armijo backtracking, one independent problem per system (first step ``lr`` times the
     gradient), until every gradient norm is below ``tol`` or after ``steps`` steps. The
-    gradient comes from autograd through the soft value iteration (torch, ``threads``
-    threads during the fit); it equals expert minus expected feature counts
-    (:func:`expected_feature_counts`). ``l2 > 0`` keeps w finite when
-    the demonstrations are deterministic. See the module docstring for the formulas.
+    gradient is expert minus expected feature counts (:func:`expected_feature_counts`), the
+    expected counts from autograd through the soft value iteration (torch, ``threads``
+    threads during the fit). ``l2 > 0`` keeps w finite when
+    the demonstrations are deterministic. A system's numbers do not depend on the other
+    systems fitted with it (bit for bit on one machine: every sum is taken over one system's
+    own rows). See the module docstring for the formulas.
 
     Example:
         >>> from agents.maze.grid import MazeDistribution
@@ -263,27 +265,37 @@ def maxent_irl(mazes: Sequence[Maze], positions, features: Callable[[Maze], np.n
         raise ParameterError(f"{len(names)} feature names for {F} features; give one name per feature")
     N = succ.shape[1]
     expert_paths = np.stack([phi[np.arange(M)[:, None], idx[s]].sum(1) for s in range(S)])  # [S, M, F]
+    expert_mean = np.stack([expert_paths[s].mean(0) for s in range(S)])  # [S, F], system by system
+    phi_rows = phi.reshape(M * N, F).T.copy()  # [F, M N]
     phi_t = torch.as_tensor(phi)
     succ_t = torch.as_tensor(np.tile(succ, (S, 1, 1)))
     valid_t = torch.as_tensor(np.tile(valid, (S, 1, 1)))
     starts_t = torch.as_tensor(np.tile(np.array([m.index(m.entrance) for m in mazes]), S))[:, None]
-    paths_t = torch.as_tensor(expert_paths)
 
     def evaluate(w, rows=None):
-        """(ll [S], grad [S, F]) at w [S, F]; with ``rows`` (bool [S]) only those systems (the others 0): each
-        system's numbers are computed on its own rows, the same whichever others are there."""
+        """(ll [S], grad [S, F]) at w [S, F]; with ``rows`` (bool [S]) only those systems (the others 0).
+
+        Each system's numbers are computed on its own rows by reductions along its own axes only
+        (no matrix product, whose rounding depends on the batch's shape), so a system gets the
+        same numbers bit for bit whichever others are there. The gradient is expert minus
+        expected counts minus l2 w, the expected counts (1 / M) sum_{m, c} (d log Z_m / d r[m, c]) phi[m, c]
+        with d log Z / d r from autograd through the soft value iteration.
+        """
         sel = np.arange(S) if rows is None else np.flatnonzero(rows)
         n = len(sel)
         ll_out, g_out = np.zeros(S), np.zeros((S, F))
         if not n:
             return ll_out, g_out
-        wt = torch.tensor(w[sel], requires_grad=True)
-        r = torch.einsum("mnf,sf->smn", phi_t, wt).reshape(n * M, N)
+        ws = w[sel]
+        wt = torch.as_tensor(ws)
+        r = (phi_t[None] * wt[:, None, None, :]).sum(-1).reshape(n * M, N).requires_grad_(True)
         V = soft_value_iteration(r, succ_t[: n * M], valid_t[: n * M], 1.0, H, initial=r)
-        logZ = torch.gather(V, 1, starts_t[: n * M]).reshape(n, M)
-        ll = (torch.einsum("smf,sf->sm", paths_t[sel], wt) - logZ).mean(1) - 0.5 * l2 * (wt ** 2).sum(-1)
-        (grad,) = torch.autograd.grad(ll.sum(), wt)
-        ll_out[sel], g_out[sel] = ll.detach().numpy(), grad.numpy()
+        logZ = torch.gather(V, 1, starts_t[: n * M])  # [n M, 1]: log Z_w(s_0) of each system's mazes
+        (dr,) = torch.autograd.grad(logZ.sum(), r)  # d log Z / d r, row by row
+        expected = np.add.reduce(dr.numpy().reshape(n, 1, M * N) * phi_rows[None], axis=-1) / M  # [n, F]
+        demo = np.add.reduce(expert_paths[sel] * ws[:, None, :], axis=-1)  # [n, M]: w . (expert counts)
+        ll_out[sel] = (demo - logZ.detach().numpy().reshape(n, M)).mean(1) - 0.5 * l2 * np.add.reduce(ws * ws, axis=-1)
+        g_out[sel] = expert_mean[sel] - expected - l2 * ws
         return ll_out, g_out
 
     w = np.zeros((S, F))
@@ -308,7 +320,7 @@ def _ascend(evaluate, w, steps, lr, tol, names, features) -> "IRLResult":
     it = 0
     while it < int(steps) and np.linalg.norm(grad, axis=-1).max() > tol:
         active = np.linalg.norm(grad, axis=-1) > tol
-        d = np.einsum("sij,sj->si", Hinv, grad) * active[:, None]
+        d = np.matmul(Hinv, grad[:, :, None])[:, :, 0] * active[:, None]
         slope = (grad * d).sum(-1)
         alpha = np.ones(S)
         accepted = ~active
@@ -331,8 +343,8 @@ def _ascend(evaluate, w, steps, lr, tol, names, features) -> "IRLResult":
         Hinv = np.where((first & upd)[:, None, None], np.eye(F) * scale[:, None, None], Hinv)
         rho = np.where(upd, 1.0 / np.where(upd, sy, 1.0), 0.0)
         I = np.eye(F)
-        A = I - rho[:, None, None] * np.einsum("si,sj->sij", s_, y_)
-        new_H = np.einsum("sij,sjk,slk->sil", A, Hinv, A) + rho[:, None, None] * np.einsum("si,sj->sij", s_, s_)
+        A = I - rho[:, None, None] * (s_[:, :, None] * y_[:, None, :])
+        new_H = np.matmul(np.matmul(A, Hinv), A.transpose(0, 2, 1)) + rho[:, None, None] * (s_[:, :, None] * s_[:, None, :])
         Hinv = np.where(upd[:, None, None], new_H, Hinv)
         first = first & ~upd
         stuck = active & ~accepted
