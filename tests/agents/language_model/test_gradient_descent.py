@@ -135,12 +135,12 @@ def test_a_diverging_copy_is_frozen_and_leaves_the_others_untouched(datasets):
     assert tr.diverged_at.tolist() == [-1, 1, -1]
     assert tr.status()[1] == "diverged at step 1"
     assert np.isfinite(tr["L"][1, 0]) and np.all(np.isnan(tr["L"][1, 1:])) and np.all(np.isnan(tr["G1"][1, 1:]))
-    calm = GradientDescent(data, hidden=(4, 3), population=2, schedule=Constant(10.0), init=theta[[0, 2]]).run(12, 0)
-    # other batch size: equal up to float rounding (the code promises no more across K)
+    # untouched: the same batch with every copy calm gives copies 0 and 2 the same bits (one machine, one K; across K
+    # the code promises only float rounding, which this rate, 10, amplifies about tenfold a step)
+    calm = GradientDescent(data, hidden=(4, 3), population=3, schedule=Constant(10.0), init=theta).run(12, 0)
     for name in ("L", "G", "G1"):
-        np.testing.assert_allclose(tr[name][[0, 2]], calm[name], rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(tr.copy_meta["final_parameters"][[0, 2]], calm.copy_meta["final_parameters"], rtol=1e-12,
-                               atol=1e-15)
+        assert np.array_equal(tr[name][[0, 2]], calm[name][[0, 2]])
+    assert np.array_equal(tr.copy_meta["final_parameters"][[0, 2]], calm.copy_meta["final_parameters"][[0, 2]])
     # frozen: the diverged copy's parameters after 12 steps are those after 1 step
     one = wild.run(1, 0)
     assert np.array_equal(tr.copy_meta["final_parameters"][1], one.copy_meta["final_parameters"][1], equal_nan=True)
