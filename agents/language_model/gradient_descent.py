@@ -537,7 +537,9 @@ class GradientDescent:
         engine of copies lo .. hi - 1 with their own starts, datasets and lr_scale, so every
         copy computes what it computes in one population; a batched product may round a
         copy's numbers differently in the last bits with the number of copies beside it
-        (agreement within 1e-12 relative in float64; bitwise for reruns with the same chunk).
+        (agreement within 1e-12 relative in float64; bitwise for reruns with the same chunk). With the
+        number of copies fixed, a copy's numbers do not depend on the other copies' values, bit for
+        bit on one machine: every sum is over the copy's own entries, and a diverged copy is masked.
         ``progress`` counts the steps of all chunks, K_chunk / K of a step per step of a chunk.
 
         Index t holds the objectives at the parameters after t updates (index 0: the
